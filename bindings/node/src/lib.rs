@@ -1,0 +1,1 @@
+//! Node binding (placeholder until issue 6 lands).

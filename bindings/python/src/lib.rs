@@ -1,0 +1,1 @@
+//! Python binding (placeholder until issue 5 lands).

@@ -1,0 +1,1 @@
+//! drift-core-rs: see docs/design.md.

@@ -1,0 +1,1 @@
+//! drift-exporter: see docs/design.md.

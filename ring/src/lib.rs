@@ -1,0 +1,1 @@
+//! drift-ring: see docs/design.md.
