@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The one entry point for every check (README's test command; .ci/run calls it):
+# formatting, lints, Rust tests, Python tests, Node tests. Each suite installs what it needs itself
+# (venvs under target/py, npm packages under bindings/node/node_modules).
+# Prints a final "N passed, M failed" line and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failures=()
+log_dir=target/test-logs
+mkdir -p "$log_dir"
+
+# A check that is one pass/fail unit (fmt, clippy, a suite that could not even start).
+check() {
+  local name=$1
+  shift
+  echo "==> $name"
+  if "$@" >"$log_dir/$name.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "    ok"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "    FAILED (last lines of $log_dir/$name.log):"
+    tail -n 40 "$log_dir/$name.log" | sed 's/^/    | /'
+  fi
+}
+
+# A suite whose own runner reports per-test counts; $2 is a function that extracts "P F" from its log.
+suite() {
+  local name=$1 counter=$2
+  shift 2
+  echo "==> $name"
+  local status=0
+  "$@" >"$log_dir/$name.log" 2>&1 || status=$?
+  read -r p f < <("$counter" "$log_dir/$name.log")
+  p=${p:-0}
+  f=${f:-0}
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    # The runner failed without reporting a failed test (build error, crash): count the suite as one failure.
+    f=1
+  fi
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    f=1 # a suite that ran no test is a failure, not a pass
+    echo "    ran no test"
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "    $p passed, $f failed"
+  if [ "$f" -ne 0 ]; then
+    failures+=("$name")
+    tail -n 60 "$log_dir/$name.log" | sed 's/^/    | /'
+  fi
+}
+
+count_cargo() { # sums every "test result: ... N passed; M failed" line
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+       END { print p + 0, f + 0 }' "$1"
+}
+count_pytest() { # the last pytest summary line: "== 12 passed, 1 failed in 3.2s =="
+  local line
+  line=$(grep -E '[0-9]+ (passed|failed)' "$1" | tail -n 1)
+  local p f
+  p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+  f=$(( $(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0) + $(grep -oE '[0-9]+ error' <<<"$line" | grep -oE '[0-9]+' || echo 0) ))
+  echo "${p:-0} ${f:-0}"
+}
+count_node() { # node --test TAP summary: "# pass N" / "# fail M"
+  awk '/^# pass / { p += $3 } /^# fail / { f += $3 } END { print p + 0, f + 0 }' "$1"
+}
+
+start=$(date +%s)
+check cargo-fmt cargo fmt --all --check
+check cargo-clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+suite cargo-test count_cargo cargo test --workspace --locked
+suite python count_pytest bash scripts/test-python.sh
+suite node count_node bash scripts/test-node.sh
+
+echo
+echo "took $(($(date +%s) - start)) s; logs in $log_dir"
+if [ "${#failures[@]}" -ne 0 ]; then
+  echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
