@@ -1,1 +1,78 @@
-//! drift-core-rs: see docs/design.md.
+//! drift-core-rs: the pure Rust core of the Tusk Drift SDKs.
+//!
+//! It keeps the behaviour of the published `drift-core-python` 0.1.9 byte for byte (every hash a
+//! stored recording was matched on) while parsing each payload once:
+//!
+//! * [`parse_json`] reads a JSON text into a [`Value`] (serde_json's language and data model; strings
+//!   without escapes borrow from the text; objects sorted in place, last duplicate wins).
+//! * [`canonical`] writes the canonical text (sorted keys, compact, our own number formatting) and
+//!   [`hash`] streams it into SHA-256.
+//! * [`process_export_value`] computes, in one walk, the normalized text, the decoded value's text
+//!   and hash, the typed [`JsonSchema`] and its hash, and the protobuf `Struct` bytes.
+//! * [`build_span_proto_bytes`] encodes a `tusk.drift.core.v1.Span` from a [`SpanInput`];
+//!   [`ExportRequestBuilder`] / [`build_export_spans_request_bytes`] append validated span bytes into a
+//!   `tusk.drift.backend.v1.ExportSpansRequest` without decoding them.
+//!
+//! The text functions (`normalize_json`, `deterministic_hash`, ...) mirror the published API names.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canonical;
+mod error;
+pub mod hash;
+mod merges;
+mod number;
+mod parse;
+mod payload;
+mod pb_struct;
+mod request;
+mod schema;
+mod span;
+mod value;
+mod wire;
+
+pub use error::CoreError;
+pub use merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
+pub use parse::{JsonFlavour, MAX_DEPTH, ParseOptions, parse_json, parse_json_with};
+pub use payload::{
+    ExportPayload, ProcessedPayload, process_export_payload, process_export_payload_with,
+    process_export_value,
+};
+pub use pb_struct::{
+    object_to_protobuf_struct_bytes, object_to_protobuf_struct_field_count, value_to_struct_bytes,
+};
+pub use request::{ExportRequestBuilder, build_export_spans_request_bytes};
+pub use schema::{JsonSchema, schema_type};
+pub use span::{
+    SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput, SpanPayload, SpanPayloads,
+    SpanStatusInput, SpanTiming, build_span_proto_bytes,
+};
+pub use value::{Member, Object, Value};
+pub use wire::validate_span_bytes;
+
+/// The protobuf contracts this crate encodes, re-exported so that users decode with the same version.
+pub use tusk_drift_schemas;
+
+/// Canonical JSON text of `json`: keys sorted by UTF-8 bytes at every level, compact, numbers in the
+/// published core's format.
+///
+/// Errors: [`CoreError::InvalidJson`] / [`CoreError::RecursionLimit`] with serde_json's message.
+pub fn normalize_json(json: &str) -> Result<String, CoreError> {
+    let value = parse_json(json)?;
+    canonical::to_string(&value)
+}
+
+/// Lowercase hex SHA-256 of the canonical text of `json`.
+pub fn deterministic_hash(json: &str) -> Result<String, CoreError> {
+    let value = parse_json(json)?;
+    hash::hash_value(&value)
+}
+
+/// `(canonical_text, deterministic_hash)` of `json`, from one parse and one write.
+pub fn normalize_and_hash(json: &str) -> Result<(String, String), CoreError> {
+    let value = parse_json(json)?;
+    let text = canonical::to_string(&value)?;
+    let hash = hash::sha256_hex(text.as_bytes());
+    Ok((text, hash))
+}

@@ -1,1 +1,17 @@
-//! Node binding (placeholder until issue 6 lands).
+//! `@use-tusk/drift-core-node`: the Node binding of drift-core (napi-rs).
+//!
+//! Conversion and error mapping only: every computation is `drift_core_rs`'s, every queue and
+//! thread `drift_exporter`'s.
+//!
+//! * [`api`]: the published addon's functions, same names and shapes.
+//! * [`ring_exporter`]: the `RingExporter` class (ring, batching, sinks; Promises for flush and
+//!   shutdown; per-environment cleanup for `worker_threads`).
+//! * [`ring_span`]: the hot path that reads a span object into a ring record.
+//! * [`error`]: the one conversion point to JavaScript `Error`s with a stable `code`.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod api;
+pub mod error;
+pub mod ring_exporter;
+pub mod ring_span;

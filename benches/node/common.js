@@ -1,0 +1,85 @@
+'use strict'
+
+// Helpers of the Node benchmarks: fixture loading, the addons, interleaved timing, table output.
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..')
+const BINDING_DIR = path.join(REPO_ROOT, 'bindings', 'node')
+
+/** Our addon and the published one (installed as `published-core` in bindings/node). */
+function loadAddons() {
+  const ours = require(BINDING_DIR)
+  const published = require(require.resolve('published-core', { paths: [BINDING_DIR] }))
+  return { ours, published }
+}
+
+/** The fixture payloads with their JSON text, grouped by size class. */
+function loadPayloadsBySize() {
+  const text = fs.readFileSync(path.join(REPO_ROOT, 'tests', 'fixtures', 'span_payloads.jsonl'), 'utf8')
+  const bySize = new Map()
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue
+    const entry = JSON.parse(line)
+    const item = {
+      ...entry,
+      valueJson: JSON.stringify(entry.value),
+      mergesJson: entry.schema_merges == null ? undefined : JSON.stringify(entry.schema_merges),
+    }
+    if (!bySize.has(entry.size_class)) bySize.set(entry.size_class, [])
+    bySize.get(entry.size_class).push(item)
+  }
+  return bySize
+}
+
+/** Calls `fn(i)` `iterations` times; nanoseconds per call. */
+function timeBatch(fn, iterations) {
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < iterations; i += 1) fn(i)
+  return Number(process.hrtime.bigint() - start) / iterations
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * Times `a` and `b` in alternating rounds (the order flips each round so neither always runs
+ * warm) and returns the median ns/call of each.
+ */
+function interleaved(a, b, { rounds, iterations }) {
+  // Warm-up: JIT, caches, first-call allocations.
+  timeBatch(a, Math.max(1, iterations >> 2))
+  timeBatch(b, Math.max(1, iterations >> 2))
+  const ta = []
+  const tb = []
+  for (let round = 0; round < rounds; round += 1) {
+    if (round % 2 === 0) {
+      ta.push(timeBatch(a, iterations))
+      tb.push(timeBatch(b, iterations))
+    } else {
+      tb.push(timeBatch(b, iterations))
+      ta.push(timeBatch(a, iterations))
+    }
+  }
+  return { a: median(ta), b: median(tb) }
+}
+
+function formatNs(ns) {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`
+  return `${ns.toFixed(0)} ns`
+}
+
+function printTable(rows, columns) {
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(row[column]).length)))
+  const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(' | ')} |`
+  console.log(line(columns))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const row of rows) console.log(line(columns.map((column) => row[column])))
+}
+
+module.exports = { REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, interleaved, median, formatNs, printTable }

@@ -1,0 +1,370 @@
+'use strict'
+
+// SDK hookup: routes the finished spans of `@use-tusk/drift-node-sdk` (RECORD mode) through the
+// native ring exporter instead of the SDK's per-span conversion on the event loop.
+//
+// One line, before or after `TuskDrift.initialize(...)`:
+//
+//   require('@use-tusk/drift-core-node/sdk').useRingExporter(TuskDrift)
+//
+// or, with no code change in a CommonJS app, `TUSK_DRIFT_RING_EXPORTER=1 node -r
+// @use-tusk/drift-core-node/register app.js` (see register.js).
+//
+// The seam: the SDK's OpenTelemetry BatchSpanProcessor hands batches of ended spans to the SDK's
+// `TdSpanExporter.export(spans, resultCallback)`. Stock, that method parses every span's JSON
+// attributes, builds schemas and hashes in JavaScript and encodes protobuf, all on the event loop.
+// We replace that one method on the SDK's exporter instance: it keeps the SDK's filters (library
+// name, blocked traces, server errors, 1 MiB size cap, unacceptable content types) and hands each
+// span's attribute strings, untouched, to `RingExporter.pushSpan` (one copy into shared memory).
+// Parsing, hashing, schemas, protobuf and delivery happen on the exporter's own thread.
+
+const { RingExporter } = require('./index.js')
+
+// Constants of the SDK's span model (`TdSpanAttributes`, `TD_INSTRUMENTATION_LIBRARY_NAME`).
+const TD_LIBRARY_NAME = 'tusk-drift-sdk'
+const ATTR = Object.freeze({
+  NAME: 'td.name',
+  PACKAGE_TYPE: 'td.packageType',
+  PACKAGE_NAME: 'td.packageName',
+  INSTRUMENTATION_NAME: 'td.instrumentationName',
+  SUBMODULE_NAME: 'td.submodule',
+  IS_PRE_APP_START: 'td.isPreAppStart',
+  INPUT_VALUE: 'td.inputValue',
+  OUTPUT_VALUE: 'td.outputValue',
+  INPUT_SCHEMA_MERGES: 'td.inputSchemaMerges',
+  OUTPUT_SCHEMA_MERGES: 'td.outputSchemaMerges',
+  METADATA: 'td.metadata',
+  TRANSFORM_METADATA: 'td.transformMetadata',
+})
+// OpenTelemetry SpanKind (INTERNAL 0, SERVER 1, CLIENT 2, PRODUCER 3, CONSUMER 4) to
+// tusk.drift.core.v1.SpanKind (UNSPECIFIED 0, INTERNAL 1, SERVER 2, CLIENT 3, PRODUCER 4,
+// CONSUMER 5), as the SDK's `ApiSpanAdapter.mapSpanKind` does.
+const OTEL_KIND_TO_PROTO = [1, 2, 3, 4, 5]
+const OTEL_SPAN_KIND_SERVER = 1
+const OTEL_STATUS_OK = 1
+const OTEL_STATUS_ERROR = 2
+const PROTO_STATUS_OK = 1
+const PROTO_STATUS_ERROR = 2
+// The SDK's export filter: input + output text + 50 kB of overhead must stay under 1 MiB.
+const SDK_MAX_SPAN_BYTES = 1024 * 1024
+const SDK_SPAN_OVERHEAD_BYTES = 5e4
+// The SDK's ACCEPTABLE_CONTENT_TYPES: DecodedType.JSON (1) and DecodedType.PLAIN_TEXT (11).
+const ACCEPTABLE_DECODED_TYPES = new Set([1, 11])
+// The SDK's TraceBlockingManager keeps a blocked trace for 10 minutes.
+const BLOCKED_TRACE_TTL_MS = 10 * 60 * 1000
+const EXPORT_RESULT_SUCCESS = 0
+const HOOK_MARK = Symbol.for('@use-tusk/drift-core-node/ring-hook')
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
+
+/**
+ * Trace ids the hook has blocked, mirroring the SDK's `TraceBlockingManager` for the blocks
+ * decided at export time (the SDK does not expose its own manager).
+ */
+class BlockedTraces {
+  constructor() {
+    this.blockedAt = new Map()
+    this.lastSweep = Date.now()
+  }
+
+  has(traceId) {
+    if (this.blockedAt.size === 0) return false
+    this.sweep()
+    return this.blockedAt.has(traceId)
+  }
+
+  block(traceId) {
+    if (!this.blockedAt.has(traceId)) this.blockedAt.set(traceId, Date.now())
+  }
+
+  sweep() {
+    const now = Date.now()
+    // Sweeping at most once a minute keeps `has` O(1) on the hot path.
+    if (now - this.lastSweep < 60 * 1000) return
+    this.lastSweep = now
+    for (const [traceId, at] of this.blockedAt) {
+      if (now - at > BLOCKED_TRACE_TTL_MS) this.blockedAt.delete(traceId)
+    }
+  }
+}
+
+/**
+ * The SDK writes schema merges with camelCase keys (`decodedType`, `matchImportance`); the core
+ * reads the published snake_case names. Merges are a few dozen bytes, so this costs little.
+ */
+function mergesToCoreJson(mergesJson) {
+  if (typeof mergesJson !== 'string' || mergesJson.length === 0) return undefined
+  if (mergesJson.indexOf('decodedType') === -1 && mergesJson.indexOf('matchImportance') === -1) {
+    return mergesJson
+  }
+  let merges
+  try {
+    merges = JSON.parse(mergesJson)
+  } catch {
+    // Unparseable merges reach the exporter as they are and are counted there.
+    return mergesJson
+  }
+  if (merges === null || typeof merges !== 'object') return mergesJson
+  const out = {}
+  for (const key of Object.keys(merges)) {
+    const merge = merges[key]
+    if (merge === null || typeof merge !== 'object') {
+      out[key] = merge
+      continue
+    }
+    const converted = {}
+    for (const field of Object.keys(merge)) {
+      if (field === 'decodedType') converted.decoded_type = merge[field]
+      else if (field === 'matchImportance') converted.match_importance = merge[field]
+      else converted[field] = merge[field]
+    }
+    out[key] = converted
+  }
+  return JSON.stringify(out)
+}
+
+function outputDecodedType(outputMergesJson) {
+  if (typeof outputMergesJson !== 'string' || outputMergesJson.indexOf('decodedType') === -1) {
+    return undefined
+  }
+  try {
+    const merges = JSON.parse(outputMergesJson)
+    const decodedType = merges && merges.body && merges.body.decodedType
+    return typeof decodedType === 'number' ? decodedType : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function stringOrEmpty(value) {
+  return typeof value === 'string' ? value : ''
+}
+
+function optionalString(value) {
+  return typeof value === 'string' && value.length > 0 ? value : undefined
+}
+
+/**
+ * Decides, as the SDK's `TdSpanExporter.export` does, whether an ended span is exported.
+ * Returns false for spans the SDK would drop, blocking their trace where the SDK would.
+ */
+function shouldExport(span, blocked) {
+  const library = span.instrumentationLibrary || span.instrumentationScope
+  if (!library || library.name !== TD_LIBRARY_NAME) return false
+  const traceId = span.spanContext().traceId
+  if (blocked.has(traceId)) return false
+  const attributes = span.attributes
+  if (span.kind === OTEL_SPAN_KIND_SERVER) {
+    if (span.status && span.status.code === OTEL_STATUS_ERROR) {
+      blocked.block(traceId)
+      return false
+    }
+    // The SDK's HTTP and Next.js instrumentations block a server trace whose response content
+    // type is not JSON or plain text; the decoded type they derived is in the output merges.
+    const decodedType = outputDecodedType(attributes[ATTR.OUTPUT_SCHEMA_MERGES])
+    if (decodedType !== undefined && !ACCEPTABLE_DECODED_TYPES.has(decodedType)) {
+      blocked.block(traceId)
+      return false
+    }
+  }
+  const inputText = stringOrEmpty(attributes[ATTR.INPUT_VALUE])
+  const outputText = stringOrEmpty(attributes[ATTR.OUTPUT_VALUE])
+  const estimated =
+    Buffer.byteLength(inputText, 'utf8') + Buffer.byteLength(outputText, 'utf8') + SDK_SPAN_OVERHEAD_BYTES
+  if (estimated > SDK_MAX_SPAN_BYTES) {
+    blocked.block(traceId)
+    return false
+  }
+  return true
+}
+
+/**
+ * The span's fields as `RingExporter.pushSpan` takes them: the SDK's attribute strings as they
+ * are, the same mapping of kind, status and package type as the SDK's `SpanTransformer` and
+ * `ApiSpanAdapter`.
+ */
+function spanToRingSpan(span, environment) {
+  const attributes = span.attributes
+  const context = span.spanContext()
+  const otelKind = span.kind
+  const library = span.instrumentationLibrary || span.instrumentationScope
+  const packageName = optionalString(attributes[ATTR.PACKAGE_NAME]) || 'unknown'
+  const instrumentationName =
+    optionalString(attributes[ATTR.INSTRUMENTATION_NAME]) ||
+    (library && library.name ? `tusk-instrumentation-${library.name}` : `tusk-instrumentation-${packageName}`)
+  const packageType = attributes[ATTR.PACKAGE_TYPE]
+  return {
+    traceId: context.traceId,
+    spanId: context.spanId,
+    parentSpanId: span.parentSpanId || (span.parentSpanContext && span.parentSpanContext.spanId) || '',
+    name: stringOrEmpty(attributes[ATTR.NAME]),
+    packageName,
+    instrumentationName,
+    submoduleName: stringOrEmpty(attributes[ATTR.SUBMODULE_NAME]),
+    packageType: typeof packageType === 'number' ? packageType : 0,
+    kind: OTEL_KIND_TO_PROTO[otelKind] ?? 0,
+    environment,
+    statusCode: span.status && span.status.code === OTEL_STATUS_OK ? PROTO_STATUS_OK : PROTO_STATUS_ERROR,
+    statusMessage: (span.status && span.status.message) || '',
+    isPreAppStart: attributes[ATTR.IS_PRE_APP_START] === true,
+    isRootSpan: otelKind === OTEL_SPAN_KIND_SERVER,
+    timestampSeconds: span.startTime[0],
+    timestampNanos: span.startTime[1],
+    durationSeconds: span.duration[0],
+    durationNanos: span.duration[1],
+    inputValueJson: stringOrEmpty(attributes[ATTR.INPUT_VALUE]) || '{}',
+    outputValueJson: optionalString(attributes[ATTR.OUTPUT_VALUE]),
+    inputSchemaMergesJson: mergesToCoreJson(attributes[ATTR.INPUT_SCHEMA_MERGES]),
+    outputSchemaMergesJson: mergesToCoreJson(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
+    metadataJson: optionalString(attributes[ATTR.METADATA]),
+    transformMetadataJson: optionalString(attributes[ATTR.TRANSFORM_METADATA]),
+  }
+}
+
+/** The ring exporter's sink, derived from the SDK's own configuration unless given. */
+function sinkOptionsFromSdk(core, sdkExporter) {
+  const adapters = typeof sdkExporter.getAdapters === 'function' ? sdkExporter.getAdapters() : []
+  const api = adapters.find((adapter) => adapter && adapter.name === 'api')
+  if (api) {
+    const config = typeof core.getConfig === 'function' ? core.getConfig() : core.config || {}
+    const initParams = (typeof core.getInitParams === 'function' ? core.getInitParams() : core.initParams) || {}
+    return {
+      sink: 'api',
+      apiUrl: (config.tusk_api && config.tusk_api.url) || 'https://api.usetusk.ai',
+      apiKey: initParams.apiKey,
+      observableServiceId: api.observableServiceId,
+      sdkVersion: api.sdkVersion,
+      sdkInstanceId: api.sdkInstanceId,
+      environment: api.environment || '',
+    }
+  }
+  const files = adapters.find((adapter) => adapter && adapter.name === 'filesystem')
+  return { sink: 'file', fileDir: files ? files.baseDirectory : undefined }
+}
+
+function resolveCore(tuskDrift) {
+  if (tuskDrift && tuskDrift.tuskDrift && typeof tuskDrift.tuskDrift === 'object') return tuskDrift.tuskDrift
+  return tuskDrift
+}
+
+/**
+ * Replaces the SDK exporter's `export` (and its flush/shutdown) with the ring path. Returns the
+ * hook state: `{ exporter, stats }`.
+ */
+function patchSdkExporter(core, sdkExporter, options) {
+  if (sdkExporter[HOOK_MARK]) return sdkExporter[HOOK_MARK]
+  const environment = optionalString(sdkExporter.environment)
+  const ringOptions = { ...sinkOptionsFromSdk(core, sdkExporter), ...options }
+  const exporter = options.exporter || new RingExporter(ringOptions)
+  const blocked = new BlockedTraces()
+  const stats = { pushed: 0, rejected: 0, filtered: 0, conversionErrors: 0 }
+  const original = {
+    export: sdkExporter.export,
+    forceFlush: sdkExporter.forceFlush,
+    shutdown: sdkExporter.shutdown,
+  }
+
+  sdkExporter.export = function ringExport(spans, resultCallback) {
+    if (this.mode !== undefined && this.mode !== 'RECORD') {
+      resultCallback({ code: EXPORT_RESULT_SUCCESS })
+      return
+    }
+    for (const span of spans) {
+      try {
+        if (!shouldExport(span, blocked)) {
+          stats.filtered += 1
+          continue
+        }
+        if (exporter.pushSpan(spanToRingSpan(span, environment))) stats.pushed += 1
+        else stats.rejected += 1
+      } catch {
+        // A malformed span must not cost the others their export; the count says it happened.
+        stats.conversionErrors += 1
+      }
+    }
+    // The spans are in the ring: from the SDK's point of view they are exported. Delivery
+    // outcomes are in `exporter.getHealthSnapshot()`.
+    resultCallback({ code: EXPORT_RESULT_SUCCESS })
+  }
+  sdkExporter.forceFlush = async function ringForceFlush() {
+    await exporter.forceFlush(options.flushTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
+  }
+  sdkExporter.shutdown = async function ringShutdown() {
+    await exporter.shutdown(options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
+    if (typeof original.shutdown === 'function') await original.shutdown.call(sdkExporter)
+  }
+
+  // Spans still waiting in the SDK's BatchSpanProcessor or in the ring are flushed when the
+  // event loop empties; `once` so the flush's own promise cannot loop forever.
+  if (options.flushOnExit !== false) {
+    process.once('beforeExit', () => {
+      exporter.forceFlush(options.flushTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS).catch(() => {})
+    })
+  }
+
+  const state = {
+    exporter,
+    stats,
+    restore() {
+      sdkExporter.export = original.export
+      sdkExporter.forceFlush = original.forceFlush
+      sdkExporter.shutdown = original.shutdown
+      delete sdkExporter[HOOK_MARK]
+    },
+  }
+  Object.defineProperty(sdkExporter, HOOK_MARK, { value: state, configurable: true })
+  return state
+}
+
+/**
+ * Routes the SDK's finished spans through a native `RingExporter`.
+ *
+ * @param tuskDrift the `TuskDrift` object exported by `@use-tusk/drift-node-sdk`.
+ * @param options `RingExporter` options; by default the sink follows the SDK's configuration
+ *   (`api` with the SDK's key, service id and URL when `recording.export_spans` is on, else
+ *   `file` into the SDK's traces directory). Also `exporter` (an existing `RingExporter`),
+ *   `flushTimeoutMs`, `shutdownTimeoutMs`, `flushOnExit` (default true).
+ * @returns a handle: `{ exporter, stats, restore() }`; before `initialize()`, a handle whose
+ *   `ready` promise resolves with that object once the SDK has built its exporter.
+ */
+function useRingExporter(tuskDrift, options = {}) {
+  const core = resolveCore(tuskDrift)
+  if (!core || typeof core !== 'object') {
+    throw new TypeError('useRingExporter expects the TuskDrift object of @use-tusk/drift-node-sdk')
+  }
+  if (core.spanExporter && typeof core.spanExporter.export === 'function') {
+    const state = patchSdkExporter(core, core.spanExporter, options)
+    return { ...state, ready: Promise.resolve(state) }
+  }
+  if (typeof core.initializeTracing !== 'function') {
+    throw new TypeError('this @use-tusk/drift-node-sdk version has no initializeTracing seam')
+  }
+  // Not initialized yet: wrap the instance's `initializeTracing` so the exporter is patched the
+  // moment the SDK creates it, before any span can end.
+  let resolveReady
+  const ready = new Promise((resolve) => {
+    resolveReady = resolve
+  })
+  const handle = { exporter: undefined, stats: undefined, ready, restore: () => {} }
+  const originalInitializeTracing = core.initializeTracing
+  core.initializeTracing = function initializeTracingWithRing(...args) {
+    const result = originalInitializeTracing.apply(this, args)
+    core.initializeTracing = originalInitializeTracing
+    if (this.spanExporter && typeof this.spanExporter.export === 'function') {
+      const state = patchSdkExporter(this, this.spanExporter, options)
+      Object.assign(handle, state)
+      resolveReady(state)
+    }
+    return result
+  }
+  handle.restore = () => {
+    core.initializeTracing = originalInitializeTracing
+  }
+  return handle
+}
+
+module.exports = {
+  useRingExporter,
+  // Exposed for tests and for SDKs that build their own span objects.
+  spanToRingSpan,
+  mergesToCoreJson,
+}

@@ -1,0 +1,223 @@
+//! The published `@use-tusk/drift-core-node` API: same names, argument order and result shapes
+//! (see `index.d.ts`). Conversion and error mapping only; the work is `drift_core_rs`'s.
+
+use drift_core_rs::{
+    CoreError, JsonSchema, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput, SpanPayload,
+    SpanPayloads, SpanStatusInput, SpanTiming, Value, parse_json,
+};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+use crate::error::{ErrorCode, JsError, from_core, js_error};
+
+/// `normalizeAndHash` result.
+#[napi(object)]
+pub struct NormalizeAndHashResult {
+    pub normalized_json: String,
+    pub deterministic_hash: String,
+}
+
+/// `processExportPayload` result.
+#[napi(object)]
+pub struct ProcessExportPayloadResult {
+    pub normalized_json: String,
+    pub decoded_json: String,
+    pub decoded_value_hash: String,
+    pub decoded_schema_json: String,
+    pub decoded_schema_hash: String,
+    pub protobuf_struct_bytes: Buffer,
+}
+
+/// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
+#[napi]
+pub fn normalize_json(payload_json: String) -> Result<String, JsError> {
+    drift_core_rs::normalize_json(&payload_json).map_err(from_core)
+}
+
+/// Lowercase hex SHA-256 of the canonical JSON text.
+#[napi]
+pub fn deterministic_hash(payload_json: String) -> Result<String, JsError> {
+    drift_core_rs::deterministic_hash(&payload_json).map_err(from_core)
+}
+
+/// Canonical text and its hash, from one parse.
+#[napi]
+pub fn normalize_and_hash(payload_json: String) -> Result<NormalizeAndHashResult, JsError> {
+    let (normalized_json, deterministic_hash) = drift_core_rs::normalize_and_hash(&payload_json).map_err(from_core)?;
+    Ok(NormalizeAndHashResult { normalized_json, deterministic_hash })
+}
+
+/// `google.protobuf.Struct` bytes of the top-level object (empty when it is not an object).
+#[napi]
+pub fn object_to_protobuf_struct_bytes(payload_json: String) -> Result<Buffer, JsError> {
+    drift_core_rs::object_to_protobuf_struct_bytes(&payload_json)
+        .map(Buffer::from)
+        .map_err(from_core)
+}
+
+/// Number of top-level keys (0 when the top level is not an object).
+#[napi]
+pub fn object_to_protobuf_struct_field_count(payload_json: String) -> Result<u32, JsError> {
+    let count = drift_core_rs::object_to_protobuf_struct_field_count(&payload_json).map_err(from_core)?;
+    // A JSON text with more than 4 billion keys cannot reach here (V8 strings are shorter).
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// Normalized and decoded text, their hashes, the decoded schema and the `Struct` bytes.
+#[napi]
+pub fn process_export_payload(
+    payload_json: String,
+    schema_merges_json: Option<String>,
+) -> Result<ProcessExportPayloadResult, JsError> {
+    let result =
+        drift_core_rs::process_export_payload(&payload_json, schema_merges_json.as_deref()).map_err(from_core)?;
+    Ok(ProcessExportPayloadResult {
+        normalized_json: result.normalized_json,
+        decoded_json: result.decoded_json,
+        decoded_value_hash: result.decoded_value_hash,
+        decoded_schema_json: result.decoded_schema_json,
+        decoded_schema_hash: result.decoded_schema_hash,
+        protobuf_struct_bytes: Buffer::from(result.protobuf_struct_bytes),
+    })
+}
+
+/// `buildSpanProtoBytes` input, with the published field names and types. Schemas, metadata and
+/// values are JSON texts; prebuilt `Struct` bytes win over the JSON values when given.
+#[napi(object)]
+pub struct BuildSpanProtoBytesInput {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub name: String,
+    pub package_name: String,
+    pub instrumentation_name: String,
+    pub submodule_name: String,
+    pub package_type: i32,
+    pub environment: Option<String>,
+    pub kind: i32,
+    pub input_schema_json: String,
+    pub output_schema_json: String,
+    pub input_schema_hash: String,
+    pub output_schema_hash: String,
+    pub input_value_hash: String,
+    pub output_value_hash: String,
+    pub status_code: i32,
+    pub status_message: String,
+    pub is_pre_app_start: bool,
+    pub is_root_span: bool,
+    pub timestamp_seconds: i64,
+    pub timestamp_nanos: i32,
+    pub duration_seconds: i64,
+    pub duration_nanos: i32,
+    pub metadata_json: Option<String>,
+    pub input_value_json: Option<String>,
+    pub output_value_json: Option<String>,
+    pub input_value_proto_struct_bytes: Option<Buffer>,
+    pub output_value_proto_struct_bytes: Option<Buffer>,
+}
+
+/// Parses one JSON argument of `buildSpanProtoBytes`. The published addon names the argument
+/// in the message (`invalid input_schema_json: expected value at line 1 column 1`).
+fn parse_field<'a>(field: &str, json: &'a str) -> Result<Value<'a>, JsError> {
+    parse_json(json).map_err(|error| field_json_error(field, error))
+}
+
+fn field_json_error(field: &str, error: CoreError) -> JsError {
+    match error {
+        CoreError::InvalidJson { message, line, column } => js_error(
+            ErrorCode::InvalidJson,
+            format!("invalid {field}: {message} at line {line} column {column}"),
+        ),
+        CoreError::RecursionLimit { line, column } => js_error(
+            ErrorCode::InvalidJson,
+            format!("invalid {field}: recursion limit exceeded at line {line} column {column}"),
+        ),
+        other => from_core(other),
+    }
+}
+
+fn parse_optional<'a>(field: &str, json: Option<&'a str>) -> Result<Option<Value<'a>>, JsError> {
+    json.map(|text| parse_field(field, text)).transpose()
+}
+
+/// The payload of a value: prebuilt `Struct` bytes win, then the parsed JSON, else empty.
+fn payload<'a>(bytes: Option<&'a [u8]>, value: Option<&'a Value<'a>>) -> SpanPayload<'a> {
+    match (bytes, value) {
+        (Some(bytes), _) => SpanPayload::StructBytes(bytes),
+        (None, Some(value)) => SpanPayload::Value(value),
+        (None, None) => SpanPayload::None,
+    }
+}
+
+/// `tusk.drift.core.v1.Span` bytes. Unlike the published addon's, deterministic: schema
+/// properties are written in key order.
+#[napi]
+pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<Buffer, JsError> {
+    let input_schema_value = parse_field("input_schema_json", &input.input_schema_json)?;
+    let output_schema_value = parse_field("output_schema_json", &input.output_schema_json)?;
+    let metadata = parse_optional("metadata_json", input.metadata_json.as_deref())?;
+    let input_value = parse_optional("input_value_json", input.input_value_json.as_deref())?;
+    let output_value = parse_optional("output_value_json", input.output_value_json.as_deref())?;
+    let input_schema = JsonSchema::from_value(&input_schema_value);
+    let output_schema = JsonSchema::from_value(&output_schema_value);
+
+    let span = SpanInput {
+        identity: SpanIdentity {
+            trace_id: &input.trace_id,
+            span_id: &input.span_id,
+            parent_span_id: &input.parent_span_id,
+            name: &input.name,
+        },
+        classification: SpanClassification {
+            package_name: &input.package_name,
+            instrumentation_name: &input.instrumentation_name,
+            submodule_name: &input.submodule_name,
+            package_type: input.package_type,
+            kind: input.kind,
+            environment: input.environment.as_deref(),
+        },
+        payloads: SpanPayloads {
+            input: payload(input.input_value_proto_struct_bytes.as_deref(), input_value.as_ref()),
+            output: payload(input.output_value_proto_struct_bytes.as_deref(), output_value.as_ref()),
+            input_schema: Some(&input_schema),
+            output_schema: Some(&output_schema),
+            metadata: payload(None, metadata.as_ref()),
+        },
+        hashes: SpanHashes {
+            input_value_hash: &input.input_value_hash,
+            output_value_hash: &input.output_value_hash,
+            input_schema_hash: &input.input_schema_hash,
+            output_schema_hash: &input.output_schema_hash,
+        },
+        status: SpanStatusInput { code: input.status_code, message: &input.status_message },
+        timing: SpanTiming {
+            timestamp_seconds: input.timestamp_seconds,
+            timestamp_nanos: input.timestamp_nanos,
+            duration_seconds: input.duration_seconds,
+            duration_nanos: input.duration_nanos,
+        },
+        flags: SpanFlags { is_pre_app_start: input.is_pre_app_start, is_root_span: input.is_root_span },
+    };
+    drift_core_rs::build_span_proto_bytes(&span).map(Buffer::from).map_err(from_core)
+}
+
+/// `tusk.drift.backend.v1.ExportSpansRequest` bytes: the header fields and each span, checked
+/// to be a well-formed `Span` and appended as is.
+#[napi]
+pub fn build_export_spans_request_bytes(
+    observable_service_id: String,
+    environment: String,
+    sdk_version: String,
+    sdk_instance_id: String,
+    spans: Vec<Buffer>,
+) -> Result<Buffer, JsError> {
+    drift_core_rs::build_export_spans_request_bytes(
+        &observable_service_id,
+        &environment,
+        &sdk_version,
+        &sdk_instance_id,
+        &spans,
+    )
+    .map(Buffer::from)
+    .map_err(from_core)
+}

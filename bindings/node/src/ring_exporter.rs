@@ -1,0 +1,446 @@
+//! `RingExporter`: the JavaScript face of `drift_exporter::Exporter`.
+//!
+//! * `pushSpan` reads the span object into a reusable arena ([`SpanReader`]) and hands the
+//!   borrowed record to the exporter, which encodes it into a ring slot: the event loop pays for
+//!   reading the strings out of V8 and one copy into shared memory. Refusals (full, too large,
+//!   after shutdown) are a `false` return, counted in the health snapshot, never an exception.
+//! * `forceFlush`/`shutdown` return Promises settled from a short-lived thread, so neither the
+//!   event loop nor libuv's thread pool waits on the sink.
+//! * Per environment: each instance belongs to the environment (main thread or Worker) that
+//!   created it, and registers an environment cleanup hook that shuts it down, with a bounded
+//!   final drain, when that environment is torn down. No thread-local state.
+//! * The exporter's own threads are plain OS threads (they never hold the event loop open); the
+//!   callback sink's threadsafe function is weak (unref'd) for the same reason.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use drift_exporter::config::FileConfig;
+use drift_exporter::{Exporter, ExporterConfig, HealthSnapshot, SinkConfig};
+use napi::bindgen_prelude::{Buffer, Env, Function, Object, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{JsValue, Status};
+use napi_derive::napi;
+
+use crate::error::{ErrorCode, JsError, from_exporter, from_napi, js_error};
+use crate::ring_span::SpanReader;
+
+/// Default budget of `forceFlush`/`shutdown` when no timeout is given (OpenTelemetry's 30 s).
+const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
+/// Default budget of the final drain when the owning environment is torn down.
+const DEFAULT_EXIT_FLUSH_TIMEOUT_MS: u32 = 2_000;
+
+/// `RingExporter` options: the Python binding's, in camelCase. Unset fields come from the
+/// `TUSK_*` environment variables (see `docs/design.md`), then the defaults.
+#[napi(object, object_to_js = false)]
+pub struct RingExporterOptions<'a> {
+    /// Directory of named ring files (sidecar mode); in-process rings are anonymous.
+    pub ring_dir: Option<String>,
+    /// Ring data bytes (rounded up to a power of two). Default 8 MiB.
+    pub ring_capacity_bytes: Option<f64>,
+    /// Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB.
+    pub max_span_bytes: Option<f64>,
+    /// Spans per export request. Default 512.
+    pub max_export_batch_size: Option<f64>,
+    /// Bytes per export request. Default 4 MiB.
+    pub max_export_batch_bytes: Option<f64>,
+    /// Longest a span waits for its batch. Default 2000 ms.
+    pub schedule_delay_millis: Option<f64>,
+    /// Budget of one export attempt. Default 30000 ms.
+    pub export_timeout_millis: Option<f64>,
+    pub observable_service_id: Option<String>,
+    pub environment: Option<String>,
+    pub sdk_version: Option<String>,
+    pub sdk_instance_id: Option<String>,
+    /// `api`, `file`, `callback` or `sidecar`. Default `file`, or `callback` when a callback is given.
+    pub sink: Option<String>,
+    /// Base URL of the Tusk backend (`api` sink). Default `https://api.usetusk.ai`.
+    pub api_url: Option<String>,
+    pub api_key: Option<String>,
+    /// Gzip request bodies of at least this many bytes; 0 never (the default).
+    pub gzip_min_bytes: Option<f64>,
+    pub max_pending_requests: Option<f64>,
+    pub max_retry_attempts: Option<f64>,
+    /// Directory of the `file` sink. Default `.tusk/traces`.
+    pub traces_dir: Option<String>,
+    /// The `callback` sink: receives each `ExportSpansRequest` as a Buffer, on the event loop.
+    pub callback: Option<Function<'a, Buffer, ()>>,
+    /// Final drain budget when the owning environment (thread or process) is torn down.
+    pub exit_flush_timeout_ms: Option<u32>,
+}
+
+/// Spans dropped, by reason.
+#[napi(object)]
+pub struct DroppedSpans {
+    pub queue_full: f64,
+    pub too_large: f64,
+    pub already_shutdown: f64,
+    pub serialization_error: f64,
+    pub export_failed: f64,
+    pub fork_discarded: f64,
+}
+
+/// `getHealthSnapshot()`: counters, ring occupancy and circuit state.
+#[napi(object)]
+pub struct RingExporterHealth {
+    pub queue_size_bytes: f64,
+    pub queue_capacity_bytes: f64,
+    pub fill_ratio: f64,
+    pub pushed: f64,
+    pub exported: f64,
+    pub dropped_total: f64,
+    pub dropped: DroppedSpans,
+    pub in_flight: f64,
+    pub batches: f64,
+    pub bytes_sent: f64,
+    pub export_failures: f64,
+    pub export_timeouts: f64,
+    pub retries: f64,
+    pub last_export_latency_ms: f64,
+    /// `closed`, `open` or `half_open`.
+    pub circuit_state: String,
+    pub running: bool,
+}
+
+impl From<HealthSnapshot> for RingExporterHealth {
+    fn from(h: HealthSnapshot) -> Self {
+        // Counters are far below 2^53: exact as JavaScript numbers.
+        let n = |value: u64| value as f64;
+        RingExporterHealth {
+            queue_size_bytes: n(h.queue_size_bytes),
+            queue_capacity_bytes: n(h.queue_capacity_bytes),
+            fill_ratio: h.fill_ratio,
+            pushed: n(h.pushed),
+            exported: n(h.exported),
+            dropped_total: n(h.dropped_total),
+            dropped: DroppedSpans {
+                queue_full: n(h.dropped.queue_full),
+                too_large: n(h.dropped.too_large),
+                already_shutdown: n(h.dropped.already_shutdown),
+                serialization_error: n(h.dropped.serialization_error),
+                export_failed: n(h.dropped.export_failed),
+                fork_discarded: n(h.dropped.fork_discarded),
+            },
+            in_flight: n(h.in_flight),
+            batches: n(h.batches),
+            bytes_sent: n(h.bytes_sent),
+            export_failures: n(h.export_failures),
+            export_timeouts: n(h.export_timeouts),
+            retries: n(h.retries),
+            last_export_latency_ms: h.last_export_latency_ms,
+            circuit_state: match h.circuit_state {
+                drift_exporter::CircuitState::Closed => "closed",
+                drift_exporter::CircuitState::Open => "open",
+                drift_exporter::CircuitState::HalfOpen => "half_open",
+            }
+            .to_string(),
+            running: h.running,
+        }
+    }
+}
+
+/// Requests handed to the callback threadsafe function and not yet delivered to JavaScript.
+/// A flush resolves only once this is back to zero, so `await forceFlush()` sees every callback.
+#[derive(Default)]
+struct CallbackDeliveries {
+    pending: AtomicU64,
+}
+
+/// The exporter and what its promises need, shared with the settle threads and the cleanup hook.
+struct Shared {
+    exporter: Exporter,
+    deliveries: Option<Arc<CallbackDeliveries>>,
+}
+
+impl Shared {
+    /// Flush, then wait (within the same deadline) until the callback sink's requests reached JS.
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let flushed = self.exporter.force_flush(timeout);
+        flushed && self.wait_for_deliveries(deadline)
+    }
+
+    fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let done = self.exporter.shutdown(timeout);
+        done && self.wait_for_deliveries(deadline)
+    }
+
+    fn wait_for_deliveries(&self, deadline: Instant) -> bool {
+        let Some(deliveries) = &self.deliveries else { return true };
+        loop {
+            if deliveries.pending.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The native ring exporter: `pushSpan` on the event loop, everything else on its own threads.
+#[napi]
+pub struct RingExporter {
+    shared: Option<Arc<Shared>>,
+    reader: SpanReader,
+    sdk_version: String,
+}
+
+fn non_negative(name: &str, value: Option<f64>) -> Result<Option<u64>, JsError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 => Ok(Some(v as u64)),
+        Some(v) => Err(js_error(
+            ErrorCode::InvalidConfig,
+            format!("invalid configuration {name}: expected a non-negative integer, got {v}"),
+        )),
+    }
+}
+
+fn size(name: &str, value: Option<f64>) -> Result<Option<usize>, JsError> {
+    non_negative(name, value)?
+        .map(|v| {
+            usize::try_from(v).map_err(|_| js_error(ErrorCode::InvalidConfig, format!("invalid configuration {name}: too large")))
+        })
+        .transpose()
+}
+
+/// The options as the exporter's partial configuration (same names, snake_case).
+fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError> {
+    let sink = match options.sink.as_deref().map(str::trim).map(str::to_ascii_lowercase) {
+        // The callback sink is not a file/environment setting; it is installed afterwards.
+        Some(kind) if kind == "callback" => None,
+        other => other,
+    };
+    Ok(FileConfig {
+        ring_dir: options.ring_dir.clone().map(Into::into),
+        ring_capacity_bytes: size("ring_capacity_bytes", options.ring_capacity_bytes)?,
+        max_span_bytes: size("max_span_bytes", options.max_span_bytes)?,
+        max_export_batch_size: size("max_export_batch_size", options.max_export_batch_size)?,
+        max_export_batch_bytes: size("max_export_batch_bytes", options.max_export_batch_bytes)?,
+        schedule_delay_millis: non_negative("schedule_delay_millis", options.schedule_delay_millis)?,
+        export_timeout_millis: non_negative("export_timeout_millis", options.export_timeout_millis)?,
+        observable_service_id: options.observable_service_id.clone(),
+        environment: options.environment.clone(),
+        sdk_version: options.sdk_version.clone(),
+        sdk_instance_id: options.sdk_instance_id.clone(),
+        sink,
+        api_url: options.api_url.clone(),
+        api_key: options.api_key.clone(),
+        gzip_min_bytes: size("gzip_min_bytes", options.gzip_min_bytes)?,
+        max_pending_requests: size("max_pending_requests", options.max_pending_requests)?,
+        max_retry_attempts: non_negative("max_retry_attempts", options.max_retry_attempts)?
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+        traces_dir: options.traces_dir.clone().map(Into::into),
+    })
+}
+
+fn wants_callback_sink(options: &RingExporterOptions<'_>) -> Result<bool, JsError> {
+    let named = options.sink.as_deref().map(|s| s.trim().eq_ignore_ascii_case("callback"));
+    match (named, options.callback.is_some()) {
+        (Some(true), true) | (None, true) => Ok(true),
+        (Some(true), false) => Err(js_error(
+            ErrorCode::InvalidConfig,
+            "invalid configuration sink: the callback sink needs a `callback` function",
+        )),
+        (Some(false), true) => Err(js_error(
+            ErrorCode::InvalidConfig,
+            "invalid configuration callback: a callback is only used with sink `callback`",
+        )),
+        (_, false) => Ok(false),
+    }
+}
+
+/// Wraps the JS callback in a weak threadsafe function the sender thread can call.
+fn callback_sink(
+    callback: &Function<'_, Buffer, ()>,
+    deliveries: &Arc<CallbackDeliveries>,
+) -> Result<SinkConfig, JsError> {
+    let delivered = Arc::clone(deliveries);
+    let tsfn: ThreadsafeFunction<Vec<u8>, (), Buffer, Status, false, true> = callback
+        .build_threadsafe_function::<Vec<u8>>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build_callback(move |ctx| {
+            // Runs on the event loop just before the JS callback is called with the Buffer.
+            delivered.pending.fetch_sub(1, Ordering::AcqRel);
+            Ok(Buffer::from(ctx.value))
+        })
+        .map_err(from_napi)?;
+    let tsfn = Arc::new(tsfn);
+    let queued = Arc::clone(deliveries);
+    Ok(SinkConfig::Callback(Arc::new(move |request: Vec<u8>| {
+        queued.pending.fetch_add(1, Ordering::AcqRel);
+        let status = tsfn.call(request, ThreadsafeFunctionCallMode::NonBlocking);
+        if status != Status::Ok {
+            // The environment is closing (or the queue refused): nothing will be delivered.
+            queued.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+    })))
+}
+
+fn millis(timeout_ms: Option<f64>) -> Duration {
+    let ms = timeout_ms.filter(|ms| ms.is_finite() && *ms >= 0.0).unwrap_or(DEFAULT_TIMEOUT_MS);
+    Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)
+}
+
+/// Runs `work` on a new thread and settles a Promise with its boolean.
+fn settle_off_thread<'env>(
+    env: &'env Env,
+    name: &str,
+    shared: Option<Arc<Shared>>,
+    work: impl FnOnce(&Shared) -> bool + Send + 'static,
+) -> Result<Object<'env>, JsError> {
+    let (deferred, promise) = env.create_deferred::<bool, _>().map_err(from_napi)?;
+    let spawned = thread::Builder::new().name(format!("drift-node-{name}")).spawn(move || {
+        let outcome = shared.is_some_and(|shared| work(&shared));
+        deferred.resolve(move |_| Ok(outcome));
+    });
+    match spawned {
+        Ok(_) => Ok(promise),
+        Err(error) => Err(js_error(ErrorCode::ExporterError, format!("could not start the {name} thread: {error}"))),
+    }
+}
+
+#[napi]
+impl RingExporter {
+    /// Starts an exporter: its ring and, unless the sink is `sidecar`, its drain and sender
+    /// threads.
+    #[napi(constructor)]
+    pub fn new(env: Env, options: Option<RingExporterOptions<'_>>) -> Result<Self, JsError> {
+        let options = options.unwrap_or_else(empty_options);
+        let mut config = ExporterConfig::from_env().map_err(from_exporter)?;
+        config.apply_file(&file_config(&options)?).map_err(from_exporter)?;
+        let mut deliveries = None;
+        if wants_callback_sink(&options)? {
+            let counter = Arc::new(CallbackDeliveries::default());
+            if let Some(callback) = &options.callback {
+                config.sink = callback_sink(callback, &counter)?;
+            }
+            deliveries = Some(counter);
+        }
+        config.validate().map_err(from_exporter)?;
+        let sdk_version = config.service.sdk_version.clone();
+        let exporter = Exporter::start(config).map_err(from_exporter)?;
+        let shared = Arc::new(Shared { exporter, deliveries });
+
+        let exit_timeout =
+            Duration::from_millis(u64::from(options.exit_flush_timeout_ms.unwrap_or(DEFAULT_EXIT_FLUSH_TIMEOUT_MS)));
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        env.add_env_cleanup_hook(weak, move |weak| {
+            // The environment (a Worker, or the main thread at exit) is going away: drain what
+            // is in the ring within the budget and stop the threads.
+            if let Some(shared) = weak.upgrade() {
+                shared.exporter.shutdown(exit_timeout);
+            }
+        })
+        .map_err(from_napi)?;
+
+        Ok(RingExporter { shared: Some(shared), reader: SpanReader::default(), sdk_version })
+    }
+
+    /// Copies one finished span into the ring. `true` if it was queued; `false` if it was
+    /// dropped (ring full, too large, after shutdown), which the health snapshot counts.
+    /// Throws only for a malformed argument (not an object, a field of the wrong type).
+    #[napi(ts_args_type = "span: RingSpan")]
+    pub fn push_span(&mut self, span: Unknown<'_>) -> Result<bool, JsError> {
+        let Some(shared) = &self.shared else { return Ok(false) };
+        let env = span.value().env;
+        // SAFETY: `env` and the value come from this very call, so both are live.
+        unsafe { self.reader.read(env, span.raw())? };
+        Ok(shared.exporter.push_span(&self.reader.record(&self.sdk_version)).is_ok())
+    }
+
+    /// Exports everything pushed so far; resolves `true` if it was all delivered or dropped
+    /// within `timeoutMs` (default 30000).
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn force_flush<'env>(&self, env: &'env Env, timeout_ms: Option<f64>) -> Result<Object<'env>, JsError> {
+        let timeout = millis(timeout_ms);
+        settle_off_thread(env, "flush", self.shared.clone(), move |shared| shared.flush(timeout))
+    }
+
+    /// Stops accepting spans, exports what is queued within `timeoutMs` (default 30000) and
+    /// stops the threads. Idempotent.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn shutdown<'env>(&self, env: &'env Env, timeout_ms: Option<f64>) -> Result<Object<'env>, JsError> {
+        let timeout = millis(timeout_ms);
+        settle_off_thread(env, "shutdown", self.shared.clone(), move |shared| shared.shutdown(timeout))
+    }
+
+    /// Counters, ring occupancy, circuit state.
+    #[napi]
+    pub fn get_health_snapshot(&self) -> RingExporterHealth {
+        match &self.shared {
+            Some(shared) => shared.exporter.health().into(),
+            // Only reachable while the object is being finalized.
+            None => stopped_health(),
+        }
+    }
+}
+
+impl Drop for RingExporter {
+    fn drop(&mut self) {
+        // Garbage-collected without `shutdown()`: the last owner's drop drains and joins the
+        // exporter's threads, which must not happen on the event loop; hand it to a thread.
+        if let Some(shared) = self.shared.take() {
+            let _ = thread::Builder::new().name("drift-node-drop".to_string()).spawn(move || drop(shared));
+        }
+    }
+}
+
+fn stopped_health() -> RingExporterHealth {
+    RingExporterHealth {
+        queue_size_bytes: 0.0,
+        queue_capacity_bytes: 0.0,
+        fill_ratio: 0.0,
+        pushed: 0.0,
+        exported: 0.0,
+        dropped_total: 0.0,
+        dropped: DroppedSpans {
+            queue_full: 0.0,
+            too_large: 0.0,
+            already_shutdown: 0.0,
+            serialization_error: 0.0,
+            export_failed: 0.0,
+            fork_discarded: 0.0,
+        },
+        in_flight: 0.0,
+        batches: 0.0,
+        bytes_sent: 0.0,
+        export_failures: 0.0,
+        export_timeouts: 0.0,
+        retries: 0.0,
+        last_export_latency_ms: 0.0,
+        circuit_state: "closed".to_string(),
+        running: false,
+    }
+}
+
+fn empty_options<'a>() -> RingExporterOptions<'a> {
+    RingExporterOptions {
+        ring_dir: None,
+        ring_capacity_bytes: None,
+        max_span_bytes: None,
+        max_export_batch_size: None,
+        max_export_batch_bytes: None,
+        schedule_delay_millis: None,
+        export_timeout_millis: None,
+        observable_service_id: None,
+        environment: None,
+        sdk_version: None,
+        sdk_instance_id: None,
+        sink: None,
+        api_url: None,
+        api_key: None,
+        gzip_min_bytes: None,
+        max_pending_requests: None,
+        max_retry_attempts: None,
+        traces_dir: None,
+        callback: None,
+        exit_flush_timeout_ms: None,
+    }
+}

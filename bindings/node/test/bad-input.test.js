@@ -1,0 +1,94 @@
+'use strict'
+
+// Bad input of every kind gives a JavaScript Error (never a crash, never a hang): wrong types,
+// invalid JSON strings, non-Buffer spans, random bytes, deep nesting.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+
+const ours = require('..')
+
+const TEXT_FUNCTIONS = ['normalizeJson', 'deterministicHash', 'normalizeAndHash', 'objectToProtobufStructBytes',
+  'objectToProtobufStructFieldCount', 'processExportPayload']
+
+const WRONG_TYPES = [undefined, null, 42, true, {}, [], Buffer.from('{}'), Symbol('x'), () => '{}', 10n]
+
+test('text functions reject non-string arguments with an Error', () => {
+  for (const fn of TEXT_FUNCTIONS) {
+    for (const bad of WRONG_TYPES) {
+      assert.throws(() => ours[fn](bad), (error) => error instanceof Error && typeof error.code === 'string', `${fn}(${String(typeof bad)})`)
+    }
+  }
+  assert.throws(() => ours.processExportPayload('{}', 42), Error)
+  assert.throws(() => ours.processExportPayload('{}', {}), Error)
+})
+
+test('buildExportSpansRequestBytes rejects non-Buffer spans and undecodable spans', () => {
+  for (const spans of [undefined, null, 'spans', [1, 2], ['not a buffer'], [{}], [null], new Map()]) {
+    assert.throws(() => ours.buildExportSpansRequestBytes('a', 'b', 'c', 'd', spans), Error)
+  }
+  assert.throws(() => ours.buildExportSpansRequestBytes(1, 'b', 'c', 'd', []), Error)
+  // Random bytes: either a valid (if odd) span or an InvalidProtobuf error, never a crash.
+  let rejected = 0
+  for (let i = 0; i < 2000; i += 1) {
+    const bytes = crypto.randomBytes(1 + (i % 64))
+    try {
+      const request = ours.buildExportSpansRequestBytes('svc', 'env', '1', 'i', [bytes])
+      assert.ok(request.length >= bytes.length)
+    } catch (error) {
+      assert.equal(error.code, 'InvalidProtobuf')
+      rejected += 1
+    }
+  }
+  assert.ok(rejected > 0)
+})
+
+test('buildSpanProtoBytes rejects missing fields, wrong types and random Struct bytes', () => {
+  const valid = {
+    traceId: 't', spanId: 's', parentSpanId: '', name: 'n', packageName: 'p', instrumentationName: 'i',
+    submoduleName: '', packageType: 0, kind: 0, inputSchemaJson: '{}', outputSchemaJson: '{}', inputSchemaHash: '',
+    outputSchemaHash: '', inputValueHash: '', outputValueHash: '', statusCode: 0, statusMessage: '', isPreAppStart: false,
+    isRootSpan: false, timestampSeconds: 0, timestampNanos: 0, durationSeconds: 0, durationNanos: 0,
+  }
+  assert.ok(ours.buildSpanProtoBytes(valid).length > 0)
+  for (const bad of [undefined, null, 'span', 42, {}, { ...valid, traceId: 5 }, { ...valid, kind: 'x' },
+    { ...valid, inputValueProtoStructBytes: 'not bytes' }, { ...valid, isRootSpan: 'yes' }]) {
+    assert.throws(() => ours.buildSpanProtoBytes(bad), Error)
+  }
+  let rejected = 0
+  for (let i = 0; i < 1000; i += 1) {
+    try {
+      ours.buildSpanProtoBytes({ ...valid, inputValueProtoStructBytes: crypto.randomBytes(1 + (i % 40)) })
+    } catch (error) {
+      assert.equal(error.code, 'InvalidProtobuf')
+      rejected += 1
+    }
+  }
+  assert.ok(rejected > 0)
+})
+
+test('random and hostile JSON texts give results or InvalidJson errors', () => {
+  const alphabet = '{}[]",:0123456789.eE+-truefalsnl\\u \n\t'
+  let errors = 0
+  for (let i = 0; i < 3000; i += 1) {
+    let text = ''
+    const len = 1 + (i % 30)
+    for (let j = 0; j < len; j += 1) text += alphabet[crypto.randomInt(alphabet.length)]
+    try {
+      const normalized = ours.normalizeJson(text)
+      assert.equal(ours.normalizeJson(normalized), normalized)
+    } catch (error) {
+      assert.equal(error.code, 'InvalidJson')
+      errors += 1
+    }
+  }
+  assert.ok(errors > 0)
+  // Deep nesting: an error at 128 levels, not a stack overflow, even far deeper.
+  for (const depth of [128, 1000, 100_000]) {
+    assert.throws(() => ours.normalizeJson('['.repeat(depth) + ']'.repeat(depth)), { code: 'InvalidJson' })
+    assert.throws(() => ours.processExportPayload(`{"a":${'{"b":'.repeat(depth)}1${'}'.repeat(depth)}}`), { code: 'InvalidJson' })
+  }
+  // Lone surrogates in a JS string become U+FFFD in UTF-8, as in the published addon.
+  assert.equal(ours.normalizeJson('"\ud800"'), require('published-core').normalizeJson('"\ud800"'))
+})

@@ -1,0 +1,249 @@
+'use strict'
+
+// End to end: the published @use-tusk/drift-node-sdk in RECORD mode records a small HTTP service
+// (test/fixtures/sdk-app.js, a child process); with the one documented line its spans go through
+// the ring exporter. Compared against the SDK's stock export path, to a file sink and to a local
+// mock of the Tusk backend.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const http = require('node:http')
+const zlib = require('node:zlib')
+const { execFile } = require('node:child_process')
+
+const ours = require('..')
+const { tempDir, decodeExportRequest, ExportSpansRequest } = require('./helpers.js')
+const { ExportSpansResponse } = require('@use-tusk/drift-schemas/backend/span_export_service')
+
+const ADDON_DIR = path.resolve(__dirname, '..')
+const SDK_PATH = require.resolve('@use-tusk/drift-node-sdk')
+const APP = path.join(__dirname, 'fixtures', 'sdk-app.js')
+const EXPORT_PATH = '/api/drift/tusk.drift.backend.v1.SpanExportService/ExportSpans'
+
+function makeProject(configYaml) {
+  const dir = tempDir('drift-sdk-app-')
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"hookup-app","version":"1.0.0"}\n')
+  fs.mkdirSync(path.join(dir, '.tusk'))
+  fs.writeFileSync(path.join(dir, '.tusk', 'config.yaml'), configYaml)
+  return dir
+}
+
+function runApp(cwd, { useRing, env = {} }) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [APP],
+      {
+        cwd,
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          TUSK_DRIFT_MODE: 'RECORD',
+          DRIFT_TEST_SDK_PATH: SDK_PATH,
+          DRIFT_TEST_ADDON_DIR: ADDON_DIR,
+          DRIFT_TEST_USE_RING: useRing ? '1' : '0',
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`sdk-app failed: ${error.message}\n${stderr}`))
+        const line = stdout.trim().split('\n').pop()
+        resolve({ result: JSON.parse(line), stderr })
+      },
+    )
+  })
+}
+
+function readTraceSpans(dir) {
+  const tracesDir = path.join(dir, '.tusk', 'traces')
+  if (!fs.existsSync(tracesDir)) return []
+  return fs
+    .readdirSync(tracesDir)
+    .filter((name) => name.endsWith('.jsonl'))
+    .flatMap((name) =>
+      fs
+        .readFileSync(path.join(tracesDir, name), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
+    )
+}
+
+function snakeMerges(schemaMerges) {
+  return JSON.stringify(schemaMerges)
+}
+
+function startMockBackend() {
+  const requests = []
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (chunk) => chunks.push(chunk))
+    req.on('end', () => {
+      let body = Buffer.concat(chunks)
+      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body)
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body })
+      res.setHeader('content-type', 'application/protobuf')
+      res.end(Buffer.from(ExportSpansResponse.toBinary({ success: true, message: '' })))
+    })
+  })
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ server, requests, url: `http://127.0.0.1:${server.address().port}` }))
+  })
+}
+
+test('file sink: the ring path writes the spans the stock path writes, with core hashes', async (t) => {
+  const config = 'service:\n  name: hookup-test\n'
+  const stockDir = makeProject(config)
+  const ringDir = makeProject(config)
+  t.after(() => {
+    fs.rmSync(stockDir, { recursive: true, force: true })
+    fs.rmSync(ringDir, { recursive: true, force: true })
+  })
+  const [stock, ring] = await Promise.all([runApp(stockDir, { useRing: false }), runApp(ringDir, { useRing: true })])
+  assert.equal(stock.result.stats, null)
+  const stockSpans = readTraceSpans(stockDir)
+  const ringSpans = readTraceSpans(ringDir)
+  assert.ok(stockSpans.length >= 5, `stock path wrote ${stockSpans.length} spans`)
+  assert.equal(ringSpans.length, stockSpans.length)
+  assert.equal(ring.result.stats.pushed, ringSpans.length)
+  assert.equal(ring.result.health.exported, ringSpans.length)
+  assert.equal(ring.result.health.droppedTotal, 0)
+
+  const byName = (spans) => new Map(spans.map((span) => [span.name, span]))
+  const stockByName = byName(stockSpans)
+  for (const span of ringSpans) {
+    const twin = stockByName.get(span.name)
+    assert.ok(twin, `stock path has a span named ${span.name}`)
+    for (const field of ['packageName', 'instrumentationName', 'submoduleName', 'packageType', 'environment',
+      'isRootSpan', 'isPreAppStart', 'parentSpanId']) {
+      assert.deepEqual(span[field], twin[field], `${span.name}.${field}`)
+    }
+    assert.equal(span.traceId.length, 32)
+    // Values other than the per-run port numbers are the same.
+    assert.equal(span.inputValue.method, twin.inputValue.method)
+    assert.equal(span.inputValue.body, twin.inputValue.body)
+    assert.equal(span.outputValue.body, twin.outputValue.body)
+    // The hashes are the core's: recompute them from the exported values.
+    const inputMerges = { body: { encoding: 1, decoded_type: 1 }, headers: { match_importance: 0 } }
+    const expected = ours.processExportPayload(JSON.stringify(span.inputValue), snakeMerges(inputMerges))
+    assert.equal(span.inputValueHash, expected.decodedValueHash, `${span.name} inputValueHash`)
+    assert.equal(span.inputSchemaHash, expected.decodedSchemaHash, `${span.name} inputSchemaHash`)
+  }
+})
+
+test('api sink: the ring path posts ExportSpansRequest to the backend like the stock path', async (t) => {
+  const backend = await startMockBackend()
+  t.after(() => backend.server.close())
+  const config = [
+    'service:',
+    '  name: hookup-test',
+    '  id: svc-hookup',
+    'tusk_api:',
+    `  url: ${backend.url}`,
+    'recording:',
+    '  export_spans: true',
+    '',
+  ].join('\n')
+  const stockDir = makeProject(config)
+  const ringDir = makeProject(config)
+  t.after(() => {
+    fs.rmSync(stockDir, { recursive: true, force: true })
+    fs.rmSync(ringDir, { recursive: true, force: true })
+  })
+  await runApp(stockDir, { useRing: false, env: { DRIFT_TEST_API_KEY: 'stock-key' } })
+  const stockRequests = backend.requests.splice(0)
+  const ring = await runApp(ringDir, { useRing: true, env: { DRIFT_TEST_API_KEY: 'ring-key' } })
+  const ringRequests = backend.requests.splice(0)
+
+  assert.ok(stockRequests.length >= 1)
+  assert.ok(ringRequests.length >= 1)
+  for (const request of ringRequests) {
+    assert.equal(request.method, 'POST')
+    assert.equal(request.url, EXPORT_PATH)
+    assert.equal(request.headers['x-api-key'], 'ring-key')
+    assert.equal(request.headers['x-td-skip-instrumentation'], 'true')
+    assert.match(request.headers['content-type'], /application\/protobuf/)
+  }
+  const decodeAll = (requests) => requests.map((request) => ExportSpansRequest.fromBinary(request.body))
+  const stockDecoded = decodeAll(stockRequests)
+  const ringDecoded = decodeAll(ringRequests)
+  const stockSpans = stockDecoded.flatMap((request) => request.spans)
+  const ringSpans = ringDecoded.flatMap((request) => request.spans)
+  assert.equal(ringSpans.length, stockSpans.length)
+  assert.equal(ring.result.health.exported, ringSpans.length)
+  assert.equal(ringDecoded[0].observableServiceId, 'svc-hookup')
+  assert.equal(ringDecoded[0].observableServiceId, stockDecoded[0].observableServiceId)
+  assert.equal(ringDecoded[0].environment, stockDecoded[0].environment)
+  assert.equal(ringDecoded[0].sdkVersion, stockDecoded[0].sdkVersion)
+  assert.match(ringDecoded[0].sdkInstanceId, /^sdk-/)
+
+  const stockByName = new Map(stockSpans.map((span) => [span.name, span]))
+  for (const span of ringSpans) {
+    const twin = stockByName.get(span.name)
+    assert.ok(twin, span.name)
+    for (const field of ['packageName', 'instrumentationName', 'submoduleName', 'packageType', 'kind', 'environment',
+      'isRootSpan', 'isPreAppStart']) {
+      assert.deepEqual(span[field], twin[field], `${span.name}.${field}`)
+    }
+    assert.deepEqual(span.status, twin.status)
+    assert.deepEqual(Object.keys(span.inputValue.fields).sort(), Object.keys(twin.inputValue.fields).sort())
+    assert.equal(span.inputValue.fields.body.kind.stringValue, twin.inputValue.fields.body.kind.stringValue)
+    assert.ok(span.inputSchema && span.outputSchema)
+    assert.equal(span.inputSchemaHash.length, 64)
+  }
+  // Also exercised here: the decode helper on a whole request.
+  assert.equal(decodeExportRequest(ringRequests[0].body).observableServiceId, 'svc-hookup')
+})
+
+test('the hook keeps the SDK filters: spans of other libraries and oversized spans are not pushed', () => {
+  const { useRingExporter } = require('../sdk.js')
+  const pushed = []
+  const fakeExporter = {
+    pushSpan(span) {
+      pushed.push(span)
+      return true
+    },
+    forceFlush: async () => true,
+    shutdown: async () => true,
+    getHealthSnapshot: () => ({}),
+  }
+  const sdkExporter = { mode: 'RECORD', environment: 'env-x', export: () => assert.fail('stock export called'), getAdapters: () => [] }
+  const handle = useRingExporter({ spanExporter: sdkExporter }, { exporter: fakeExporter, flushOnExit: false })
+  const span = (overrides) => ({
+    instrumentationLibrary: { name: 'tusk-drift-sdk' },
+    spanContext: () => ({ traceId: overrides.traceId || 't1', spanId: 's1' }),
+    parentSpanId: undefined,
+    kind: 2,
+    status: { code: 1 },
+    startTime: [1, 2],
+    duration: [0, 5],
+    attributes: { 'td.name': 'q', 'td.inputValue': '{"a":1}', 'td.packageType': 4, ...overrides.attributes },
+    ...overrides,
+  })
+  const results = []
+  sdkExporter.export(
+    [
+      span({}),
+      span({ instrumentationLibrary: { name: 'other' } }),
+      span({ traceId: 'big', attributes: { 'td.inputValue': JSON.stringify({ x: 'y'.repeat(1_100_000) }) } }),
+      span({ traceId: 'big' }),
+      span({ traceId: 'srv', kind: 1, status: { code: 2 } }),
+      span({ traceId: 'srv' }),
+      span({ traceId: 'html', kind: 1, attributes: { 'td.outputSchemaMerges': '{"body":{"encoding":1,"decodedType":2}}' } }),
+      span({ traceId: 'ok2', attributes: { 'td.inputSchemaMerges': '{"body":{"encoding":1,"decodedType":1},"headers":{"matchImportance":0}}' } }),
+    ],
+    (result) => results.push(result),
+  )
+  assert.deepEqual(results, [{ code: 0 }])
+  assert.deepEqual(pushed.map((s) => s.traceId), ['t1', 'ok2'])
+  assert.equal(handle.stats.filtered, 6)
+  assert.equal(pushed[0].kind, 3) // OTel CLIENT -> proto CLIENT
+  assert.equal(pushed[0].statusCode, 1)
+  assert.equal(pushed[0].packageType, 4)
+  assert.equal(pushed[0].environment, 'env-x')
+  assert.equal(pushed[0].inputValueJson, '{"a":1}')
+  assert.equal(pushed[1].inputSchemaMergesJson, '{"body":{"encoding":1,"decoded_type":1},"headers":{"match_importance":0}}')
+  handle.restore()
+})

@@ -1,0 +1,178 @@
+"""Type stubs of drift_core (drift-core-python): the published 0.1.9 API plus RingExporter."""
+
+from collections.abc import Callable, Mapping, Sequence
+from os import PathLike
+from types import TracebackType
+from typing import Any, Literal, TypedDict, Union
+
+__version__: str
+
+# A JSON-like Python value: None, bool, int, float, str, list/tuple of values, dict[str, value].
+JsonValue = Union[None, bool, int, float, str, Sequence[Any], Mapping[str, Any]]
+
+def normalize_json(payload_json: str) -> str:
+    """Canonical JSON text: keys sorted by UTF-8 bytes, compact. ValueError("invalid json: ...")."""
+
+def deterministic_hash(payload_json: str) -> str:
+    """Lowercase hex SHA-256 of the canonical JSON text of `payload_json`."""
+
+def normalize_and_hash(payload_json: str) -> tuple[str, str]:
+    """`(canonical_text, hash)` from one parse."""
+
+def object_to_protobuf_struct_bytes(payload_json: str) -> bytes:
+    """`google.protobuf.Struct` bytes of the top-level object (b"" when it is not an object)."""
+
+def object_to_protobuf_struct_field_count(payload_json: str) -> int:
+    """Number of top-level keys (0 when the top level is not an object)."""
+
+def process_export_payload(
+    payload_json: str, schema_merges_json: str | None
+) -> tuple[str, str, str, str, str, bytes]:
+    """`(normalized_json, decoded_json, decoded_value_hash, decoded_schema_json,
+    decoded_schema_hash, protobuf_struct_bytes)`."""
+
+def process_export_payload_pyobject(
+    payload: JsonValue, schema_merges: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[Any, str, dict[str, Any], str, bytes]:
+    """`(normalized_value, decoded_value_hash, decoded_schema, decoded_schema_hash,
+    protobuf_struct_bytes)`. TypeError for values that are not JSON-like."""
+
+def build_span_proto_bytes_pyobject(
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str,
+    name: str,
+    package_name: str,
+    instrumentation_name: str,
+    submodule_name: str,
+    package_type: int,
+    environment: str | None,
+    kind: int,
+    input_schema: Mapping[str, Any] | None,
+    output_schema: Mapping[str, Any] | None,
+    input_schema_hash: str,
+    output_schema_hash: str,
+    input_value_hash: str,
+    output_value_hash: str,
+    status_code: int,
+    status_message: str,
+    is_pre_app_start: bool,
+    is_root_span: bool,
+    timestamp_seconds: int,
+    timestamp_nanos: int,
+    duration_seconds: int,
+    duration_nanos: int,
+    metadata: JsonValue,
+    input_value: JsonValue,
+    output_value: JsonValue,
+    input_value_proto_struct_bytes: bytes | None,
+    output_value_proto_struct_bytes: bytes | None,
+) -> bytes:
+    """`tusk.drift.core.v1.Span` bytes. ValueError("invalid package_type enum: 42") and the like."""
+
+def build_export_spans_request_bytes_pyobject(
+    observable_service_id: str,
+    environment: str,
+    sdk_version: str,
+    sdk_instance_id: str,
+    spans: list[bytes],
+) -> bytes:
+    """`tusk.drift.backend.v1.ExportSpansRequest` bytes embedding `spans` as given."""
+
+class DroppedByReason(TypedDict):
+    queue_full: int
+    too_large: int
+    already_shutdown: int
+    serialization_error: int
+    export_failed: int
+    fork_discarded: int
+
+class HealthSnapshot(TypedDict):
+    queue_size_bytes: int
+    queue_capacity_bytes: int
+    fill_ratio: float
+    pushed: int
+    exported: int
+    dropped_total: int
+    dropped: DroppedByReason
+    in_flight: int
+    batches: int
+    bytes_sent: int
+    export_failures: int
+    export_timeouts: int
+    retries: int
+    last_export_latency_ms: float
+    circuit_state: Literal["closed", "open", "half_open"]
+    running: bool
+    pid: int
+
+class RingExporter:
+    """Spans into this process's shared-memory ring; an exporter thread (or a `drift-exporter run`
+    sidecar) turns them into `ExportSpansRequest`s off the application thread.
+
+    `sink`: "api" (Tusk backend: `url`, `api_key`, `service_id`), "file" (JSON lines under
+    `directory`), "sidecar" (leave draining to the sidecar), or a callable receiving each
+    request's bytes on the exporter's thread. Unset options come from `TUSK_*` environment
+    variables, then defaults. Fork-safe: a child process gets its own ring on first push.
+    """
+
+    def __init__(
+        self,
+        *,
+        sink: Literal["api", "file", "sidecar"] | Callable[[bytes], object] = "file",
+        url: str | None = None,
+        api_key: str | None = None,
+        service_id: str | None = None,
+        environment: str | None = None,
+        sdk_version: str | None = None,
+        sdk_instance_id: str | None = None,
+        directory: str | PathLike[str] | None = None,
+        ring_dir: str | PathLike[str] | None = None,
+        capacity_bytes: int | None = None,
+        max_span_bytes: int | None = None,
+        max_export_batch_size: int | None = None,
+        max_export_batch_bytes: int | None = None,
+        schedule_delay_millis: int | None = None,
+        export_timeout_millis: int | None = None,
+    ) -> None: ...
+    def push_span(
+        self,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str,
+        name: str,
+        package_name: str,
+        instrumentation_name: str,
+        submodule_name: str,
+        package_type: int,
+        kind: int,
+        status_code: int,
+        status_message: str,
+        is_pre_app_start: bool,
+        is_root_span: bool,
+        start_time_unix_nano: int,
+        end_time_unix_nano: int,
+        input_value: str | None = None,
+        output_value: str | None = None,
+        input_schema_merges: str | None = None,
+        output_schema_merges: str | None = None,
+        metadata: str | None = None,
+        environment: str | None = None,
+        transform_metadata: str | None = None,
+        stack_trace: str | None = None,
+    ) -> bool:
+        """Writes one span record (JSON fields as the `json.dumps` text the SDK holds) into the
+        ring. Never raises for a full ring, an oversize span or after shutdown: returns False
+        and counts the drop. TypeError only for arguments of the wrong type."""
+    def force_flush(self, timeout: float | None = None) -> bool:
+        """Waits (GIL released) until every span pushed so far is exported or dropped."""
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stops accepting spans, drains and delivers what is queued; idempotent."""
+    def health_snapshot(self) -> HealthSnapshot: ...
+    def __enter__(self) -> RingExporter: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,338 @@
+//! Python objects to the core's [`Value`], in one walk, with the published conversion rules.
+//!
+//! Rules of drift-core-python 0.1.9: `None`, `bool`, `int` (one beyond i64 becomes a float, one
+//! beyond the double range is unsupported), `float` (NaN and infinities become `null`), `str`,
+//! `list`/`tuple` (arrays), `dict` (and subclasses) with `str` keys. Any other value type is a
+//! `TypeError("unsupported value type for Rust export payload processing")`, any other key type a
+//! `TypeError("'T' object cannot be cast as 'str'")`, and a container nested 128 levels deep a
+//! `ValueError("serialization error: recursion limit exceeded at line 1 column N")`.
+//!
+//! Type checks go through the exact types first (the common case) and fall back to subclass
+//! checks, like orjson. Strings are borrowed from the Python objects: each borrowed `str` is kept
+//! alive by a strong reference held for as long as the [`Value`] lives (see [`with_value`]), so
+//! nothing the caller's code does afterwards (a finalizer mutating the input, say) can free the
+//! text under us. No Python code runs during the walk itself.
+
+use std::borrow::Cow;
+
+use drift_core_rs::{Member, Object, Value};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyAny, PyString};
+
+use crate::errors::{key_type_error, too_deep_error, unsupported_value_error};
+use crate::pystr::str_view;
+
+/// Nesting the published binding accepts: 127 levels of arrays/objects.
+pub(crate) const MAX_DEPTH: usize = 127;
+
+/// Why a walk stopped.
+pub(crate) enum WalkError {
+    /// A value of a type the published rules do not convert.
+    Unsupported,
+    /// A dict key that is not a `str`; holds the key's type name.
+    KeyType(String),
+    /// A Python exception to raise as is (a key with lone surrogates: UnicodeEncodeError).
+    Python(PyErr),
+}
+
+/// Builds the [`Value`] of `object` and hands it to `f`. The value borrows text from Python
+/// strings that this function keeps referenced until `f` returns; the higher-ranked lifetime
+/// keeps the value from escaping `f`.
+pub(crate) fn with_value<'py, R>(
+    object: &Bound<'py, PyAny>,
+    f: impl for<'v> FnOnce(Value<'v>) -> PyResult<R>,
+) -> PyResult<R> {
+    let mut walker = Walker {
+        py: object.py(),
+        keep: Vec::new(),
+        too_deep: false,
+    };
+    let value = match walker.walk(object.as_ptr(), 1) {
+        Ok(value) => value,
+        Err(WalkError::Unsupported) => return Err(unsupported_value_error()),
+        Err(WalkError::KeyType(name)) => return Err(key_type_error(&name)),
+        Err(WalkError::Python(error)) => return Err(error),
+    };
+    if walker.too_deep {
+        return Err(too_deep_error(&value));
+    }
+    let result = f(value);
+    drop(walker.keep);
+    result
+}
+
+struct Walker<'py> {
+    py: Python<'py>,
+    /// Strong references to every `str` whose text the value borrows.
+    keep: Vec<Bound<'py, PyAny>>,
+    /// A container sat at depth 128; it was recorded as an empty container of its kind so the
+    /// error's position (the first such container in canonical order) can be computed.
+    too_deep: bool,
+}
+
+impl<'py> Walker<'py> {
+    /// Converts the object at `ptr`, a container at `depth` (the root is depth 1).
+    fn walk<'v>(&mut self, ptr: *mut ffi::PyObject, depth: usize) -> Result<Value<'v>, WalkError> {
+        // SAFETY (all blocks of this function): `ptr` is a live object kept alive by the root
+        // argument (directly or through a container that no code mutates during the walk) and
+        // the GIL is held; the type checks only read the object's type.
+        let type_ptr = unsafe { ffi::Py_TYPE(ptr) };
+        if type_ptr == &raw mut ffi::PyUnicode_Type {
+            return self.string(ptr);
+        }
+        if type_ptr == &raw mut ffi::PyDict_Type {
+            return self.dict(ptr, depth);
+        }
+        if type_ptr == &raw mut ffi::PyLong_Type {
+            return int_value(ptr);
+        }
+        if type_ptr == &raw mut ffi::PyList_Type {
+            return self.list(ptr, depth);
+        }
+        if type_ptr == &raw mut ffi::PyFloat_Type {
+            return Ok(float_value(ptr));
+        }
+        if ptr == unsafe { ffi::Py_None() } {
+            return Ok(Value::Null);
+        }
+        if type_ptr == &raw mut ffi::PyBool_Type {
+            return Ok(Value::Bool(ptr == unsafe { ffi::Py_True() }));
+        }
+        if type_ptr == &raw mut ffi::PyTuple_Type {
+            return self.tuple(ptr, depth);
+        }
+        // Subclasses (IntEnum, str enums, OrderedDict, ...), in the published order.
+        if unsafe { ffi::PyLong_Check(ptr) } != 0 {
+            return int_value(ptr);
+        }
+        if unsafe { ffi::PyFloat_Check(ptr) } != 0 {
+            return Ok(float_value(ptr));
+        }
+        if unsafe { ffi::PyUnicode_Check(ptr) } != 0 {
+            return self.string(ptr);
+        }
+        if unsafe { ffi::PyList_Check(ptr) } != 0 {
+            return self.list(ptr, depth);
+        }
+        if unsafe { ffi::PyTuple_Check(ptr) } != 0 {
+            return self.tuple(ptr, depth);
+        }
+        if unsafe { ffi::PyDict_Check(ptr) } != 0 {
+            return self.dict(ptr, depth);
+        }
+        Err(WalkError::Unsupported)
+    }
+
+    fn string<'v>(&mut self, ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
+        // A value with lone surrogates is "unsupported" in the published binding.
+        self.text(ptr)
+            .map(Value::String)
+            .map_err(|_| WalkError::Unsupported)
+    }
+
+    /// The text of the `str` at `ptr`, borrowed for `'v` (the object is kept referenced).
+    fn text<'v>(&mut self, ptr: *mut ffi::PyObject) -> PyResult<Cow<'v, str>> {
+        // SAFETY: `ptr` is a live `str` (checked by the caller) and the GIL is held; the new
+        // strong reference is owned by `keep`.
+        let object = unsafe { Bound::from_borrowed_ptr(self.py, ptr) };
+        // SAFETY: the caller checked the type is `str` or a subclass.
+        let string = unsafe { object.cast_unchecked::<PyString>() };
+        let text = match str_view(string)? {
+            // SAFETY: the text lives inside the string object, which `keep` references until
+            // `with_value` has finished with the value (strings are immutable), so extending
+            // the borrow to `'v` (bounded by `with_value`'s closure) is sound.
+            Cow::Borrowed(text) => Cow::Borrowed(unsafe { &*(text as *const str) }),
+            Cow::Owned(text) => Cow::Owned(text),
+        };
+        self.keep.push(object);
+        Ok(text)
+    }
+
+    fn list<'v>(&mut self, ptr: *mut ffi::PyObject, depth: usize) -> Result<Value<'v>, WalkError> {
+        if depth > MAX_DEPTH {
+            self.too_deep = true;
+            return Ok(Value::Array(Vec::new()));
+        }
+        // SAFETY: `ptr` is a list (checked by the caller); the GIL is held.
+        let len = unsafe { ffi::PyList_Size(ptr) }.max(0);
+        let mut items = Vec::with_capacity(len as usize);
+        for index in 0..len {
+            // SAFETY: `index` is within the list's size, which cannot change: no Python code runs.
+            let item = unsafe { ffi::PyList_GetItem(ptr, index) };
+            if item.is_null() {
+                // SAFETY: GIL held; clears the IndexError of an impossible out-of-range read.
+                unsafe { ffi::PyErr_Clear() };
+                break;
+            }
+            items.push(self.walk(item, depth + 1)?);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn tuple<'v>(&mut self, ptr: *mut ffi::PyObject, depth: usize) -> Result<Value<'v>, WalkError> {
+        if depth > MAX_DEPTH {
+            self.too_deep = true;
+            return Ok(Value::Array(Vec::new()));
+        }
+        // SAFETY: `ptr` is a tuple (checked by the caller); the GIL is held.
+        let len = unsafe { ffi::PyTuple_Size(ptr) }.max(0);
+        let mut items = Vec::with_capacity(len as usize);
+        for index in 0..len {
+            // SAFETY: `index` is within the immutable tuple's size.
+            let item = unsafe { ffi::PyTuple_GetItem(ptr, index) };
+            if item.is_null() {
+                // SAFETY: GIL held; clears the IndexError of an impossible out-of-range read.
+                unsafe { ffi::PyErr_Clear() };
+                break;
+            }
+            items.push(self.walk(item, depth + 1)?);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn dict<'v>(&mut self, ptr: *mut ffi::PyObject, depth: usize) -> Result<Value<'v>, WalkError> {
+        if depth > MAX_DEPTH {
+            self.too_deep = true;
+            return Ok(Value::Object(Object::new()));
+        }
+        // SAFETY: `ptr` is a dict (checked by the caller); the GIL is held.
+        let len = unsafe { ffi::PyDict_Size(ptr) }.max(0);
+        let mut members: Vec<Member<'v>> = Vec::with_capacity(len as usize);
+        let mut position: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: PyDict_Next with valid out-pointers on a dict that no code mutates during the
+        // loop; it hands out borrowed references owned by the dict.
+        while unsafe { ffi::PyDict_Next(ptr, &mut position, &mut key, &mut value) } != 0 {
+            // SAFETY: `key` is a live object owned by the dict.
+            if unsafe { ffi::PyUnicode_Check(key) } == 0 {
+                return Err(WalkError::KeyType(type_name(self.py, key)));
+            }
+            // A key with lone surrogates raises UnicodeEncodeError, as in the published binding.
+            let key_text = self.text(key).map_err(WalkError::Python)?;
+            let child = self.walk(value, depth + 1)?;
+            members.push((key_text, child));
+        }
+        Ok(Value::Object(Object::from_members(members)))
+    }
+}
+
+/// The published rule for `int`: an i64 stays an integer, anything else becomes a double.
+fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
+    let mut overflow: std::ffi::c_int = 0;
+    // SAFETY: `ptr` is an int (or subclass); the GIL is held; `overflow` is a valid out-pointer.
+    let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
+    if overflow == 0 {
+        if small == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+            // SAFETY: GIL held; an int that is not convertible is treated as out of range below.
+            unsafe { ffi::PyErr_Clear() };
+        } else {
+            return Ok(Value::Int(small));
+        }
+    }
+    // SAFETY: as above; PyLong_AsDouble raises OverflowError beyond the double range.
+    let double = unsafe { ffi::PyLong_AsDouble(ptr) };
+    if double == -1.0 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        // SAFETY: GIL held; the OverflowError becomes the published "unsupported value".
+        unsafe { ffi::PyErr_Clear() };
+        return Err(WalkError::Unsupported);
+    }
+    Ok(Value::Float(published_round_trip(double)))
+}
+
+fn float_value<'v>(ptr: *mut ffi::PyObject) -> Value<'v> {
+    // SAFETY: `ptr` is a float (or subclass); reading its value runs no Python code.
+    let double = unsafe { ffi::PyFloat_AsDouble(ptr) };
+    if double.is_finite() {
+        Value::Float(published_round_trip(double))
+    } else {
+        Value::Null
+    }
+}
+
+/// The double the published binding ends up hashing for a Python float: the shortest
+/// round-trip digits of the value (ryu), turned back into a double by serde_json's
+/// `f64_from_parts` (significand as a double, times or divided by a correctly rounded power of
+/// ten), which is not always correctly rounded. The parity tests check this against the
+/// published wheel on hundreds of random doubles.
+fn published_round_trip(double: f64) -> f64 {
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(double);
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent_text) = text.split_once('e').unwrap_or((text, "0"));
+    let Ok(mut exponent) = exponent_text.parse::<i32>() else { return double };
+    let mut significand: u64 = 0;
+    let mut after_point = false;
+    for byte in mantissa.bytes() {
+        match byte {
+            b'.' => after_point = true,
+            b'0'..=b'9' => {
+                significand = significand * 10 + u64::from(byte - b'0');
+                if after_point {
+                    exponent -= 1;
+                }
+            }
+            _ => return double,
+        }
+    }
+    let magnitude = f64_from_parts(significand, exponent).unwrap_or(double.abs());
+    if negative { -magnitude } else { magnitude }
+}
+
+/// serde_json's `f64_from_parts` without `float_roundtrip`; `None` when it overflows.
+fn f64_from_parts(significand: u64, mut exponent: i32) -> Option<f64> {
+    let powers = powers_of_ten();
+    let mut f = significand as f64;
+    loop {
+        match powers.get(exponent.unsigned_abs() as usize) {
+            Some(&power) => {
+                if exponent >= 0 {
+                    f *= power;
+                    if f.is_infinite() {
+                        return None;
+                    }
+                } else {
+                    f /= power;
+                }
+                return Some(f);
+            }
+            None => {
+                if f == 0.0 {
+                    return Some(f);
+                }
+                if exponent >= 0 {
+                    return None;
+                }
+                f /= 1e308;
+                exponent += 308;
+            }
+        }
+    }
+}
+
+/// `10^0 ..= 10^308`, each the correctly rounded double (as serde_json's table of literals).
+fn powers_of_ten() -> &'static [f64; 309] {
+    static POWERS: std::sync::OnceLock<[f64; 309]> = std::sync::OnceLock::new();
+    POWERS.get_or_init(|| {
+        let mut powers = [0.0; 309];
+        for (index, power) in powers.iter_mut().enumerate() {
+            // Rust's float parsing is correctly rounded, like the compiler's literals.
+            *power = format!("1e{index}").parse().unwrap_or(f64::INFINITY);
+        }
+        powers
+    })
+}
+
+fn type_name(py: Python<'_>, ptr: *mut ffi::PyObject) -> String {
+    // SAFETY: `ptr` is a live object and the GIL is held (`py`).
+    let object = unsafe { Bound::from_borrowed_ptr(py, ptr) };
+    object
+        .get_type()
+        .name()
+        .map(|name| name.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}

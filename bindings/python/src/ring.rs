@@ -1,0 +1,469 @@
+//! `RingExporter`: the Python face of `drift_exporter::Exporter`.
+//!
+//! `push_span` borrows the span's strings from the Python objects and encodes them into a ring
+//! slot: one copy, no parsing, no allocation, no lock, and it never raises for a full ring, an
+//! oversize span or a push after shutdown (it returns `False`; the drop is counted by reason).
+//! Waiting calls (`force_flush`, `shutdown`, and dropping an exporter that was not shut down)
+//! release the GIL, so the exporter's threads, including a Python callback sink, keep running.
+//! Fork safety lives in the exporter crate: a child gets its own ring and threads on its first
+//! push and never touches the parent's.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drift_exporter::{
+    ApiSinkConfig, DropReason, Exporter, ExporterConfig, ExporterError, FileSinkConfig,
+    HealthSnapshot, SdkFlavor, SinkConfig, SpanRecord, Timestamp,
+};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+use crate::args::{bool_arg, int_arg, opt_str_arg, str_arg};
+use crate::guard::guarded;
+use crate::pystr::str_view;
+
+/// Budget of `force_flush()` / `shutdown()` called without a timeout.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// Budget of the shutdown run when an exporter is garbage-collected without `shutdown()`.
+const DROP_WAIT: Duration = Duration::from_secs(5);
+const NANOS_PER_SECOND: i128 = 1_000_000_000;
+
+/// Spans into this process's shared-memory ring; an exporter thread (or a `drift-exporter run`
+/// sidecar) turns them into `ExportSpansRequest`s off the application thread.
+#[pyclass(module = "drift_core", name = "RingExporter", frozen)]
+pub(crate) struct RingExporter {
+    /// `None` only while being dropped.
+    exporter: Option<Exporter>,
+    sdk_version: String,
+}
+
+impl RingExporter {
+    fn exporter(&self) -> &Exporter {
+        // Only `Drop` takes it out, and nothing can call a method after that.
+        self.exporter
+            .as_ref()
+            .expect("RingExporter used after drop")
+    }
+}
+
+#[pymethods]
+impl RingExporter {
+    #[new]
+    #[pyo3(signature = (
+        *, sink = None, url = None, api_key = None, service_id = None, environment = None,
+        sdk_version = None, sdk_instance_id = None, directory = None, ring_dir = None,
+        capacity_bytes = None, max_span_bytes = None, max_export_batch_size = None,
+        max_export_batch_bytes = None, schedule_delay_millis = None, export_timeout_millis = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        sink: Option<&Bound<'_, PyAny>>,
+        url: Option<String>,
+        api_key: Option<String>,
+        service_id: Option<String>,
+        environment: Option<String>,
+        sdk_version: Option<String>,
+        sdk_instance_id: Option<String>,
+        directory: Option<PathBuf>,
+        ring_dir: Option<PathBuf>,
+        capacity_bytes: Option<usize>,
+        max_span_bytes: Option<usize>,
+        max_export_batch_size: Option<usize>,
+        max_export_batch_bytes: Option<usize>,
+        schedule_delay_millis: Option<u64>,
+        export_timeout_millis: Option<u64>,
+    ) -> PyResult<Self> {
+        let mut config = ExporterConfig::from_env().map_err(config_error)?;
+        if let Some(sink) = sink {
+            config.sink = sink_config(sink, &config.sink)?;
+        }
+        if let SinkConfig::Api(api) = &mut config.sink {
+            if let Some(url) = url {
+                api.base_url = url;
+            }
+            if let Some(key) = api_key {
+                api.api_key = key;
+            }
+        } else if url.is_some() || api_key.is_some() {
+            return Err(PyValueError::new_err(
+                "url and api_key only apply to sink=\"api\"",
+            ));
+        }
+        if let Some(directory) = directory {
+            match &mut config.sink {
+                SinkConfig::Files(files) => files.dir = directory,
+                _ => {
+                    return Err(PyValueError::new_err(
+                        "directory only applies to sink=\"file\"",
+                    ));
+                }
+            }
+        }
+        let service = &mut config.service;
+        set(&mut service.observable_service_id, service_id);
+        set(&mut service.environment, environment);
+        set(&mut service.sdk_version, sdk_version);
+        set(&mut service.sdk_instance_id, sdk_instance_id);
+        if ring_dir.is_some() {
+            config.ring.dir = ring_dir;
+        }
+        set(&mut config.ring.capacity_bytes, capacity_bytes);
+        // A small ring without an explicit span limit gets the design's capacity/8 limit
+        // instead of an error: one span must never take the ring from the others.
+        let max_span_bytes = max_span_bytes.or_else(|| {
+            capacity_bytes.map(|capacity| config.ring.max_span_bytes.min(capacity.next_power_of_two() / 8))
+        });
+        set(&mut config.ring.max_span_bytes, max_span_bytes);
+        set(
+            &mut config.batch.max_export_batch_size,
+            max_export_batch_size,
+        );
+        set(
+            &mut config.batch.max_export_batch_bytes,
+            max_export_batch_bytes,
+        );
+        set(
+            &mut config.batch.schedule_delay,
+            schedule_delay_millis.map(Duration::from_millis),
+        );
+        set(
+            &mut config.batch.export_timeout,
+            export_timeout_millis.map(Duration::from_millis),
+        );
+        let sdk_version = config.service.sdk_version.clone();
+        // Creating the ring maps memory and starts threads: no Python objects involved.
+        let exporter = py
+            .detach(|| Exporter::start(config))
+            .map_err(config_error)?;
+        Ok(RingExporter {
+            exporter: Some(exporter),
+            sdk_version,
+        })
+    }
+
+    /// Writes one span record into the ring. Returns False (never raises) when the ring is full,
+    /// the span is too large, or the exporter is shut down; TypeError only for wrong argument
+    /// types. JSON fields are the `json.dumps` text the SDK holds (`str`, `bytes` or None).
+    #[pyo3(signature = (
+        trace_id, span_id, parent_span_id, name, package_name, instrumentation_name,
+        submodule_name, package_type, kind, status_code, status_message, is_pre_app_start,
+        is_root_span, start_time_unix_nano, end_time_unix_nano, input_value = None,
+        output_value = None, input_schema_merges = None, output_schema_merges = None,
+        metadata = None, environment = None, transform_metadata = None, stack_trace = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn push_span(
+        &self,
+        trace_id: &Bound<'_, PyAny>,
+        span_id: &Bound<'_, PyAny>,
+        parent_span_id: &Bound<'_, PyAny>,
+        name: &Bound<'_, PyAny>,
+        package_name: &Bound<'_, PyAny>,
+        instrumentation_name: &Bound<'_, PyAny>,
+        submodule_name: &Bound<'_, PyAny>,
+        package_type: &Bound<'_, PyAny>,
+        kind: &Bound<'_, PyAny>,
+        status_code: &Bound<'_, PyAny>,
+        status_message: &Bound<'_, PyAny>,
+        is_pre_app_start: &Bound<'_, PyAny>,
+        is_root_span: &Bound<'_, PyAny>,
+        start_time_unix_nano: &Bound<'_, PyAny>,
+        end_time_unix_nano: &Bound<'_, PyAny>,
+        input_value: Option<&Bound<'_, PyAny>>,
+        output_value: Option<&Bound<'_, PyAny>>,
+        input_schema_merges: Option<&Bound<'_, PyAny>>,
+        output_schema_merges: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        environment: Option<&Bound<'_, PyAny>>,
+        transform_metadata: Option<&Bound<'_, PyAny>>,
+        stack_trace: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        guarded("RingExporter.push_span", || {
+            let start: i64 = int_arg(start_time_unix_nano, "start_time_unix_nano")?;
+            let end: i64 = int_arg(end_time_unix_nano, "end_time_unix_nano")?;
+            let trace_id = str_arg(trace_id, "trace_id")?;
+            let span_id = str_arg(span_id, "span_id")?;
+            let parent_span_id = str_arg(parent_span_id, "parent_span_id")?;
+            let name = str_arg(name, "name")?;
+            let package_name = str_arg(package_name, "package_name")?;
+            let instrumentation_name = str_arg(instrumentation_name, "instrumentation_name")?;
+            let submodule_name = str_arg(submodule_name, "submodule_name")?;
+            let status_message = str_arg(status_message, "status_message")?;
+            let environment = environment
+                .map(|e| opt_str_arg(e, "environment"))
+                .transpose()?
+                .flatten();
+            let stack_trace = stack_trace
+                .map(|s| opt_str_arg(s, "stack_trace"))
+                .transpose()?
+                .flatten();
+            let input_value = json_arg(input_value, "input_value")?;
+            let output_value = json_arg(output_value, "output_value")?;
+            let input_merges = json_arg(input_schema_merges, "input_schema_merges")?;
+            let output_merges = json_arg(output_schema_merges, "output_schema_merges")?;
+            let metadata = json_arg(metadata, "metadata")?;
+            let transform_metadata = json_arg(transform_metadata, "transform_metadata")?;
+            let (timestamp, duration) = timing(start, end);
+            let record = SpanRecord {
+                sdk: SdkFlavor::Python,
+                sdk_version: &self.sdk_version,
+                trace_id: &trace_id,
+                span_id: &span_id,
+                parent_span_id: &parent_span_id,
+                name: &name,
+                package_name: &package_name,
+                instrumentation_name: &instrumentation_name,
+                submodule_name: &submodule_name,
+                package_type: int_arg(package_type, "package_type")?,
+                kind: int_arg(kind, "kind")?,
+                environment: environment.as_deref(),
+                status_code: int_arg(status_code, "status_code")?,
+                status_message: &status_message,
+                is_pre_app_start: bool_arg(is_pre_app_start, "is_pre_app_start")?,
+                is_root_span: bool_arg(is_root_span, "is_root_span")?,
+                timestamp,
+                duration,
+                // An absent value is `{}` in the SDK (`get_attribute_as_dict(...) or {}`); the
+                // record's input field is not optional, so say `{}` explicitly.
+                input_value_json: input_value.as_ref().map_or(b"{}", |text| text.as_bytes()),
+                output_value_json: output_value.as_ref().map(|text| text.as_bytes()),
+                input_schema_merges_json: input_merges.as_ref().map(|text| text.as_bytes()),
+                output_schema_merges_json: output_merges.as_ref().map(|text| text.as_bytes()),
+                metadata_json: metadata.as_ref().map(|text| text.as_bytes()),
+                transform_metadata_json: transform_metadata.as_ref().map(|text| text.as_bytes()),
+                stack_trace: stack_trace.as_deref(),
+            };
+            Ok(self.exporter().push_span(&record).is_ok())
+        })
+    }
+
+    /// Waits until every span pushed so far is exported or dropped (GIL released). True when
+    /// that happened within `timeout` seconds (default 30).
+    #[pyo3(signature = (timeout = None))]
+    fn force_flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let budget = wait_budget(timeout)?;
+        let exporter = self.exporter();
+        Ok(py.detach(|| exporter.force_flush(budget)))
+    }
+
+    /// Stops accepting spans, exports what is queued within `timeout` seconds (default 30) and
+    /// stops the exporter's threads. Idempotent. True when everything pushed was settled.
+    #[pyo3(signature = (timeout = None))]
+    fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let budget = wait_budget(timeout)?;
+        let exporter = self.exporter();
+        Ok(py.detach(|| exporter.shutdown(budget)))
+    }
+
+    /// Counters, ring occupancy and circuit state as a dict (see `HealthSnapshot` in the stub).
+    fn health_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        health_dict(py, &self.exporter().health())
+    }
+
+    /// Path of this process's ring file (what a `drift-exporter run` sidecar attaches to).
+    fn ring_path(&self, py: Python<'_>) -> Option<PathBuf> {
+        let exporter = self.exporter();
+        py.detach(|| exporter.ring_path())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (_exc_type = None, _exc = None, _traceback = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) {
+        let exporter = self.exporter();
+        py.detach(|| exporter.shutdown(DEFAULT_WAIT));
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RingExporter(sink={})",
+            sink_name(&self.exporter().config().sink)
+        )
+    }
+}
+
+impl Drop for RingExporter {
+    fn drop(&mut self) {
+        let mut exporter = self.exporter.take();
+        // Dropping an exporter shuts it down, which waits for its threads; a callback sink needs
+        // the GIL, so wait with it released. During interpreter teardown, drop as is.
+        let _ = Python::try_attach(|py| py.detach(|| drop(exporter.take())));
+        if let Some(exporter) = exporter {
+            exporter.shutdown(DROP_WAIT);
+        }
+    }
+}
+
+/// A JSON field: the text of a `str`, the content of `bytes`, or absent for `None`.
+fn json_arg<'a>(
+    object: Option<&'a Bound<'_, PyAny>>,
+    name: &str,
+) -> PyResult<Option<JsonText<'a>>> {
+    let Some(object) = object else {
+        return Ok(None);
+    };
+    if object.is_none() {
+        return Ok(None);
+    }
+    if let Ok(string) = object.cast::<PyString>() {
+        return str_view(string).map(|text| Some(JsonText::Str(text)));
+    }
+    if let Ok(bytes) = object.cast::<PyBytes>() {
+        return Ok(Some(JsonText::Bytes(bytes.as_bytes())));
+    }
+    Err(PyTypeError::new_err(format!(
+        "argument '{name}': expected str, bytes or None, got '{}'",
+        object
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    )))
+}
+
+enum JsonText<'a> {
+    Str(std::borrow::Cow<'a, str>),
+    Bytes(&'a [u8]),
+}
+
+impl JsonText<'_> {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            JsonText::Str(text) => text.as_bytes(),
+            JsonText::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+/// The SDK's `ns_to_timestamp(start)` and `ns_to_duration(end - start if end else 0)`, with
+/// Python's floor division.
+fn timing(start: i64, end: i64) -> (Timestamp, Timestamp) {
+    let split = |nanos: i128| Timestamp {
+        seconds: nanos
+            .div_euclid(NANOS_PER_SECOND)
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+        nanos: nanos.rem_euclid(NANOS_PER_SECOND) as i32,
+    };
+    let duration = if end != 0 {
+        i128::from(end) - i128::from(start)
+    } else {
+        0
+    };
+    (split(i128::from(start)), split(duration))
+}
+
+fn wait_budget(timeout: Option<f64>) -> PyResult<Duration> {
+    match timeout {
+        None => Ok(DEFAULT_WAIT),
+        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+        }
+        Some(seconds) if seconds == f64::INFINITY => Ok(Duration::from_secs(u64::from(u32::MAX))),
+        Some(_) => Err(PyValueError::new_err(
+            "timeout must be a non-negative number of seconds",
+        )),
+    }
+}
+
+fn set<T>(target: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *target = value;
+    }
+}
+
+fn sink_config(sink: &Bound<'_, PyAny>, current: &SinkConfig) -> PyResult<SinkConfig> {
+    if let Ok(name) = sink.cast::<PyString>() {
+        return match name.to_cow()?.as_ref() {
+            "api" => Ok(match current {
+                SinkConfig::Api(api) => SinkConfig::Api(api.clone()),
+                _ => SinkConfig::Api(ApiSinkConfig::default()),
+            }),
+            "file" | "files" => Ok(match current {
+                SinkConfig::Files(files) => SinkConfig::Files(files.clone()),
+                _ => SinkConfig::Files(FileSinkConfig::default()),
+            }),
+            "sidecar" => Ok(SinkConfig::Sidecar),
+            other => Err(PyValueError::new_err(format!(
+                "unknown sink {other:?} (expected \"api\", \"file\", \"sidecar\" or a callable)"
+            ))),
+        };
+    }
+    if sink.is_callable() {
+        let callback: Py<PyAny> = sink.clone().unbind();
+        return Ok(SinkConfig::Callback(Arc::new(move |request: Vec<u8>| {
+            // Runs on the exporter's sender thread. During interpreter teardown the request
+            // is dropped rather than blocking on a GIL that will never be released.
+            let _ = Python::try_attach(|py| {
+                let bytes = PyBytes::new(py, &request);
+                if let Err(error) = callback.call1(py, (bytes,)) {
+                    error.write_unraisable(py, Some(callback.bind(py)));
+                }
+            });
+        })));
+    }
+    Err(PyTypeError::new_err(
+        "sink must be \"api\", \"file\", \"sidecar\" or a callable taking bytes",
+    ))
+}
+
+fn sink_name(sink: &SinkConfig) -> &'static str {
+    match sink {
+        SinkConfig::Api(_) => "'api'",
+        SinkConfig::Files(_) => "'file'",
+        SinkConfig::Callback(_) => "<callable>",
+        SinkConfig::Sidecar => "'sidecar'",
+    }
+}
+
+fn config_error(error: ExporterError) -> PyErr {
+    match error {
+        ExporterError::Config { .. } => PyValueError::new_err(error.to_string()),
+        other => PyOSError::new_err(other.to_string()),
+    }
+}
+
+fn health_dict<'py>(py: Python<'py>, health: &HealthSnapshot) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("queue_size_bytes", health.queue_size_bytes)?;
+    dict.set_item("queue_capacity_bytes", health.queue_capacity_bytes)?;
+    dict.set_item("fill_ratio", health.fill_ratio)?;
+    dict.set_item("pushed", health.pushed)?;
+    dict.set_item("exported", health.exported)?;
+    dict.set_item("dropped_total", health.dropped_total)?;
+    let dropped = PyDict::new(py);
+    for reason in DropReason::ALL {
+        dropped.set_item(reason.as_str(), health.dropped.get(reason))?;
+    }
+    dict.set_item("dropped", dropped)?;
+    dict.set_item("in_flight", health.in_flight)?;
+    dict.set_item("batches", health.batches)?;
+    dict.set_item("bytes_sent", health.bytes_sent)?;
+    dict.set_item("export_failures", health.export_failures)?;
+    dict.set_item("export_timeouts", health.export_timeouts)?;
+    dict.set_item("retries", health.retries)?;
+    dict.set_item("last_export_latency_ms", health.last_export_latency_ms)?;
+    let circuit = match health.circuit_state {
+        drift_exporter::CircuitState::Closed => "closed",
+        drift_exporter::CircuitState::Open => "open",
+        drift_exporter::CircuitState::HalfOpen => "half_open",
+    };
+    dict.set_item("circuit_state", circuit)?;
+    dict.set_item("running", health.running)?;
+    dict.set_item("pid", std::process::id())?;
+    Ok(dict)
+}
+
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<RingExporter>()
+}

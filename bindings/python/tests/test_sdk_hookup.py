@@ -1,0 +1,119 @@
+"""End to end: spans recorded through the published tusk-drift-python-sdk reach a local mock
+backend with the same content and hashes whether the SDK's stock Rust path (with the published
+drift-core-python 0.1.9) exports them or the ring hookup does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, PUBLISHED_PYTHON_ENV, REPO_ROOT, TESTS_DIR
+from mock_backend import EXPORT_PATH, MockBackend
+
+SPAN_COUNT = 64
+# Per-run values: ids, times and the SDK instance differ between two recordings.
+VOLATILE_FIELDS = {"trace_id", "span_id", "parent_span_id", "timestamp", "duration"}
+
+
+def published_python() -> str:
+    python = os.environ.get(PUBLISHED_PYTHON_ENV) or str(REPO_ROOT / "target" / "py" / "published" / "bin" / "python")
+    if not Path(python).exists():
+        if os.environ.get("DRIFT_REQUIRE_PUBLISHED") == "1":
+            pytest.fail(f"published venv not found at {python}")
+        pytest.skip("published venv not found (scripts/test-python.sh creates it)")
+    return python
+
+
+def record(python: str, project: Path, backend: MockBackend, mode: str, extra_env: dict[str, str] | None = None):
+    tusk = project / ".tusk"
+    tusk.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'e2e-app'\nversion = '0'\n")
+    (tusk / "config.yaml").write_text(
+        "service:\n  id: svc-e2e\n  name: e2e\n"
+        "recording:\n  export_spans: true\n"
+        f"tusk_api:\n  url: {backend.url}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUSK_")}
+    env.update(
+        {
+            "TUSK_DRIFT_MODE": "RECORD",
+            "TUSK_API_KEY": "e2e-key",
+            "TUSK_USE_RUST_CORE": "1",
+            "TUSK_RING_DIR": str(project / "rings"),
+            "DRIFT_EXPORTER_QUIET": "1",
+        }
+    )
+    env.update(extra_env or {})
+    completed = subprocess.run(
+        [python, str(TESTS_DIR / "sdk_scenario.py"), str(FIXTURES / "span_payloads.jsonl"), mode, str(SPAN_COUNT)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def spans_by_name(backend: MockBackend) -> dict[str, dict]:
+    spans = {}
+    for span in backend.spans():
+        spans[span["name"]] = {k: v for k, v in span.items() if k not in VOLATILE_FIELDS}
+    return spans
+
+
+@pytest.fixture(scope="module")
+def stock_spans(tmp_path_factory):
+    backend = MockBackend()
+    try:
+        report = record(published_python(), tmp_path_factory.mktemp("stock"), backend, "stock")
+        assert report["hooked"] is False
+        spans = spans_by_name(backend)
+    finally:
+        backend.close()
+    assert len(spans) == SPAN_COUNT
+    return spans
+
+
+@pytest.mark.parametrize(
+    ("mode", "extra_env"),
+    [("install", {}), ("env", {"TUSK_RING_EXPORTER": "1"})],
+    ids=["install", "env-var"],
+)
+def test_ring_hookup_exports_what_the_stock_path_exports(tmp_path, stock_spans, mode, extra_env):
+    backend = MockBackend()
+    try:
+        report = record(sys.executable, tmp_path, backend, mode, extra_env)
+        spans = spans_by_name(backend)
+        headers = list(backend.headers)
+        paths = {item["path"] for item in backend.requests}
+    finally:
+        backend.close()
+    assert report["hooked"] is True
+    health = report["health"]
+    assert health["pushed"] == SPAN_COUNT and health["exported"] == SPAN_COUNT, health
+    assert health["dropped_total"] == 0
+    assert paths == {EXPORT_PATH}
+    assert all(h["x-api-key"] == "e2e-key" and h["content-type"] == "application/protobuf" for h in headers)
+    assert all(h.get("x-td-skip-instrumentation") == "true" for h in headers)
+    assert spans.keys() == stock_spans.keys()
+    for name, span in spans.items():
+        assert span == stock_spans[name], name
+
+
+def test_our_module_under_the_stock_path_matches_the_published_one(tmp_path, stock_spans):
+    """Without the hook, the SDK's stock path on our drift_core exports the same spans."""
+    backend = MockBackend()
+    try:
+        report = record(sys.executable, tmp_path, backend, "stock")
+        spans = spans_by_name(backend)
+    finally:
+        backend.close()
+    assert report["hooked"] is False
+    assert spans == stock_spans

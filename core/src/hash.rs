@@ -1,0 +1,29 @@
+//! SHA-256 of canonical texts, as lowercase hex.
+//!
+//! sha2 0.11 picks the SHA-NI (x86) / SHA2 (aarch64) instructions at run time when the CPU has
+//! them, so one build is fast everywhere.
+
+use sha2::{Digest, Sha256};
+
+use crate::CoreError;
+use crate::canonical;
+use crate::value::Value;
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in digest.iter() {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
+}
+
+/// `deterministic_hash` of a value: SHA-256 of its canonical text.
+pub fn hash_value(value: &Value<'_>) -> Result<String, CoreError> {
+    let mut out = Vec::with_capacity(256);
+    canonical::write_value(value, &mut out)?;
+    Ok(sha256_hex(&out))
+}

@@ -1,0 +1,401 @@
+//! The JSON parser: serde_json's language and number model, one pass, borrowing unescaped strings.
+//!
+//! Only the accept path is ours. When a text is rejected, serde_json itself is run on it to produce
+//! the error message, so messages and positions are exactly the published core's (which is built on
+//! serde_json 1.0.149). Both parsers accept the same language; `tests/parser_equivalence.rs` checks it
+//! on generated and mutated texts.
+
+use std::borrow::Cow;
+
+use crate::CoreError;
+use crate::number;
+use crate::value::{Member, Object, Value};
+
+/// Deepest nesting of arrays/objects a JSON text may have (serde_json's limit: the 128th level is an
+/// error).
+pub const MAX_DEPTH: usize = 127;
+
+/// Nesting bound for the Python flavour, whose limit is enforced later (see [`JsonFlavour::Python`]);
+/// this one only keeps recursion on the stack bounded, like Python's own recursion limit does.
+const PYTHON_FLAVOUR_MAX_DEPTH: usize = 1000;
+
+/// Which JSON dialect a text is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JsonFlavour {
+    /// RFC 8259 as serde_json reads it: what the published text functions accept.
+    #[default]
+    Strict,
+    /// Text produced by Python's `json.dumps`, read the way the published
+    /// `process_export_payload_pyobject(json.loads(text))` sees it: `NaN`, `Infinity`, `-Infinity`
+    /// and numbers beyond the double range become `null`; integers that do not fit `i64` become
+    /// doubles; `-0` is the integer `0`; floats go through the published binding's round trip (the
+    /// shortest text of the double, read back with serde_json's algorithm). Nesting deeper than 127
+    /// levels is reported by the processing functions ([`CoreError::ValueTooDeep`]), as the published
+    /// binding does.
+    Python,
+}
+
+/// Options of [`parse_json_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    /// The dialect of the text.
+    pub flavour: JsonFlavour,
+}
+
+/// Parses a JSON text exactly as the published core does (serde_json semantics: `u64`/`i64`
+/// integers stay integers, other numbers are doubles, last duplicate key wins, 127 levels of
+/// nesting).
+pub fn parse_json(text: &str) -> Result<Value<'_>, CoreError> {
+    parse_json_with(text, ParseOptions::default())
+}
+
+/// Parses a JSON text in the given dialect.
+pub fn parse_json_with(text: &str, options: ParseOptions) -> Result<Value<'_>, CoreError> {
+    let max_depth = match options.flavour {
+        JsonFlavour::Strict => MAX_DEPTH,
+        JsonFlavour::Python => PYTHON_FLAVOUR_MAX_DEPTH,
+    };
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth_left: max_depth,
+        flavour: options.flavour,
+        unsupported: false,
+    };
+    match parser.parse_document() {
+        Ok(value) => Ok(value),
+        Err(Reject) if parser.unsupported => Err(CoreError::UnsupportedValue),
+        Err(Reject) => Err(describe_rejection(text)),
+    }
+}
+
+/// Marker for "the text is not accepted"; the message comes from [`describe_rejection`].
+struct Reject;
+
+type Parsed<T> = Result<T, Reject>;
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth_left: usize,
+    flavour: JsonFlavour,
+    /// Set when a Python-flavour number has no value the published binding accepts.
+    unsupported: bool,
+}
+
+impl<'a> Parser<'a> {
+    fn parse_document(&mut self) -> Parsed<Value<'a>> {
+        let value = self.parse_value()?;
+        self.skip_whitespace();
+        if self.pos != self.bytes.len() {
+            return Err(Reject);
+        }
+        Ok(value)
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn skip_whitespace(&mut self) {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn parse_value(&mut self) -> Parsed<Value<'a>> {
+        self.skip_whitespace();
+        match self.peek().ok_or(Reject)? {
+            b'"' => {
+                self.pos += 1;
+                Ok(Value::String(self.parse_string()?))
+            }
+            b'{' => self.parse_object(),
+            b'[' => self.parse_array(),
+            b't' => self.parse_literal(b"true", Value::Bool(true)),
+            b'f' => self.parse_literal(b"false", Value::Bool(false)),
+            b'n' => self.parse_literal(b"null", Value::Null),
+            b'N' if self.flavour == JsonFlavour::Python => self.parse_literal(b"NaN", Value::Null),
+            b'I' if self.flavour == JsonFlavour::Python => {
+                self.parse_literal(b"Infinity", Value::Null)
+            }
+            b'-' if self.flavour == JsonFlavour::Python
+                && self.bytes.get(self.pos + 1) == Some(&b'I') =>
+            {
+                self.pos += 1;
+                self.parse_literal(b"Infinity", Value::Null)
+            }
+            b'-' | b'0'..=b'9' => self.parse_number(),
+            _ => Err(Reject),
+        }
+    }
+
+    fn parse_literal(&mut self, literal: &[u8], value: Value<'a>) -> Parsed<Value<'a>> {
+        if self.bytes[self.pos..].starts_with(literal) {
+            self.pos += literal.len();
+            Ok(value)
+        } else {
+            Err(Reject)
+        }
+    }
+
+    fn enter(&mut self) -> Parsed<()> {
+        if self.depth_left == 0 {
+            return Err(Reject);
+        }
+        self.depth_left -= 1;
+        Ok(())
+    }
+
+    fn parse_array(&mut self) -> Parsed<Value<'a>> {
+        self.enter()?;
+        self.pos += 1; // '['
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth_left += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.parse_value()?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(Reject),
+            }
+        }
+        self.depth_left += 1;
+        Ok(Value::Array(items))
+    }
+
+    fn parse_object(&mut self) -> Parsed<Value<'a>> {
+        self.enter()?;
+        self.pos += 1; // '{'
+        let mut members: Vec<Member<'a>> = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth_left += 1;
+            return Ok(Value::Object(Object::new()));
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'"') {
+                return Err(Reject);
+            }
+            self.pos += 1;
+            let key = self.parse_string()?;
+            self.skip_whitespace();
+            if self.peek() != Some(b':') {
+                return Err(Reject);
+            }
+            self.pos += 1;
+            let value = self.parse_value()?;
+            members.push((key, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(Reject),
+            }
+        }
+        self.depth_left += 1;
+        Ok(Value::Object(Object::from_members(members)))
+    }
+
+    /// Parses the rest of a string whose opening quote has been consumed.
+    fn parse_string(&mut self) -> Parsed<Cow<'a, str>> {
+        let start = self.pos;
+        let end = find_special(self.bytes, start);
+        match self.bytes.get(end) {
+            Some(b'"') => {
+                self.pos = end + 1;
+                // `start` and `end` sit next to ASCII bytes of a `&str`: char boundaries.
+                Ok(Cow::Borrowed(&self.text[start..end]))
+            }
+            Some(b'\\') => {
+                let mut owned = String::with_capacity(end - start + 16);
+                owned.push_str(&self.text[start..end]);
+                self.pos = end;
+                self.parse_escaped_rest(owned).map(Cow::Owned)
+            }
+            // A control character or the end of the text.
+            _ => Err(Reject),
+        }
+    }
+
+    /// Continues a string that has escapes; `self.pos` is at a backslash.
+    fn parse_escaped_rest(&mut self, mut out: String) -> Parsed<String> {
+        loop {
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.parse_escape(&mut out)?;
+                }
+                _ => return Err(Reject),
+            }
+            let end = find_special(self.bytes, self.pos);
+            out.push_str(&self.text[self.pos..end]);
+            self.pos = end;
+        }
+    }
+
+    fn parse_escape(&mut self, out: &mut String) -> Parsed<()> {
+        let c = *self.bytes.get(self.pos).ok_or(Reject)?;
+        self.pos += 1;
+        let decoded = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.parse_hex4()?;
+                match first {
+                    0xDC00..=0xDFFF => return Err(Reject),
+                    0xD800..=0xDBFF => {
+                        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(Reject);
+                        }
+                        self.pos += 2;
+                        let second = self.parse_hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return Err(Reject);
+                        }
+                        let code = 0x1_0000 + (((first - 0xD800) << 10) | (second - 0xDC00));
+                        char::from_u32(code).ok_or(Reject)?
+                    }
+                    _ => char::from_u32(first).ok_or(Reject)?,
+                }
+            }
+            _ => return Err(Reject),
+        };
+        out.push(decoded);
+        Ok(())
+    }
+
+    fn parse_hex4(&mut self) -> Parsed<u32> {
+        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or(Reject)?;
+        let mut n = 0u32;
+        for &d in digits {
+            let v = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => d - b'A' + 10,
+                _ => return Err(Reject),
+            };
+            n = (n << 4) | u32::from(v);
+        }
+        self.pos += 4;
+        Ok(n)
+    }
+
+    fn parse_number(&mut self) -> Parsed<Value<'a>> {
+        let start = self.pos;
+        let scanned = number::scan(self.bytes, start).ok_or(Reject)?;
+        self.pos = scanned.end;
+        match self.flavour {
+            JsonFlavour::Strict => number::serde_value(&scanned).ok_or(Reject),
+            JsonFlavour::Python => {
+                let literal = &self.text[start..scanned.end];
+                match number::python_value(literal, &scanned) {
+                    Some(value) => Ok(value),
+                    None => {
+                        self.unsupported = true;
+                        Err(Reject)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Index of the first `"`, `\` or control character at or after `from` (or `bytes.len()`).
+#[inline]
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    // Eight bytes at a time: a lane is "special" if it is < 0x20, == '"' or == '\\'.
+    while i + 8 <= bytes.len() {
+        let mut lane = [0u8; 8];
+        lane.copy_from_slice(&bytes[i..i + 8]);
+        let w = u64::from_le_bytes(lane);
+        let lt_space = w.wrapping_sub(LO * 0x20) & !w;
+        let q = w ^ (LO * u64::from(b'"'));
+        let is_quote = q.wrapping_sub(LO) & !q;
+        let b = w ^ (LO * u64::from(b'\\'));
+        let is_backslash = b.wrapping_sub(LO) & !b;
+        let hits = (lt_space | is_quote | is_backslash) & HI;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c < 0x20 || c == b'"' || c == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The error for a rejected text, worded and positioned exactly as serde_json does.
+#[cold]
+fn describe_rejection(text: &str) -> CoreError {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Err(err) => from_serde_error(&err),
+        // Unreachable when both parsers accept the same language (tested); kept as a clear error
+        // rather than a panic.
+        Ok(_) => CoreError::InvalidJson {
+            message: "rejected by drift-core's parser".to_owned(),
+            line: 1,
+            column: 0,
+        },
+    }
+}
+
+/// Splits serde_json's `"{message} at line {l} column {c}"` into our structured error.
+pub(crate) fn from_serde_error(err: &serde_json::Error) -> CoreError {
+    let (line, column) = (err.line(), err.column());
+    let full = err.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+    if message == "recursion limit exceeded" {
+        CoreError::RecursionLimit { line, column }
+    } else {
+        CoreError::InvalidJson {
+            message,
+            line,
+            column,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

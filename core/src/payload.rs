@@ -1,0 +1,450 @@
+//! `process_export_payload`: normalized text, decoded value text and hash, schema and its hash,
+//! and `Struct` bytes, all from one walk over the parsed value.
+//!
+//! The walk writes the normalized text and the `Struct` bytes side by side and builds the schema
+//! on the way back up. The decoded value differs from the normalized one only at top-level keys
+//! that a schema merge decodes, so its text is the normalized text with those members replaced:
+//! unchanged members are copied as bytes, never re-serialized, and when nothing is decoded the
+//! decoded text *is* the normalized text.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+
+use crate::CoreError;
+use crate::canonical::{self, write_scalar, write_str};
+use crate::hash::sha256_hex;
+use crate::merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
+use crate::parse::{ParseOptions, parse_json, parse_json_with};
+use crate::pb_struct::{
+    container_tag, insert_element_header, insert_entry_header, leaf_len, write_leaf_element,
+    write_leaf_entry,
+};
+use crate::schema::{JsonSchema, schema_type};
+use crate::value::Value;
+
+/// Nesting the published binding accepts for an in-memory value (it serializes it and re-parses
+/// the text with serde_json, whose limit is 128 levels).
+const VALUE_MAX_DEPTH: usize = 127;
+
+/// `EncodingType::Base64`.
+const ENCODING_BASE64: i32 = 1;
+/// `DecodedType::Json`.
+const DECODED_TYPE_JSON: i32 = 1;
+
+/// What the published `process_export_payload` returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPayload {
+    /// Canonical text of the payload.
+    pub normalized_json: String,
+    /// Canonical text of the payload after the schema merges' decoding.
+    pub decoded_json: String,
+    /// SHA-256 of `decoded_json`.
+    pub decoded_value_hash: String,
+    /// Canonical text of the decoded value's schema.
+    pub decoded_schema_json: String,
+    /// SHA-256 of `decoded_schema_json`.
+    pub decoded_schema_hash: String,
+    /// `Struct` bytes of the normalized (not decoded) payload; empty unless it is an object.
+    pub protobuf_struct_bytes: Vec<u8>,
+}
+
+/// Everything [`process_export_value`] computes, typed, for the bindings and the exporter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedPayload<'a> {
+    /// The normalized value (the input; objects are always kept sorted).
+    pub normalized: Value<'a>,
+    /// Canonical text of `normalized`.
+    pub normalized_json: String,
+    /// Canonical text of the decoded value.
+    pub decoded_json: String,
+    /// SHA-256 of `decoded_json`.
+    pub decoded_value_hash: String,
+    /// Schema of the decoded value (what `Span.input_schema`/`output_schema` carry).
+    pub decoded_schema: JsonSchema<'a>,
+    /// Canonical text of `decoded_schema`.
+    pub decoded_schema_json: String,
+    /// SHA-256 of `decoded_schema_json`.
+    pub decoded_schema_hash: String,
+    /// `Struct` bytes of `normalized`; empty unless it is an object.
+    pub protobuf_struct_bytes: Vec<u8>,
+}
+
+impl From<ProcessedPayload<'_>> for ExportPayload {
+    fn from(p: ProcessedPayload<'_>) -> Self {
+        ExportPayload {
+            normalized_json: p.normalized_json,
+            decoded_json: p.decoded_json,
+            decoded_value_hash: p.decoded_value_hash,
+            decoded_schema_json: p.decoded_schema_json,
+            decoded_schema_hash: p.decoded_schema_hash,
+            protobuf_struct_bytes: p.protobuf_struct_bytes,
+        }
+    }
+}
+
+/// The published `process_export_payload(payload_json, schema_merges_json)`.
+///
+/// Errors: invalid payload or merges JSON ([`CoreError::InvalidJson`], [`CoreError::RecursionLimit`]).
+pub fn process_export_payload(
+    payload_json: &str,
+    schema_merges_json: Option<&str>,
+) -> Result<ExportPayload, CoreError> {
+    let value = parse_json(payload_json)?;
+    let merges = match schema_merges_json {
+        Some(json) => parse_schema_merges(json)?,
+        None => SchemaMerges::new(),
+    };
+    process_export_value(value, &merges).map(ExportPayload::from)
+}
+
+/// [`process_export_payload`] for a text in another dialect (e.g. Python's `json.dumps` output,
+/// to get the hashes `process_export_payload_pyobject(json.loads(text))` gives).
+pub fn process_export_payload_with(
+    payload_json: &str,
+    options: ParseOptions,
+    merges: &SchemaMerges,
+) -> Result<ExportPayload, CoreError> {
+    let value = parse_json_with(payload_json, options)?;
+    process_export_value(value, merges).map(ExportPayload::from)
+}
+
+/// The value form of `process_export_payload` (what the published
+/// `process_export_payload_pyobject` computes), in one walk over `value`.
+///
+/// Errors: [`CoreError::ValueTooDeep`] for a value nested deeper than 127 levels.
+pub fn process_export_value<'a>(
+    value: Value<'a>,
+    merges: &SchemaMerges,
+) -> Result<ProcessedPayload<'a>, CoreError> {
+    let mut walk = Walk {
+        text: Vec::with_capacity(256),
+        pb: Vec::new(),
+    };
+    let mut decoded_text: Option<Vec<u8>> = None;
+    let schema = match &value {
+        Value::Object(object) => {
+            walk.pb.reserve(256);
+            let mut properties = Vec::with_capacity(object.len());
+            walk.text.push(b'{');
+            for (i, (key, child)) in object.members().iter().enumerate() {
+                let member_start = walk.text.len();
+                if i > 0 {
+                    walk.text.push(b',');
+                }
+                write_str(key, &mut walk.text);
+                walk.text.push(b':');
+                let mut child_schema = walk.member(key, child, 1)?;
+                if let Some(rule) = merges.get(key) {
+                    // The candidate text lives for this member only; the parsed value borrows it.
+                    let candidate = decode_candidate(child, rule);
+                    let parsed = match &candidate {
+                        Some((text, _)) if rule.decoded_type == Some(DECODED_TYPE_JSON) => {
+                            parse_json(text).ok()
+                        }
+                        _ => None,
+                    };
+                    let changed = candidate.as_ref().is_some_and(|(_, changed)| *changed);
+                    if parsed.is_some() || changed {
+                        let out =
+                            decoded_text.get_or_insert_with(|| walk.text[..member_start].to_vec());
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_str(key, out);
+                        out.push(b':');
+                        child_schema = match (&parsed, &candidate) {
+                            (Some(value), _) => write_decoded(value, out, 0)?,
+                            (None, Some((text, _))) => {
+                                write_str(text, out);
+                                JsonSchema::of_type(schema_type::STRING)
+                            }
+                            (None, None) => JsonSchema::of_type(schema_type::STRING),
+                        };
+                    } else if let Some(out) = decoded_text.as_mut() {
+                        out.extend_from_slice(&walk.text[member_start..]);
+                    }
+                    annotate(&mut child_schema, rule);
+                } else if let Some(out) = decoded_text.as_mut() {
+                    out.extend_from_slice(&walk.text[member_start..]);
+                }
+                properties.push((key.clone(), child_schema));
+            }
+            walk.text.push(b'}');
+            if let Some(out) = decoded_text.as_mut() {
+                out.push(b'}');
+            }
+            JsonSchema {
+                schema_type: schema_type::OBJECT,
+                properties,
+                ..JsonSchema::default()
+            }
+        }
+        other => walk.element_without_pb(other, 0)?,
+    };
+    let normalized_json = canonical::into_string(walk.text);
+    let decoded_json = match decoded_text {
+        Some(bytes) => canonical::into_string(bytes),
+        None => normalized_json.clone(),
+    };
+    let decoded_value_hash = sha256_hex(decoded_json.as_bytes());
+    let mut schema_text = Vec::with_capacity(128);
+    schema.write_json(&mut schema_text);
+    let decoded_schema_hash = sha256_hex(&schema_text);
+    Ok(ProcessedPayload {
+        normalized: value,
+        normalized_json,
+        decoded_json,
+        decoded_value_hash,
+        decoded_schema: schema,
+        decoded_schema_json: canonical::into_string(schema_text),
+        decoded_schema_hash,
+        protobuf_struct_bytes: walk.pb,
+    })
+}
+
+/// Adds a merge rule's annotations to a top-level member's schema.
+fn annotate(schema: &mut JsonSchema<'_>, rule: &SchemaMerge) {
+    if rule.encoding.is_some() {
+        schema.encoding = rule.encoding;
+    }
+    if rule.decoded_type.is_some() {
+        schema.decoded_type = rule.decoded_type;
+    }
+    if let Some(m) = rule.match_importance.filter(|m| m.is_finite()) {
+        schema.match_importance = Some(m);
+    }
+}
+
+/// The text a merge rule makes of a top-level string value: base64-decoded (lossy UTF-8) when the
+/// rule says BASE64 and the string is valid padded base64, else the string itself. The flag says
+/// whether decoding changed it. `None` for values that are not strings.
+fn decode_candidate<'v>(value: &'v Value<'_>, rule: &SchemaMerge) -> Option<(Cow<'v, str>, bool)> {
+    let original = value.as_str()?;
+    if rule.encoding == Some(ENCODING_BASE64)
+        && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(original)
+    {
+        let text = match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        return Some((Cow::Owned(text), true));
+    }
+    Some((Cow::Borrowed(original), false))
+}
+
+/// Text and schema of a decoded value (no `Struct` bytes: those are of the normalized value).
+fn write_decoded(
+    value: &Value<'_>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<JsonSchema<'static>, CoreError> {
+    Ok(match value {
+        Value::Object(object) => {
+            check_stack(depth, out)?;
+            out.push(b'{');
+            let mut properties = Vec::with_capacity(object.len());
+            for (i, (key, child)) in object.members().iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                let schema = write_decoded(child, out, depth + 1)?;
+                properties.push((Cow::Owned(key.to_string()), schema));
+            }
+            out.push(b'}');
+            JsonSchema {
+                schema_type: schema_type::OBJECT,
+                properties,
+                ..JsonSchema::default()
+            }
+        }
+        Value::Array(items) => {
+            check_stack(depth, out)?;
+            out.push(b'[');
+            let mut first = None;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                    canonical::write_value(item, out)?;
+                } else {
+                    first = Some(write_decoded(item, out, depth + 1)?);
+                }
+            }
+            out.push(b']');
+            JsonSchema {
+                schema_type: schema_type::ORDERED_LIST,
+                items: first.map(Box::new),
+                ..JsonSchema::default()
+            }
+        }
+        scalar => {
+            write_scalar(scalar, out);
+            JsonSchema::of_type(scalar_type(scalar))
+        }
+    })
+}
+
+fn check_stack(depth: usize, out: &[u8]) -> Result<(), CoreError> {
+    if depth >= canonical::STACK_SAFETY_DEPTH {
+        return Err(CoreError::ValueTooDeep {
+            column: out.len() + 1,
+        });
+    }
+    Ok(())
+}
+
+/// Schema type of a scalar.
+fn scalar_type(value: &Value<'_>) -> i32 {
+    match value {
+        Value::Null => schema_type::NULL,
+        Value::Float(f) if !f.is_finite() => schema_type::NULL,
+        Value::Bool(_) => schema_type::BOOLEAN,
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => schema_type::NUMBER,
+        Value::String(_) => schema_type::STRING,
+        Value::Array(_) => schema_type::ORDERED_LIST,
+        Value::Object(_) => schema_type::OBJECT,
+    }
+}
+
+/// The outputs of the walk over the normalized value.
+struct Walk {
+    /// Canonical text.
+    text: Vec<u8>,
+    /// `Struct` bytes.
+    pb: Vec<u8>,
+}
+
+impl Walk {
+    /// Level check of the published binding (see [`VALUE_MAX_DEPTH`]); `level` counts containers.
+    fn enter(&self, level: usize) -> Result<(), CoreError> {
+        if level > VALUE_MAX_DEPTH {
+            return Err(CoreError::ValueTooDeep {
+                column: self.text.len() + 1,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes an object member's value (text and `Struct` entry) and returns its schema.
+    /// `level` is the number of containers around `value`.
+    fn member<'a>(
+        &mut self,
+        key: &str,
+        value: &Value<'a>,
+        level: usize,
+    ) -> Result<JsonSchema<'a>, CoreError> {
+        if let Some(len) = leaf_len(value) {
+            write_leaf_entry(key, value, len, &mut self.pb);
+            write_scalar(value, &mut self.text);
+            return Ok(JsonSchema::of_type(scalar_type(value)));
+        }
+        let start = self.pb.len();
+        let schema = self.container(value, level, true)?;
+        insert_entry_header(&mut self.pb, start, key, container_tag(value));
+        Ok(schema.unwrap_or_default())
+    }
+
+    /// Writes an array element (text and `ListValue` element); its schema only if `want_schema`.
+    fn element<'a>(
+        &mut self,
+        value: &Value<'a>,
+        level: usize,
+        want_schema: bool,
+    ) -> Result<Option<JsonSchema<'a>>, CoreError> {
+        if let Some(len) = leaf_len(value) {
+            write_leaf_element(value, len, &mut self.pb);
+            write_scalar(value, &mut self.text);
+            return Ok(want_schema.then(|| JsonSchema::of_type(scalar_type(value))));
+        }
+        let start = self.pb.len();
+        let schema = self.container(value, level, want_schema)?;
+        insert_element_header(&mut self.pb, start, container_tag(value));
+        Ok(schema)
+    }
+
+    /// The top-level value when it is not an object: text and schema, no `Struct` bytes.
+    fn element_without_pb<'a>(
+        &mut self,
+        value: &Value<'a>,
+        level: usize,
+    ) -> Result<JsonSchema<'a>, CoreError> {
+        let schema = self.element(value, level, true)?;
+        self.pb.clear();
+        Ok(schema.unwrap_or_default())
+    }
+
+    /// Writes the content of an array or object (its `Struct`/`ListValue` fields go to `pb`
+    /// without a header; the caller inserts it).
+    fn container<'a>(
+        &mut self,
+        value: &Value<'a>,
+        level: usize,
+        want_schema: bool,
+    ) -> Result<Option<JsonSchema<'a>>, CoreError> {
+        self.enter(level + 1)?;
+        match value {
+            Value::Object(object) => {
+                self.text.push(b'{');
+                let mut properties = Vec::with_capacity(if want_schema { object.len() } else { 0 });
+                for (i, (key, child)) in object.members().iter().enumerate() {
+                    if i > 0 {
+                        self.text.push(b',');
+                    }
+                    write_str(key, &mut self.text);
+                    self.text.push(b':');
+                    if want_schema {
+                        let schema = self.member(key, child, level + 1)?;
+                        properties.push((key.clone(), schema));
+                    } else {
+                        self.member_without_schema(key, child, level + 1)?;
+                    }
+                }
+                self.text.push(b'}');
+                Ok(want_schema.then(|| JsonSchema {
+                    schema_type: schema_type::OBJECT,
+                    properties,
+                    ..JsonSchema::default()
+                }))
+            }
+            Value::Array(items) => {
+                self.text.push(b'[');
+                let mut first = None;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.text.push(b',');
+                    }
+                    let schema = self.element(item, level + 1, want_schema && i == 0)?;
+                    if i == 0 {
+                        first = schema;
+                    }
+                }
+                self.text.push(b']');
+                Ok(want_schema.then(|| JsonSchema {
+                    schema_type: schema_type::ORDERED_LIST,
+                    items: first.map(Box::new),
+                    ..JsonSchema::default()
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn member_without_schema(
+        &mut self,
+        key: &str,
+        value: &Value<'_>,
+        level: usize,
+    ) -> Result<(), CoreError> {
+        if let Some(len) = leaf_len(value) {
+            write_leaf_entry(key, value, len, &mut self.pb);
+            write_scalar(value, &mut self.text);
+            return Ok(());
+        }
+        let start = self.pb.len();
+        self.container(value, level, false)?;
+        insert_entry_header(&mut self.pb, start, key, container_tag(value));
+        Ok(())
+    }
+}

@@ -1,0 +1,369 @@
+//! The in-process exporter handle the SDK bindings wrap (`RingExporter` in Python, the Node
+//! addon's exporter): `push_span` on application threads, a drain thread and a sender thread
+//! behind it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use drift_ring::{Consumer, Producer, PushError, RingConfig};
+
+use crate::config::{ExporterConfig, SinkConfig};
+use crate::fork;
+use crate::health::{Counters, DropReason, HealthSnapshot};
+use crate::pipeline::{RecordSource, Worker};
+use crate::record::SpanRecord;
+use crate::sink::{CallbackSink, FileSink, HttpSink, Sink};
+use crate::{ExporterError, SPAN_RECORD_TYPE};
+
+/// An exporter: `Send + Sync`, meant to be shared by every thread of the process (one per
+/// process is the intended use; each owns one ring).
+///
+/// * [`Exporter::push_span`] encodes the span straight into a ring slot and returns; it never
+///   blocks, never allocates, takes no lock, and counts every refusal by reason.
+/// * In-process sinks (`Api`, `Files`, `Callback`) start a drain thread (decode, process with
+///   the core, batch) and a sender thread (sink I/O, retries). `Sidecar` starts neither: a
+///   `drift-exporter run` process drains the ring.
+/// * Fork safety: a child process that inherited the exporter gets its own ring and threads on
+///   its first `push_span` (spans the parent had in flight are counted `fork_discarded` in the
+///   child); the parent's lock, threads and mapping are never touched in the child.
+pub struct Exporter {
+    config: ExporterConfig,
+    counters: Arc<Counters>,
+    /// The current process's ring and threads. Replaced (never freed) in a forked child.
+    state: AtomicPtr<ProcessState>,
+    /// `fork generation + 1` of the process installing a new state, 0 when none.
+    installing: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+/// What belongs to one process: its ring and, in-process, its threads.
+struct ProcessState {
+    fork_generation: u64,
+    producer: Producer,
+    max_span_bytes: usize,
+    worker: Option<Worker>,
+    /// Serializes shutdown within this process (never taken on the push path).
+    shutdown_lock: std::sync::Mutex<bool>,
+}
+
+/// The in-process record source: this process's own ring.
+struct OwnRing {
+    consumer: Consumer,
+}
+
+impl RecordSource for OwnRing {
+    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+        match self.consumer.drain(max_records, max_bytes, |record| {
+            if record.record_type == SPAN_RECORD_TYPE {
+                f(record.payload);
+            }
+        }) {
+            Ok(summary) => summary.records as usize,
+            // Quarantined: our own producer wrote malformed framing, which the ring reports
+            // once; nothing more can be read from it.
+            Err(_) => 0,
+        }
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        self.consumer.wait_for_data(timeout);
+    }
+}
+
+// SAFETY: the raw pointer is the only non-Send field; it owns a `ProcessState` (Send + Sync)
+// that may be used and freed from any thread.
+unsafe impl Send for Exporter {}
+// SAFETY: `state` points to a `ProcessState` that is only read through `&` and is freed only in
+// `Drop` (which has `&mut self`); all other fields are atomics or immutable after `start`.
+unsafe impl Sync for Exporter {}
+
+impl Exporter {
+    /// Creates this process's ring and, unless the sink is `Sidecar`, starts the drain and
+    /// sender threads.
+    pub fn start(config: ExporterConfig) -> Result<Exporter, ExporterError> {
+        config.validate()?;
+        fork::register();
+        let counters = Arc::new(Counters::default());
+        let state = ProcessState::create(&config, &counters)?;
+        Ok(Exporter {
+            config,
+            counters,
+            state: AtomicPtr::new(Box::into_raw(Box::new(state))),
+            installing: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    /// The configuration this exporter runs with.
+    pub fn config(&self) -> &ExporterConfig {
+        &self.config
+    }
+
+    fn state(&self) -> &ProcessState {
+        // SAFETY: the pointer always comes from `Box::into_raw` and stays valid until `Drop`;
+        // replaced states are leaked, never freed, so a reference obtained before a swap stays
+        // valid too.
+        unsafe { &*self.state.load(Ordering::Acquire) }
+    }
+
+    /// This process's state, replacing the parent's in a forked child.
+    fn current_state(&self) -> Result<&ProcessState, DropReason> {
+        let state = self.state();
+        let generation = fork::generation();
+        if state.fork_generation == generation {
+            return Ok(state);
+        }
+        self.install_child_state(generation)
+    }
+
+    #[cold]
+    fn install_child_state(&self, generation: u64) -> Result<&ProcessState, DropReason> {
+        // One thread installs; others drop their span meanwhile (a short window right after a
+        // fork). A lock would not do: the parent might have held it at fork time.
+        let current = self.installing.load(Ordering::Acquire);
+        if current == generation + 1
+            || self
+                .installing
+                .compare_exchange(current, generation + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return Err(DropReason::ForkDiscarded);
+        }
+        let old = self.state();
+        if old.fork_generation == generation {
+            self.installing.store(0, Ordering::Release);
+            return Ok(old);
+        }
+        // Spans the parent had pushed but not settled will never be exported from here.
+        let inherited_in_flight =
+            Counters::get(&self.counters.pushed).saturating_sub(self.counters.settled());
+        self.counters
+            .drop_spans(DropReason::ForkDiscarded, inherited_in_flight);
+        let result = match ProcessState::create(&self.config, &self.counters) {
+            Ok(state) => {
+                // The parent's state is leaked on purpose: freeing it would run its drop
+                // (closing the parent's ring, joining threads that do not exist here).
+                self.state
+                    .store(Box::into_raw(Box::new(state)), Ordering::Release);
+                Ok(self.state())
+            }
+            Err(error) => {
+                if std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
+                    eprintln!("drift-exporter: could not create a ring after fork: {error}");
+                }
+                Err(DropReason::ForkDiscarded)
+            }
+        };
+        self.installing.store(0, Ordering::Release);
+        result
+    }
+
+    /// Encodes `span` into a ring slot. Never blocks; on refusal the span is dropped, counted,
+    /// and the reason returned (`queue_full`, `too_large`, `already_shutdown`,
+    /// `serialization_error`, `fork_discarded`).
+    pub fn push_span(&self, span: &SpanRecord<'_>) -> Result<(), DropReason> {
+        Counters::add(&self.counters.pushed, 1);
+        let result = self.push_inner(span);
+        if let Err(reason) = result {
+            self.counters.drop_spans(reason, 1);
+        }
+        result
+    }
+
+    fn push_inner(&self, span: &SpanRecord<'_>) -> Result<(), DropReason> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(DropReason::AlreadyShutdown);
+        }
+        let state = self.current_state()?;
+        let len = span.encoded_len();
+        if len > state.max_span_bytes {
+            return Err(DropReason::TooLarge);
+        }
+        let mut claim =
+            state
+                .producer
+                .try_claim(SPAN_RECORD_TYPE, len)
+                .map_err(|error| match error {
+                    PushError::Full | PushError::Contention => DropReason::QueueFull,
+                    PushError::TooLarge => DropReason::TooLarge,
+                    PushError::Closed => DropReason::AlreadyShutdown,
+                    PushError::Forked => DropReason::ForkDiscarded,
+                    PushError::InvalidType(_) => DropReason::SerializationError,
+                })?;
+        match span.encode_into(&mut claim) {
+            Ok(_) => {
+                claim.commit();
+                Ok(())
+            }
+            Err(_) => {
+                claim.abort();
+                Err(DropReason::SerializationError)
+            }
+        }
+    }
+
+    /// Exports every span pushed before this call: drains the ring, cuts the open batch and
+    /// waits for the sink. True if all of them were settled (delivered or dropped) in time.
+    /// In `Sidecar` mode: waits until the sidecar has read the ring up to now.
+    pub fn force_flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        match self.current_state() {
+            Ok(state) => state.flush(deadline),
+            Err(_) => false,
+        }
+    }
+
+    /// Stops accepting spans (later pushes count `already_shutdown`), drains and exports what
+    /// is in the ring within one time budget, stops the threads and closes the ring.
+    /// Idempotent: later calls return the first call's outcome at once... or, if a first call is
+    /// still running on another thread, wait for it within their own budget. True if everything
+    /// pushed was settled in time.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let Ok(state) = self.current_state_for_shutdown() else {
+            return false;
+        };
+        state.shutdown(deadline, &self.counters)
+    }
+
+    fn current_state_for_shutdown(&self) -> Result<&ProcessState, DropReason> {
+        // A child that never pushed still owns nothing but the parent's state; install its own
+        // so shutdown never touches the parent's threads.
+        self.current_state()
+    }
+
+    /// Counters, ring occupancy and circuit state.
+    pub fn health(&self) -> HealthSnapshot {
+        let state = self.state();
+        let (used, capacity) = if state.fork_generation == fork::generation() {
+            let stats = state.producer.stats();
+            (stats.used_bytes, stats.capacity_bytes)
+        } else {
+            (0, 0)
+        };
+        HealthSnapshot::from_counters(
+            &self.counters,
+            used,
+            capacity,
+            !self.shutting_down.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Path of this process's ring file (what a sidecar attaches).
+    pub fn ring_path(&self) -> Option<std::path::PathBuf> {
+        self.current_state()
+            .ok()
+            .and_then(|state| state.producer.path().map(|path| path.to_path_buf()))
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let state = self.state.load(Ordering::Acquire);
+        // SAFETY: see `state()`; `&mut self` means no other reference is in use.
+        let owned = unsafe { (*state).fork_generation } == fork::generation();
+        if owned {
+            self.shutdown(Duration::from_secs(5));
+            // SAFETY: the pointer came from `Box::into_raw`, and after shutdown no thread
+            // references the state (the worker threads were joined or hold their own Arcs).
+            drop(unsafe { Box::from_raw(state) });
+        }
+        // In a forked child that never pushed, the parent's state is leaked: dropping it would
+        // close the parent's ring.
+    }
+}
+
+impl ProcessState {
+    fn create(
+        config: &ExporterConfig,
+        counters: &Arc<Counters>,
+    ) -> Result<ProcessState, ExporterError> {
+        let fork_generation = fork::generation();
+        let ring_config = RingConfig {
+            capacity_bytes: config.ring.capacity_bytes.next_power_of_two(),
+            max_record_bytes: config.ring.max_span_bytes,
+            dir: config.ring.dir.clone(),
+            ..RingConfig::default()
+        };
+        // A sidecar needs a named ring in the shared directory; an in-process exporter uses an
+        // anonymous memfd ring: no file to clean up after a crash, nothing a sidecar could
+        // mistake for its own.
+        let created = match config.sink {
+            SinkConfig::Sidecar => Producer::create(&ring_config),
+            _ => Producer::create_memfd(&ring_config).map(|(producer, _fd)| producer),
+        };
+        let producer = created.map_err(|error| ExporterError::Ring {
+            context: "creating the ring".to_string(),
+            message: error.to_string(),
+        })?;
+        let max_span_bytes = config.ring.max_span_bytes.min(producer.max_record_bytes());
+        let worker = match &config.sink {
+            SinkConfig::Sidecar => None,
+            sink => {
+                let sink: Box<dyn Sink> = match sink {
+                    SinkConfig::Api(api) => Box::new(HttpSink::new(api.clone())),
+                    SinkConfig::Files(files) => Box::new(FileSink::new(files.dir.clone())),
+                    SinkConfig::Callback(callback) => Box::new(CallbackSink::new(callback.clone())),
+                    SinkConfig::Sidecar => unreachable!("handled above"),
+                };
+                let consumer =
+                    Consumer::from_producer(&producer).map_err(|error| ExporterError::Ring {
+                        context: "attaching the in-process consumer".to_string(),
+                        message: error.to_string(),
+                    })?;
+                Some(Worker::start(
+                    config,
+                    sink,
+                    Box::new(OwnRing { consumer }),
+                    counters,
+                    false,
+                )?)
+            }
+        };
+        Ok(ProcessState {
+            fork_generation,
+            producer,
+            max_span_bytes,
+            worker,
+            shutdown_lock: std::sync::Mutex::new(false),
+        })
+    }
+
+    fn flush(&self, deadline: Instant) -> bool {
+        match &self.worker {
+            Some(worker) => worker.flush(deadline, &|| self.producer.wake_consumer()),
+            None => {
+                // Sidecar mode: done when the sidecar has consumed everything committed so far.
+                self.producer.wake_consumer();
+                loop {
+                    if self.producer.stats().used_bytes == 0 {
+                        return true;
+                    }
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    fn shutdown(&self, deadline: Instant, counters: &Counters) -> bool {
+        let mut done = self
+            .shutdown_lock
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if *done {
+            return counters.settled() >= Counters::get(&counters.pushed);
+        }
+        let flushed = self.flush(deadline);
+        self.producer.close();
+        if let Some(worker) = &self.worker {
+            worker.stop(deadline, counters, &|| self.producer.wake_consumer());
+        }
+        *done = true;
+        flushed && counters.settled() >= Counters::get(&counters.pushed)
+    }
+}

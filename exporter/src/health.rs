@@ -1,0 +1,224 @@
+//! Counters and the health snapshot. Accounting invariant, checked by the tests:
+//! `pushed = exported + dropped_total + in_flight` where `in_flight` is what sits in the ring,
+//! the batcher or the send queue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Why a span did not reach the sink. Names are the OpenTelemetry-style reason strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The ring had no room (drop newest, never block the application thread).
+    QueueFull,
+    /// The encoded record is larger than `max_span_bytes` (or the ring's record limit).
+    TooLarge,
+    /// Pushed after `shutdown` began.
+    AlreadyShutdown,
+    /// The record was malformed or its JSON could not be processed.
+    SerializationError,
+    /// The sink gave up on the request carrying the span (4xx, retries exhausted, queue overflow).
+    ExportFailed,
+    /// A child process inherited the span in flight from its parent across `fork()`.
+    ForkDiscarded,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 6] = [
+        DropReason::QueueFull,
+        DropReason::TooLarge,
+        DropReason::AlreadyShutdown,
+        DropReason::SerializationError,
+        DropReason::ExportFailed,
+        DropReason::ForkDiscarded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::TooLarge => "too_large",
+            DropReason::AlreadyShutdown => "already_shutdown",
+            DropReason::SerializationError => "serialization_error",
+            DropReason::ExportFailed => "export_failed",
+            DropReason::ForkDiscarded => "fork_discarded",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// State of the HTTP sink's circuit breaker (`closed` for sinks that have none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl CircuitState {
+    pub(crate) fn from_u64(value: u64) -> Self {
+        match value {
+            1 => CircuitState::Open,
+            2 => CircuitState::HalfOpen,
+            _ => CircuitState::Closed,
+        }
+    }
+}
+
+/// Live counters shared by the push path, the drain thread and the sender thread. All updates
+/// are Relaxed: each counter is monotonic and read only for reporting; `force_flush` compares
+/// sums after the threads it waits on have published through a mutex/condvar.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(crate) pushed: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    dropped: [AtomicU64; 6],
+    pub(crate) batches: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) export_failures: AtomicU64,
+    pub(crate) export_timeouts: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) last_export_latency_us: AtomicU64,
+    pub(crate) circuit_state: AtomicU64,
+    pub(crate) records_drained: AtomicU64,
+}
+
+impl Counters {
+    pub fn drop_spans(&self, reason: DropReason, spans: u64) {
+        self.dropped[reason.index()].fetch_add(spans, Ordering::Relaxed);
+    }
+
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()].load(Ordering::Relaxed)
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        DropReason::ALL
+            .iter()
+            .map(|&reason| self.dropped(reason))
+            .sum()
+    }
+
+    /// Spans whose fate is settled: delivered or dropped.
+    pub fn settled(&self) -> u64 {
+        self.exported.load(Ordering::Relaxed) + self.dropped_total()
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, value: u64) {
+        counter.fetch_add(value, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Drops broken down by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DroppedByReason {
+    pub queue_full: u64,
+    pub too_large: u64,
+    pub already_shutdown: u64,
+    pub serialization_error: u64,
+    pub export_failed: u64,
+    pub fork_discarded: u64,
+}
+
+impl DroppedByReason {
+    pub fn get(&self, reason: DropReason) -> u64 {
+        match reason {
+            DropReason::QueueFull => self.queue_full,
+            DropReason::TooLarge => self.too_large,
+            DropReason::AlreadyShutdown => self.already_shutdown,
+            DropReason::SerializationError => self.serialization_error,
+            DropReason::ExportFailed => self.export_failed,
+            DropReason::ForkDiscarded => self.fork_discarded,
+        }
+    }
+}
+
+/// A point-in-time view of an exporter, serializable so bindings can hand it to Python as a
+/// dict and to JavaScript as an object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthSnapshot {
+    /// Bytes currently used in this process's ring (0 where there is no ring).
+    pub queue_size_bytes: u64,
+    pub queue_capacity_bytes: u64,
+    /// `queue_size_bytes / queue_capacity_bytes`, 0.0 when there is no ring.
+    pub fill_ratio: f64,
+    /// Spans handed to `push_span` (or, in the sidecar, records read from rings).
+    pub pushed: u64,
+    pub exported: u64,
+    pub dropped_total: u64,
+    pub dropped: DroppedByReason,
+    /// `pushed - exported - dropped_total`: in the ring, the batcher or the send queue.
+    pub in_flight: u64,
+    /// Export requests delivered.
+    pub batches: u64,
+    /// Request body bytes delivered (after compression).
+    pub bytes_sent: u64,
+    pub export_failures: u64,
+    pub export_timeouts: u64,
+    pub retries: u64,
+    /// Wall time of the last successful export, milliseconds.
+    pub last_export_latency_ms: f64,
+    pub circuit_state: CircuitState,
+    /// `false` once `shutdown` has begun.
+    pub running: bool,
+}
+
+impl HealthSnapshot {
+    pub(crate) fn from_counters(
+        counters: &Counters,
+        used: u64,
+        capacity: u64,
+        running: bool,
+    ) -> Self {
+        let dropped = DroppedByReason {
+            queue_full: counters.dropped(DropReason::QueueFull),
+            too_large: counters.dropped(DropReason::TooLarge),
+            already_shutdown: counters.dropped(DropReason::AlreadyShutdown),
+            serialization_error: counters.dropped(DropReason::SerializationError),
+            export_failed: counters.dropped(DropReason::ExportFailed),
+            fork_discarded: counters.dropped(DropReason::ForkDiscarded),
+        };
+        let exported = Counters::get(&counters.exported);
+        let dropped_total: u64 = DropReason::ALL
+            .iter()
+            .map(|&reason| dropped.get(reason))
+            .sum();
+        let pushed = Counters::get(&counters.pushed);
+        HealthSnapshot {
+            queue_size_bytes: used,
+            queue_capacity_bytes: capacity,
+            fill_ratio: if capacity == 0 {
+                0.0
+            } else {
+                used as f64 / capacity as f64
+            },
+            pushed,
+            exported,
+            dropped_total,
+            dropped,
+            in_flight: pushed.saturating_sub(exported + dropped_total),
+            batches: Counters::get(&counters.batches),
+            bytes_sent: Counters::get(&counters.bytes_sent),
+            export_failures: Counters::get(&counters.export_failures),
+            export_timeouts: Counters::get(&counters.export_timeouts),
+            retries: Counters::get(&counters.retries),
+            last_export_latency_ms: Counters::get(&counters.last_export_latency_us) as f64 / 1000.0,
+            circuit_state: CircuitState::from_u64(Counters::get(&counters.circuit_state)),
+            running,
+        }
+    }
+}

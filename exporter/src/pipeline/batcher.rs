@@ -1,0 +1,196 @@
+//! Coalescing: spans are appended to the current batch, which is cut when it reaches
+//! `max_export_batch_size` spans, would exceed `max_export_batch_bytes`, or has been open for
+//! `schedule_delay`.
+
+use std::time::Instant;
+
+use crate::config::{BatchSettings, ServiceIdentity};
+use crate::sink::{Batch, BatchBody, SpanLine};
+
+/// One processed span, in the form its sink needs.
+#[derive(Debug)]
+pub(crate) enum SpanOutput {
+    /// Validated `tusk.drift.core.v1.Span` bytes.
+    Proto(Vec<u8>),
+    Line(SpanLine),
+}
+
+impl SpanOutput {
+    fn len(&self) -> usize {
+        match self {
+            SpanOutput::Proto(bytes) => bytes.len(),
+            SpanOutput::Line(line) => line.json.len() + 1,
+        }
+    }
+}
+
+pub(crate) struct Batcher {
+    settings: BatchSettings,
+    /// `ExportSpansRequest` header fields, encoded once.
+    request_prefix: Vec<u8>,
+    request: Vec<u8>,
+    lines: Vec<SpanLine>,
+    spans: usize,
+    bytes: usize,
+    opened_at: Option<Instant>,
+}
+
+impl Batcher {
+    pub(crate) fn new(settings: BatchSettings, service: &ServiceIdentity) -> Self {
+        let mut request_prefix = Vec::new();
+        for (tag, text) in [
+            (1u32, &service.observable_service_id),
+            (2, &service.environment),
+            (3, &service.sdk_version),
+            (4, &service.sdk_instance_id),
+        ] {
+            // proto3: empty strings are not written.
+            if !text.is_empty() {
+                put_len_delimited(&mut request_prefix, tag, text.as_bytes());
+            }
+        }
+        Batcher {
+            settings,
+            request: request_prefix.clone(),
+            request_prefix,
+            lines: Vec::new(),
+            spans: 0,
+            bytes: 0,
+            opened_at: None,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    /// When the open batch must be cut by time (`None` if empty).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.opened_at
+            .map(|opened| opened + self.settings.schedule_delay)
+    }
+
+    /// Adds a span; returns a finished batch if adding it cut one (the span then opens the next
+    /// batch, or, when it alone reaches a bound, leaves in the batch returned).
+    pub(crate) fn add(&mut self, span: SpanOutput, now: Instant) -> Option<Batch> {
+        let mut cut = None;
+        let framed = span.len() + 10;
+        if self.spans > 0 && self.bytes + framed > self.settings.max_export_batch_bytes {
+            cut = self.cut();
+        }
+        if self.opened_at.is_none() {
+            self.opened_at = Some(now);
+        }
+        match span {
+            SpanOutput::Proto(bytes) => put_len_delimited(&mut self.request, 5, &bytes),
+            SpanOutput::Line(line) => self.lines.push(line),
+        }
+        self.spans += 1;
+        self.bytes += framed;
+        // With max_export_batch_size == 1 a byte cut and a count cut can coincide; the second
+        // batch then leaves on the caller's next `cut_if_due`.
+        if cut.is_none() && self.spans >= self.settings.max_export_batch_size {
+            cut = self.cut();
+        }
+        cut
+    }
+
+    /// Cuts the batch if its bounds or its schedule delay are reached.
+    pub(crate) fn cut_if_due(&mut self, now: Instant) -> Option<Batch> {
+        let full = self.spans >= self.settings.max_export_batch_size;
+        let late = self.deadline().is_some_and(|deadline| now >= deadline);
+        if self.spans > 0 && (full || late) {
+            self.cut()
+        } else {
+            None
+        }
+    }
+
+    /// Cuts whatever is open (flush, shutdown).
+    pub(crate) fn cut(&mut self) -> Option<Batch> {
+        if self.spans == 0 {
+            return None;
+        }
+        let body = if self.lines.is_empty() {
+            let mut request = Vec::with_capacity(self.request.capacity());
+            request.extend_from_slice(&self.request_prefix);
+            BatchBody::Request(std::mem::replace(&mut self.request, request))
+        } else {
+            BatchBody::Lines(std::mem::take(&mut self.lines))
+        };
+        let batch = Batch {
+            spans: self.spans as u64,
+            body,
+        };
+        self.spans = 0;
+        self.bytes = 0;
+        self.opened_at = None;
+        Some(batch)
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends a length-delimited protobuf field (wire type 2).
+fn put_len_delimited(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+    put_varint(out, (u64::from(tag) << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn settings(size: usize, bytes: usize) -> BatchSettings {
+        BatchSettings {
+            max_export_batch_size: size,
+            max_export_batch_bytes: bytes,
+            schedule_delay: Duration::from_millis(100),
+            export_timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn cuts_by_count_bytes_and_time() {
+        let service = ServiceIdentity::default();
+        let now = Instant::now();
+        let mut by_count = Batcher::new(settings(2, 1 << 20), &service);
+        assert!(by_count.add(SpanOutput::Proto(vec![1; 10]), now).is_none());
+        let batch = by_count
+            .add(SpanOutput::Proto(vec![2; 10]), now)
+            .expect("cut at 2 spans");
+        assert_eq!(batch.spans, 2);
+        assert!(by_count.is_empty());
+
+        let mut by_bytes = Batcher::new(settings(100, 1024), &service);
+        assert!(by_bytes.add(SpanOutput::Proto(vec![1; 600]), now).is_none());
+        let batch = by_bytes
+            .add(SpanOutput::Proto(vec![2; 600]), now)
+            .expect("cut before overflowing");
+        assert_eq!(batch.spans, 1);
+        assert_eq!(by_bytes.cut().map(|b| b.spans), Some(1));
+
+        let mut by_time = Batcher::new(settings(100, 1 << 20), &service);
+        assert!(by_time.add(SpanOutput::Proto(vec![1; 10]), now).is_none());
+        assert!(
+            by_time
+                .cut_if_due(now + Duration::from_millis(50))
+                .is_none()
+        );
+        assert_eq!(
+            by_time
+                .cut_if_due(now + Duration::from_millis(100))
+                .map(|b| b.spans),
+            Some(1)
+        );
+    }
+}

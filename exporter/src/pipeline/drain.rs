@@ -1,0 +1,212 @@
+//! The drain thread: reads records from a [`RecordSource`], processes each (decode, core,
+//! span bytes), batches, and hands finished batches to the send queue. It never waits on the
+//! network, so a slow or dead backend cannot stop it draining the ring.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::batcher::Batcher;
+use super::sender::SendQueue;
+use crate::ExporterError;
+use crate::health::{Counters, DropReason};
+use crate::process::Processor;
+
+/// Records handed out per drain call (bounds the time between batch and stop checks).
+const DRAIN_CHUNK_RECORDS: usize = 256;
+const DRAIN_CHUNK_BYTES: usize = 4 << 20;
+/// Longest idle sleep: bounds how late a stop or flush request is noticed if no wake arrives.
+const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
+
+/// Where records come from: one ring (in-process) or every ring of a directory (sidecar).
+pub(crate) trait RecordSource: Send {
+    /// Hands up to about `max_records` committed records to `f`; returns how many.
+    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize;
+    /// Sleeps until data may be there or `timeout` passes.
+    fn wait(&mut self, timeout: Duration);
+    /// Housekeeping between drains (the sidecar attaches new rings and recovers dead ones).
+    fn maintain(&mut self, _f: &mut dyn FnMut(&[u8])) {}
+}
+
+/// Flags and wake-ups shared by the exporter handle and its drain thread.
+#[derive(Default)]
+pub(crate) struct DrainControl {
+    pub(crate) stop: AtomicBool,
+    /// Flush requests made / completed (the drain thread found the source empty and cut the
+    /// open batch after reading the request number).
+    pub(crate) flush_requested: AtomicU64,
+    pub(crate) flush_completed: AtomicU64,
+    /// Notified when spans are settled (exported or dropped); `force_flush` waits on it.
+    pub(crate) progress_lock: Mutex<()>,
+    pub(crate) progress: Condvar,
+}
+
+impl DrainControl {
+    pub(crate) fn notify_progress(&self) {
+        let _guard = self
+            .progress_lock
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        self.progress.notify_all();
+    }
+
+    /// Waits until `done()` or `deadline`; true if `done()`.
+    pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn() -> bool) -> bool {
+        let mut guard = self
+            .progress_lock
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        loop {
+            if done() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // Short slices: the drain thread does not notify for every record it reads.
+            let slice = (deadline - now).min(Duration::from_millis(5));
+            guard = self
+                .progress
+                .wait_timeout(guard, slice)
+                .unwrap_or_else(|poison| poison.into_inner())
+                .0;
+        }
+    }
+}
+
+pub(crate) struct DrainLoop {
+    pub(crate) source: Box<dyn RecordSource>,
+    pub(crate) processor: Processor,
+    pub(crate) batcher: Batcher,
+    pub(crate) queue: Arc<SendQueue>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) control: Arc<DrainControl>,
+    /// Sidecar: every record read counts as pushed (the producers' pushes are not visible).
+    pub(crate) count_pushed_on_drain: bool,
+}
+
+impl DrainLoop {
+    pub(crate) fn spawn(mut self) -> Result<JoinHandle<()>, ExporterError> {
+        std::thread::Builder::new()
+            .name("drift-export-drain".to_string())
+            .spawn(move || self.run())
+            .map_err(|source| ExporterError::Thread {
+                thread: "drain",
+                source,
+            })
+    }
+
+    fn run(&mut self) {
+        loop {
+            let stopping = self.control.stop.load(Ordering::Acquire);
+            let flush_request = self.control.flush_requested.load(Ordering::Acquire);
+            let flushing = flush_request > self.control.flush_completed.load(Ordering::Acquire);
+            let drained = self.drain_once();
+            let mut maintenance = 0;
+            {
+                let Self {
+                    source,
+                    processor,
+                    batcher,
+                    queue,
+                    counters,
+                    count_pushed_on_drain,
+                    ..
+                } = self;
+                source.maintain(&mut |payload| {
+                    maintenance += 1;
+                    handle_record(
+                        payload,
+                        processor,
+                        batcher,
+                        queue,
+                        counters,
+                        *count_pushed_on_drain,
+                    );
+                });
+            }
+            if let Some(batch) = self.batcher.cut_if_due(Instant::now()) {
+                self.queue.push(batch, &self.counters);
+            }
+            if drained + maintenance > 0 {
+                self.control.notify_progress();
+                continue;
+            }
+            // The source is empty right now.
+            if flushing || stopping {
+                if let Some(batch) = self.batcher.cut() {
+                    self.queue.push(batch, &self.counters);
+                }
+                if flushing {
+                    self.control
+                        .flush_completed
+                        .fetch_max(flush_request, Ordering::AcqRel);
+                }
+                self.control.notify_progress();
+                if stopping {
+                    return;
+                }
+                continue;
+            }
+            let wait = self
+                .batcher
+                .deadline()
+                .map_or(MAX_IDLE_WAIT, |deadline| {
+                    deadline.saturating_duration_since(Instant::now())
+                })
+                .min(MAX_IDLE_WAIT);
+            if !wait.is_zero() {
+                self.source.wait(wait);
+            }
+        }
+    }
+
+    fn drain_once(&mut self) -> usize {
+        let Self {
+            source,
+            processor,
+            batcher,
+            queue,
+            counters,
+            count_pushed_on_drain,
+            ..
+        } = self;
+        source.drain(DRAIN_CHUNK_RECORDS, DRAIN_CHUNK_BYTES, &mut |payload| {
+            handle_record(
+                payload,
+                processor,
+                batcher,
+                queue,
+                counters,
+                *count_pushed_on_drain,
+            );
+        })
+    }
+}
+
+fn handle_record(
+    payload: &[u8],
+    processor: &mut Processor,
+    batcher: &mut Batcher,
+    queue: &SendQueue,
+    counters: &Counters,
+    count_pushed: bool,
+) {
+    if count_pushed {
+        Counters::add(&counters.pushed, 1);
+    }
+    Counters::add(&counters.records_drained, 1);
+    match processor.process(payload) {
+        Ok(output) => {
+            if let Some(batch) = batcher.add(output, Instant::now()) {
+                queue.push(batch, counters);
+            }
+        }
+        Err(error) => {
+            counters.drop_spans(DropReason::SerializationError, 1);
+            processor.note_error(&error);
+        }
+    }
+}

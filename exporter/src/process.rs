@@ -1,0 +1,263 @@
+//! Processing one record on the exporter thread: decode the untrusted bytes, run the value form
+//! of `process_export_payload` once per input/output with the SDK's dialect, and build the span
+//! (protobuf bytes for the request sinks, the SDKs' JSON line for the file sink).
+//!
+//! Parity rules (what each SDK's stock export path does with the same span) are documented in
+//! `docs/record-format.md`, "Processing".
+
+use drift_core_rs::{
+    CoreError, JsonFlavour, ParseOptions, ProcessedPayload, SchemaMerge, SchemaMerges, Value,
+    parse_json, parse_json_with, parse_schema_merges, process_export_value,
+};
+
+use crate::pipeline::SpanOutput;
+use crate::record::{DecodedRecord, RecordError, SdkFlavor, decode_record};
+use crate::sink::SpanLine;
+
+/// Why a record was dropped as `serialization_error`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("{field}: {error}")]
+    Json {
+        field: &'static str,
+        error: CoreError,
+    },
+    #[error("building the span: {0}")]
+    Span(CoreError),
+}
+
+/// Reads a JSON field in the SDK's dialect.
+fn parse_flavoured(sdk: SdkFlavor, text: &str) -> Result<Value<'_>, CoreError> {
+    match sdk {
+        SdkFlavor::Python => parse_json_with(
+            text,
+            ParseOptions {
+                flavour: JsonFlavour::Python,
+            },
+        ),
+        SdkFlavor::Node => parse_json(text),
+    }
+}
+
+/// Python truthiness of the value `json.loads(text)` returns. The SDK replaces a falsy value by
+/// `{}` (`get_attribute_as_dict(...) or {}`). NaN and infinities (null after conversion) are
+/// truthy in Python, so a null counts as falsy only when the text says `null`.
+fn python_falsy(value: &Value<'_>, text: &str) -> bool {
+    match value {
+        Value::Null => text.trim_matches(|c: char| c.is_ascii_whitespace()) == "null",
+        Value::Bool(flag) => !flag,
+        Value::Int(number) => *number == 0,
+        Value::UInt(number) => *number == 0,
+        Value::Float(number) => *number == 0.0,
+        Value::String(text) => text.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(object) => object.is_empty(),
+    }
+}
+
+/// A number Python's `Enum(value)` lookup would accept for a member value in `0..=max`
+/// (`True`/`1.0` hash like `1`).
+fn python_enum_value(value: &Value<'_>, max: i64) -> Option<i32> {
+    let number = match value {
+        Value::Bool(flag) => i64::from(*flag),
+        Value::Int(number) => *number,
+        Value::UInt(number) => i64::try_from(*number).ok()?,
+        Value::Float(number) if number.fract() == 0.0 && number.abs() < 1e18 => *number as i64,
+        _ => return None,
+    };
+    (0..=max).contains(&number).then_some(number as i32)
+}
+
+/// The Python SDK's merge handling: `get_attribute_as_schema_merges` (non-object entries skipped,
+/// enum values outside the enums dropped) then `_schema_merges_to_primitive` (empty rules
+/// dropped). Invalid merges JSON means "no merges" there (a logged warning).
+fn python_schema_merges(text: &str) -> SchemaMerges {
+    let Ok(Value::Object(object)) = parse_json_with(
+        text,
+        ParseOptions {
+            flavour: JsonFlavour::Python,
+        },
+    ) else {
+        return SchemaMerges::new();
+    };
+    let rules = object.members().iter().filter_map(|(key, rule)| {
+        let Value::Object(rule) = rule else {
+            return None;
+        };
+        let merge = SchemaMerge {
+            encoding: rule
+                .get("encoding")
+                .and_then(|value| python_enum_value(value, 1)),
+            decoded_type: rule
+                .get("decoded_type")
+                .and_then(|value| python_enum_value(value, 11)),
+            match_importance: rule.get("match_importance").and_then(|value| match value {
+                Value::Bool(_) => None,
+                other => other.as_f64(),
+            }),
+        };
+        let empty = merge.encoding.is_none()
+            && merge.decoded_type.is_none()
+            && merge.match_importance.is_none();
+        (!empty).then(|| (key.to_string(), merge))
+    });
+    SchemaMerges::from_rules(rules)
+}
+
+fn schema_merges(
+    sdk: SdkFlavor,
+    text: Option<&str>,
+    field: &'static str,
+) -> Result<SchemaMerges, ProcessError> {
+    match (sdk, text) {
+        (_, None) => Ok(SchemaMerges::new()),
+        (SdkFlavor::Python, Some(text)) => Ok(python_schema_merges(text)),
+        (SdkFlavor::Node, Some(text)) => {
+            parse_schema_merges(text).map_err(|error| ProcessError::Json { field, error })
+        }
+    }
+}
+
+/// Runs the value form of `process_export_payload` on one side of a span. `text` is `None` for
+/// an absent output value, which both SDKs export as `{}`.
+pub fn process_side<'a>(
+    sdk: SdkFlavor,
+    text: Option<&'a str>,
+    merges_text: Option<&str>,
+    field: &'static str,
+    merges_field: &'static str,
+) -> Result<ProcessedPayload<'a>, ProcessError> {
+    let empty_object = || Value::Object(drift_core_rs::Object::from_members(Vec::new()));
+    let value = match text {
+        None => empty_object(),
+        // The Node SDK exports an empty output attribute as `{}` (it tests the string's truthiness).
+        Some("") if field == "output_value_json" => empty_object(),
+        Some(text) => {
+            let value =
+                parse_flavoured(sdk, text).map_err(|error| ProcessError::Json { field, error })?;
+            if sdk == SdkFlavor::Python && python_falsy(&value, text) {
+                empty_object()
+            } else {
+                value
+            }
+        }
+    };
+    let merges = schema_merges(sdk, merges_text, merges_field)?;
+    process_export_value(value, &merges).map_err(|error| ProcessError::Json { field, error })
+}
+
+/// Optional JSON fields (metadata): an object or nothing. Python reads invalid JSON as absent
+/// (the SDK logs a warning); Node's `JSON.parse` throws and loses the span.
+fn optional_object<'a>(
+    sdk: SdkFlavor,
+    text: Option<&'a str>,
+    field: &'static str,
+) -> Result<Option<Value<'a>>, ProcessError> {
+    let Some(text) = text else { return Ok(None) };
+    match parse_flavoured(sdk, text) {
+        Ok(value @ Value::Object(_)) => Ok(Some(value)),
+        Ok(_) => Ok(None),
+        Err(error) => match sdk {
+            SdkFlavor::Python => Ok(None),
+            SdkFlavor::Node => Err(ProcessError::Json { field, error }),
+        },
+    }
+}
+
+/// Decodes and processes one record into what the sink needs.
+pub(crate) struct Processor {
+    lines: bool,
+    errors_logged: u64,
+}
+
+impl Processor {
+    pub(crate) fn new(lines: bool) -> Self {
+        Processor {
+            lines,
+            errors_logged: 0,
+        }
+    }
+
+    pub(crate) fn process(&mut self, payload: &[u8]) -> Result<SpanOutput, ProcessError> {
+        if self.lines {
+            span_json_line_from_record(payload).map(SpanOutput::Line)
+        } else {
+            span_bytes_from_record(payload).map(SpanOutput::Proto)
+        }
+    }
+
+    /// The first few processing errors go to stderr; after that they are only counted.
+    pub(crate) fn note_error(&mut self, error: &ProcessError) {
+        if self.errors_logged < 10 && std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
+            self.errors_logged += 1;
+            eprintln!("drift-exporter: dropping a span (serialization_error): {error}");
+        }
+    }
+}
+
+/// Both sides of a decoded record.
+struct Sides<'a> {
+    input: ProcessedPayload<'a>,
+    output: ProcessedPayload<'a>,
+    metadata: Option<Value<'a>>,
+}
+
+fn process_sides<'a>(record: &DecodedRecord<'a>) -> Result<Sides<'a>, ProcessError> {
+    let input = process_side(
+        record.sdk,
+        Some(record.input_value_json),
+        record.input_schema_merges_json,
+        "input_value_json",
+        "input_schema_merges_json",
+    )?;
+    let output = process_side(
+        record.sdk,
+        record.output_value_json,
+        record.output_schema_merges_json,
+        "output_value_json",
+        "output_schema_merges_json",
+    )?;
+    let metadata = optional_object(record.sdk, record.metadata_json, "metadata_json")?;
+    Ok(Sides {
+        input,
+        output,
+        metadata,
+    })
+}
+
+/// `tusk.drift.core.v1.Span` bytes for a record, exactly as the SDK's export path would build
+/// them (hashes, schemas, `Struct`s).
+pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
+    let record = decode_record(bytes)?;
+    let sides = process_sides(&record)?;
+    crate::span_proto::build(
+        &record,
+        &sides.input,
+        &sides.output,
+        sides.metadata.as_ref(),
+    )
+}
+
+/// The span as the SDKs' filesystem exporter writes it (one JSON object, no newline).
+pub fn span_json_line_from_record(bytes: &[u8]) -> Result<SpanLine, ProcessError> {
+    let record = decode_record(bytes)?;
+    let sides = process_sides(&record)?;
+    let transform_metadata = record
+        .transform_metadata_json
+        .and_then(|text| parse_flavoured(record.sdk, text).ok())
+        .filter(|value| !value.is_null());
+    let json = crate::span_json::render(
+        &record,
+        &sides.input,
+        &sides.output,
+        sides.metadata.as_ref(),
+        transform_metadata.as_ref(),
+    )
+    .map_err(ProcessError::Span)?;
+    Ok(SpanLine {
+        trace_id: record.trace_id.to_string(),
+        json,
+    })
+}

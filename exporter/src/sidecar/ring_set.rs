@@ -1,0 +1,252 @@
+//! Every producer ring of a directory, as one record source for the sidecar: new rings are
+//! attached as they appear, dead producers' rings are recovered (committed records drained,
+//! abandoned claims skipped and counted) and removed, closed rings are drained and removed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use drift_ring::{AttachOptions, Consumer, Liveness, RingStats, list_rings};
+use serde::Serialize;
+
+use crate::SPAN_RECORD_TYPE;
+use crate::pipeline::RecordSource;
+
+/// How often the directory is rescanned and liveness checked.
+const SCAN_INTERVAL: Duration = Duration::from_millis(100);
+/// How long a ring that could not be attached (another consumer, bad header) is left alone.
+const ATTACH_RETRY: Duration = Duration::from_secs(2);
+/// Longest sleep between polls: the sidecar cannot wait on many rings' futexes at once.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// One attached ring, as `stats` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RingReport {
+    pub path: PathBuf,
+    pub producer_pid: u32,
+    pub liveness: &'static str,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    pub fill_ratio: f64,
+    pub records_written: u64,
+    pub records_read: u64,
+    pub dropped_full: u64,
+    pub dropped_too_large: u64,
+    pub dropped_closed: u64,
+    pub dropped_contention: u64,
+    pub abandoned_records: u64,
+    pub checksum_failures: u64,
+    pub quarantined: bool,
+}
+
+impl RingReport {
+    pub(crate) fn new(
+        path: PathBuf,
+        producer_pid: u32,
+        liveness: Liveness,
+        stats: &RingStats,
+    ) -> Self {
+        RingReport {
+            path,
+            producer_pid,
+            liveness: match liveness {
+                Liveness::Alive => "alive",
+                Liveness::Dead => "dead",
+                Liveness::Closed => "closed",
+            },
+            capacity_bytes: stats.capacity_bytes,
+            used_bytes: stats.used_bytes,
+            fill_ratio: if stats.capacity_bytes == 0 {
+                0.0
+            } else {
+                stats.used_bytes as f64 / stats.capacity_bytes as f64
+            },
+            records_written: stats.records_written,
+            records_read: stats.records_read,
+            dropped_full: stats.dropped_full_records,
+            dropped_too_large: stats.dropped_too_large,
+            dropped_closed: stats.dropped_closed,
+            dropped_contention: stats.dropped_contention,
+            abandoned_records: stats.abandoned_records,
+            checksum_failures: stats.checksum_failures,
+            quarantined: stats.quarantined,
+        }
+    }
+}
+
+/// Sidecar-level counters (the exporter's own counters cover spans).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RingSetCounters {
+    pub rings_attached_total: u64,
+    pub rings_removed: u64,
+    pub dead_producers: u64,
+    pub abandoned_records: u64,
+    pub abandoned_bytes: u64,
+    pub checksum_failures: u64,
+    pub quarantined_rings: u64,
+    pub attach_failures: u64,
+    /// Producer-side drops read from ring headers when their ring is removed.
+    pub producer_dropped: u64,
+}
+
+/// What `stats` and the periodic snapshot show of the ring set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RingSetReport {
+    pub rings: Vec<RingReport>,
+    pub counters: RingSetCounters,
+}
+
+pub(crate) struct RingSet {
+    dir: PathBuf,
+    rings: BTreeMap<PathBuf, Consumer>,
+    refused: BTreeMap<PathBuf, Instant>,
+    next_scan: Instant,
+    counters: RingSetCounters,
+    /// Latest report, shared with the stats writer.
+    report: Arc<Mutex<RingSetReport>>,
+    round_robin: usize,
+}
+
+impl RingSet {
+    pub(crate) fn new(dir: PathBuf, report: Arc<Mutex<RingSetReport>>) -> Self {
+        RingSet {
+            dir,
+            rings: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            next_scan: Instant::now(),
+            counters: RingSetCounters::default(),
+            report,
+            round_robin: 0,
+        }
+    }
+
+    fn scan(&mut self, f: &mut dyn FnMut(&[u8])) {
+        let now = Instant::now();
+        self.refused.retain(|_, until| *until > now);
+        let paths = list_rings(&self.dir).unwrap_or_default();
+        for path in paths {
+            if self.rings.contains_key(&path) || self.refused.contains_key(&path) {
+                continue;
+            }
+            match Consumer::attach(&path, &AttachOptions::default()) {
+                Ok(consumer) => {
+                    self.counters.rings_attached_total += 1;
+                    self.rings.insert(path, consumer);
+                }
+                Err(_) => {
+                    self.counters.attach_failures += 1;
+                    self.refused.insert(path, now + ATTACH_RETRY);
+                }
+            }
+        }
+        // Liveness: recover the dead, finish the closed.
+        let mut finished = Vec::new();
+        for (path, consumer) in &mut self.rings {
+            match consumer.producer_liveness() {
+                Liveness::Alive => {}
+                Liveness::Dead => {
+                    self.counters.dead_producers += 1;
+                    if let Ok(report) = consumer.recover(|record| {
+                        if record.record_type == SPAN_RECORD_TYPE {
+                            f(record.payload);
+                        }
+                    }) {
+                        self.counters.abandoned_records += report.abandoned_records;
+                        self.counters.abandoned_bytes += report.abandoned_bytes;
+                        self.counters.checksum_failures += report.checksum_failures;
+                    }
+                    finished.push(path.clone());
+                }
+                Liveness::Closed => {
+                    drain_ring(consumer, usize::MAX, usize::MAX, f);
+                    if consumer.pending_bytes() == 0 || consumer.is_quarantined() {
+                        finished.push(path.clone());
+                    }
+                }
+            }
+        }
+        for path in finished {
+            if let Some(consumer) = self.rings.remove(&path) {
+                let stats = consumer.stats();
+                self.counters.producer_dropped += stats.dropped_total();
+                if stats.quarantined {
+                    self.counters.quarantined_rings += 1;
+                }
+                if consumer.remove_file().is_ok() {
+                    self.counters.rings_removed += 1;
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let rings = self
+            .rings
+            .iter()
+            .map(|(path, consumer)| {
+                RingReport::new(
+                    path.clone(),
+                    consumer.producer_pid(),
+                    consumer.producer_liveness(),
+                    &consumer.stats(),
+                )
+            })
+            .collect();
+        let mut report = self
+            .report
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        *report = RingSetReport {
+            rings,
+            counters: self.counters.clone(),
+        };
+    }
+}
+
+fn drain_ring(
+    consumer: &mut Consumer,
+    max_records: usize,
+    max_bytes: usize,
+    f: &mut dyn FnMut(&[u8]),
+) -> usize {
+    consumer
+        .drain(max_records, max_bytes, |record| {
+            if record.record_type == SPAN_RECORD_TYPE {
+                f(record.payload);
+            }
+        })
+        .map_or(0, |summary| summary.records as usize)
+}
+
+impl RecordSource for RingSet {
+    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+        if self.rings.is_empty() {
+            return 0;
+        }
+        // Round-robin start so one busy producer cannot starve the others.
+        let count = self.rings.len();
+        let share = (max_records / count).max(16);
+        let start = self.round_robin % count;
+        self.round_robin = self.round_robin.wrapping_add(1);
+        let mut total = 0;
+        let mut consumers: Vec<&mut Consumer> = self.rings.values_mut().collect();
+        consumers.rotate_left(start);
+        for consumer in consumers {
+            total += drain_ring(consumer, share, max_bytes, f);
+        }
+        total
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        std::thread::sleep(timeout.min(POLL_INTERVAL));
+    }
+
+    fn maintain(&mut self, f: &mut dyn FnMut(&[u8])) {
+        if Instant::now() >= self.next_scan {
+            self.scan(f);
+            self.next_scan = Instant::now() + SCAN_INTERVAL;
+        }
+    }
+}

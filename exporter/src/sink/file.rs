@@ -1,0 +1,158 @@
+//! File sink: one JSON object per span per line in `{dir}/{timestamp}_trace_{traceId}.jsonl`,
+//! the layout the SDKs' filesystem exporters write and the Tusk CLI reads. A trace keeps its
+//! file for as long as it is in the (bounded, LRU) trace → file map, as in the SDKs.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::{Batch, BatchBody, Sink, SinkError, StopControl};
+use crate::health::Counters;
+
+/// Traces remembered (the SDKs use the same bound).
+const MAX_CACHED_TRACES: usize = 1000;
+
+pub struct FileSink {
+    dir: PathBuf,
+    files: HashMap<String, PathBuf>,
+    order: VecDeque<String>,
+}
+
+impl FileSink {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileSink {
+            dir: dir.into(),
+            files: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path_for(&mut self, trace_id: &str) -> PathBuf {
+        if let Some(path) = self.files.get(trace_id) {
+            return path.clone();
+        }
+        // Trace ids come from untrusted records: keep only characters that are safe in a name.
+        let safe: String = trace_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let path = self.dir.join(format!(
+            "{}_trace_{safe}.jsonl",
+            span_file_name_timestamp(SystemTime::now())
+        ));
+        self.files.insert(trace_id.to_string(), path.clone());
+        self.order.push_back(trace_id.to_string());
+        while self.order.len() > MAX_CACHED_TRACES {
+            if let Some(evicted) = self.order.pop_front() {
+                self.files.remove(&evicted);
+            }
+        }
+        path
+    }
+}
+
+impl Sink for FileSink {
+    fn wants_lines(&self) -> bool {
+        true
+    }
+
+    fn deliver(
+        &mut self,
+        batch: &Batch,
+        _control: &StopControl,
+        counters: &Counters,
+    ) -> Result<(), SinkError> {
+        let BatchBody::Lines(lines) = &batch.body else {
+            return Err(SinkError::Io(
+                "file sink received request bytes".to_string(),
+            ));
+        };
+        let started = Instant::now();
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|error| SinkError::Io(format!("creating {}: {error}", self.dir.display())))?;
+        // Group by file so each file is opened once per batch, keeping span order per trace.
+        let mut groups: Vec<(PathBuf, String)> = Vec::new();
+        let mut index: HashMap<PathBuf, usize> = HashMap::new();
+        for line in lines {
+            let path = self.path_for(&line.trace_id);
+            let slot = *index.entry(path.clone()).or_insert_with(|| {
+                groups.push((path, String::new()));
+                groups.len() - 1
+            });
+            let text = &mut groups[slot].1;
+            text.push_str(&line.json);
+            text.push('\n');
+        }
+        let mut written = 0u64;
+        for (path, text) in &groups {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| SinkError::Io(format!("opening {}: {error}", path.display())))?;
+            file.write_all(text.as_bytes())
+                .map_err(|error| SinkError::Io(format!("writing {}: {error}", path.display())))?;
+            written += text.len() as u64;
+        }
+        counters.last_export_latency_us.store(
+            started.elapsed().as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Counters::add(&counters.bytes_sent, written);
+        Ok(())
+    }
+}
+
+/// `2026-11-21T23-10-05-123Z`: the Node SDK's `new Date().toISOString()` with `:` and `.`
+/// replaced by `-` (safe in file names on every OS).
+pub fn span_file_name_timestamp(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs() as i64;
+    let millis = since_epoch.subsec_millis();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}-{:02}-{:02}-{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn file_name_timestamp_matches_node_iso_format() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_763_766_605_123);
+        assert_eq!(span_file_name_timestamp(time), "2025-11-21T23-10-05-123Z");
+        assert_eq!(
+            span_file_name_timestamp(UNIX_EPOCH),
+            "1970-01-01T00-00-00-000Z"
+        );
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(span_file_name_timestamp(leap), "2000-02-29T00-00-00-000Z");
+    }
+}
