@@ -22,4 +22,4 @@ fi
 
 # One file at a time: the suites start exporter threads and child processes, and the machine
 # has few cores; each file still runs its own tests in order.
-exec node --test --test-concurrency=1 --test-reporter=tap "$@" test/
+exec node --test --test-concurrency=1 --test-reporter=tap "$@" test/*.test.js

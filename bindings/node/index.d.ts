@@ -188,3 +188,42 @@ export interface RingExporterOptions {
   /** Final drain budget when the owning environment (thread or process) is torn down. */
   exitFlushTimeoutMs?: number
 }
+
+/**
+ * The shape `RingExporter.pushSpan` reads, declared for the generated `index.d.ts` (the hot
+ * path reads the fields itself, see [`SpanReader`]). JSON fields carry the SDK's text as is.
+ */
+export interface RingSpan {
+  traceId: string
+  spanId: string
+  /** Empty or absent for a root span. */
+  parentSpanId?: string
+  name: string
+  packageName: string
+  instrumentationName: string
+  submoduleName?: string
+  /** `tusk.drift.core.v1.PackageType` (0..=11); default 0. */
+  packageType?: number
+  /** `tusk.drift.core.v1.SpanKind` (0..=5). */
+  kind: number
+  environment?: string
+  /** `tusk.drift.core.v1.StatusCode` (0..=2). */
+  statusCode: number
+  statusMessage?: string
+  isPreAppStart?: boolean
+  isRootSpan?: boolean
+  timestampSeconds: number
+  timestampNanos: number
+  durationSeconds: number
+  durationNanos: number
+  /** The input value as `JSON.stringify` text. */
+  inputValueJson: string
+  /** The output value as JSON text; absent or empty means `{}`. */
+  outputValueJson?: string
+  /** Schema merges (`{key: {encoding?, decoded_type?, match_importance?}}`) as JSON text. */
+  inputSchemaMergesJson?: string
+  outputSchemaMergesJson?: string
+  metadataJson?: string
+  transformMetadataJson?: string
+  stackTrace?: string
+}

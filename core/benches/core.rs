@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use drift_core_rs::*;
-use sha2::{Digest, Sha256};
 
 const CLASSES: [&str; 4] = ["200b", "2k", "20k", "200k"];
 
@@ -48,7 +47,7 @@ fn baseline_normalize_and_hash(text: &str) -> (String, String) {
     let reparsed: serde_json::Value = serde_json::from_str(&serde_json::to_string(&first).unwrap()).unwrap();
     let sorted = reparsed.clone(); // serde_json's Map is a BTreeMap: the clone is the sorted tree
     let out = serde_json::to_string(&sorted).unwrap();
-    let hash = format!("{:x}", Sha256::digest(out.as_bytes()));
+    let hash = common::sha256_hex(out.as_bytes());
     (out, hash)
 }
 
@@ -177,7 +176,7 @@ fn bench_export_request(c: &mut Criterion) {
     });
     group.bench_function("baseline_prost_decode_reencode", |b| {
         use prost::Message as _;
-        use tusk_drift_schemas::tusk::drift::{backend::v1::ExportSpansRequest, core::v1::Span};
+        use drift_core_rs::tusk_drift_schemas::tusk::drift::{backend::v1::ExportSpansRequest, core::v1::Span};
         b.iter(|| {
             let request = ExportSpansRequest {
                 observable_service_id: "svc".into(),

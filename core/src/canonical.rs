@@ -13,7 +13,12 @@ pub(crate) const STACK_SAFETY_DEPTH: usize = 1024;
 ///
 /// Errors: [`CoreError::ValueTooDeep`] only for a hand-built value nested more than 1024 levels.
 pub fn to_string(value: &Value<'_>) -> Result<String, CoreError> {
-    let mut out = Vec::with_capacity(256);
+    to_string_sized(value, 256)
+}
+
+/// [`to_string`] with a capacity guess (the source text's length fits most payloads).
+pub(crate) fn to_string_sized(value: &Value<'_>, capacity: usize) -> Result<String, CoreError> {
+    let mut out = Vec::with_capacity(capacity);
     write_value(value, &mut out)?;
     Ok(into_string(out))
 }
@@ -91,7 +96,7 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let mut start = 0;
     loop {
-        let i = find_escape(bytes, start);
+        let i = crate::scan::find_special(bytes, start);
         out.extend_from_slice(&bytes[start..i]);
         if i == bytes.len() {
             break;
@@ -117,44 +122,16 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Index of the first byte that needs escaping at or after `from` (or `bytes.len()`).
-#[inline]
-pub(crate) fn find_escape(bytes: &[u8], from: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = from;
-    while i + 8 <= bytes.len() {
-        let mut lane = [0u8; 8];
-        lane.copy_from_slice(&bytes[i..i + 8]);
-        let w = u64::from_le_bytes(lane);
-        // Per byte: < 0x20, == '"', == '\\' (the classic SWAR zero-byte tests; `& !w` drops lanes
-        // with the high bit set, i.e. non-ASCII bytes, which never need escaping).
-        let lt_space = w.wrapping_sub(LO * 0x20) & !w;
-        let q = w ^ (LO * u64::from(b'"'));
-        let is_quote = q.wrapping_sub(LO) & !q;
-        let b = w ^ (LO * u64::from(b'\\'));
-        let is_backslash = b.wrapping_sub(LO) & !b;
-        let hits = (lt_space | is_quote | is_backslash) & HI;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c < 0x20 || c == b'"' || c == b'\\' {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
 
-/// The writers only ever append whole UTF-8 sequences (from `&str`s) and ASCII.
+/// Turns a writer's buffer into a `String` without validating it again (outputs are as large as
+/// the payloads: a second UTF-8 pass would cost as much as writing them).
+///
+/// Only for buffers filled by this crate's writers, which append whole `&str`s (keys, string
+/// values, copied slices of other such buffers) and ASCII bytes only.
 pub(crate) fn into_string(bytes: Vec<u8>) -> String {
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        // Not reachable: every byte written comes from a `&str` or is ASCII.
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+    debug_assert!(std::str::from_utf8(&bytes).is_ok());
+    // SAFETY: every caller passes a buffer that only the writers of this crate filled, and they
+    // only append complete UTF-8 sequences taken from `&str`s or ASCII bytes (see above), so the
+    // bytes are valid UTF-8.
+    unsafe { String::from_utf8_unchecked(bytes) }
 }

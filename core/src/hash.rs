@@ -23,7 +23,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `deterministic_hash` of a value: SHA-256 of its canonical text.
 pub fn hash_value(value: &Value<'_>) -> Result<String, CoreError> {
-    let mut out = Vec::with_capacity(256);
+    hash_value_sized(value, 256)
+}
+
+/// [`hash_value`] with a capacity guess for the canonical text.
+pub(crate) fn hash_value_sized(value: &Value<'_>, capacity: usize) -> Result<String, CoreError> {
+    let mut out = Vec::with_capacity(capacity);
     canonical::write_value(value, &mut out)?;
     Ok(sha256_hex(&out))
 }

@@ -15,7 +15,8 @@
 //!
 //! The text functions (`normalize_json`, `deterministic_hash`, ...) mirror the published API names.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod canonical;
@@ -27,6 +28,7 @@ mod parse;
 mod payload;
 mod pb_struct;
 mod request;
+mod scan;
 mod schema;
 mod span;
 mod value;
@@ -60,19 +62,19 @@ pub use tusk_drift_schemas;
 /// Errors: [`CoreError::InvalidJson`] / [`CoreError::RecursionLimit`] with serde_json's message.
 pub fn normalize_json(json: &str) -> Result<String, CoreError> {
     let value = parse_json(json)?;
-    canonical::to_string(&value)
+    canonical::to_string_sized(&value, json.len())
 }
 
 /// Lowercase hex SHA-256 of the canonical text of `json`.
 pub fn deterministic_hash(json: &str) -> Result<String, CoreError> {
     let value = parse_json(json)?;
-    hash::hash_value(&value)
+    hash::hash_value_sized(&value, json.len())
 }
 
 /// `(canonical_text, deterministic_hash)` of `json`, from one parse and one write.
 pub fn normalize_and_hash(json: &str) -> Result<(String, String), CoreError> {
     let value = parse_json(json)?;
-    let text = canonical::to_string(&value)?;
+    let text = canonical::to_string_sized(&value, json.len())?;
     let hash = hash::sha256_hex(text.as_bytes());
     Ok((text, hash))
 }

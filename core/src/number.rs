@@ -6,7 +6,7 @@
 //! doubles, so the algorithm is ours and pinned by goldens rather than inherited from a dependency
 //! whose features another crate of the workspace could change.
 //!
-//! Writing takes the shortest round-trip digits from `ryu` and lays them out ourselves: fixed
+//! Writing takes the shortest round-trip digits from `zmij` (the crate serde_json 1.0.149 wrote them with) and lays them out ourselves: fixed
 //! notation when the decimal point falls within `-5 < k <= 16` (`0.00001`, `1000000000000000.0`),
 //! exponent notation otherwise (`1e-6`, `1e+16`, `1.5e+300`), `.0` on integral values, `-0.0`.
 
@@ -276,7 +276,7 @@ pub(crate) fn python_value(literal: &str, scanned: &Scanned) -> Option<Value<'st
 /// One trip of a double through the published core's text: its shortest text, read back with
 /// serde_json's (not always correctly rounded) algorithm.
 pub(crate) fn published_float_round_trip(f: f64) -> f64 {
-    let mut buf = ryu::Buffer::new();
+    let mut buf = zmij::Buffer::new();
     let text = buf.format_finite(f);
     match scan(text.as_bytes(), 0) {
         Some(Scanned {
@@ -305,9 +305,9 @@ pub(crate) fn write_f64(f: f64, out: &mut Vec<u8>) {
         });
         return;
     }
-    let mut buf = ryu::Buffer::new();
+    let mut buf = zmij::Buffer::new();
     let text = buf.format_finite(f).as_bytes();
-    // Decompose ryu's text into sign, significant digits and the position `k` of the decimal
+    // Decompose zmij's text into sign, significant digits and the position `k` of the decimal
     // point: value = 0.DIGITS × 10^k.
     let (negative, text) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),

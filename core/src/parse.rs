@@ -51,23 +51,18 @@ pub fn parse_json(text: &str) -> Result<Value<'_>, CoreError> {
 
 /// Parses a JSON text in the given dialect.
 pub fn parse_json_with(text: &str, options: ParseOptions) -> Result<Value<'_>, CoreError> {
-    let max_depth = match options.flavour {
-        JsonFlavour::Strict => MAX_DEPTH,
-        JsonFlavour::Python => PYTHON_FLAVOUR_MAX_DEPTH,
-    };
-    let mut parser = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth_left: max_depth,
-        flavour: options.flavour,
-        unsupported: false,
-    };
+    let mut parser = Parser::new(text, options.flavour);
     match parser.parse_document() {
         Ok(value) => Ok(value),
         Err(Reject) if parser.unsupported => Err(CoreError::UnsupportedValue),
         Err(Reject) => Err(describe_rejection(text)),
     }
+}
+
+/// Strict parse that only says whether the text is JSON (no error message is worded): for
+/// texts that are merely tried, like a decoded body that may or may not be JSON.
+pub(crate) fn try_parse_json(text: &str) -> Option<Value<'_>> {
+    Parser::new(text, JsonFlavour::Strict).parse_document().ok()
 }
 
 /// Marker for "the text is not accepted"; the message comes from [`describe_rejection`].
@@ -83,9 +78,30 @@ struct Parser<'a> {
     flavour: JsonFlavour,
     /// Set when a Python-flavour number has no value the published binding accepts.
     unsupported: bool,
+    /// Elements of the arrays being parsed, innermost last: each array is then moved out into a
+    /// `Vec` of exactly its length (one allocation, no growth copies).
+    items: Vec<Value<'a>>,
+    /// Members of the objects being parsed, likewise.
+    members: Vec<Member<'a>>,
 }
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str, flavour: JsonFlavour) -> Self {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth_left: match flavour {
+                JsonFlavour::Strict => MAX_DEPTH,
+                JsonFlavour::Python => PYTHON_FLAVOUR_MAX_DEPTH,
+            },
+            flavour,
+            unsupported: false,
+            items: Vec::new(),
+            members: Vec::new(),
+        }
+    }
+
     fn parse_document(&mut self) -> Parsed<Value<'a>> {
         let value = self.parse_value()?;
         self.skip_whitespace();
@@ -158,15 +174,16 @@ impl<'a> Parser<'a> {
     fn parse_array(&mut self) -> Parsed<Value<'a>> {
         self.enter()?;
         self.pos += 1; // '['
-        let mut items = Vec::new();
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth_left += 1;
-            return Ok(Value::Array(items));
+            return Ok(Value::Array(Vec::new()));
         }
+        let base = self.items.len();
         loop {
-            items.push(self.parse_value()?);
+            let item = self.parse_value()?;
+            self.items.push(item);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -178,19 +195,19 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth_left += 1;
-        Ok(Value::Array(items))
+        Ok(Value::Array(self.items.drain(base..).collect()))
     }
 
     fn parse_object(&mut self) -> Parsed<Value<'a>> {
         self.enter()?;
         self.pos += 1; // '{'
-        let mut members: Vec<Member<'a>> = Vec::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             self.depth_left += 1;
             return Ok(Value::Object(Object::new()));
         }
+        let base = self.members.len();
         loop {
             self.skip_whitespace();
             if self.peek() != Some(b'"') {
@@ -204,7 +221,7 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             let value = self.parse_value()?;
-            members.push((key, value));
+            self.members.push((key, value));
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -216,13 +233,13 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth_left += 1;
-        Ok(Value::Object(Object::from_members(members)))
+        Ok(Value::Object(Object::from_members(self.members.drain(base..).collect())))
     }
 
     /// Parses the rest of a string whose opening quote has been consumed.
     fn parse_string(&mut self) -> Parsed<Cow<'a, str>> {
         let start = self.pos;
-        let end = find_special(self.bytes, start);
+        let end = crate::scan::find_special(self.bytes, start);
         match self.bytes.get(end) {
             Some(b'"') => {
                 self.pos = end + 1;
@@ -254,7 +271,7 @@ impl<'a> Parser<'a> {
                 }
                 _ => return Err(Reject),
             }
-            let end = find_special(self.bytes, self.pos);
+            let end = crate::scan::find_special(self.bytes, self.pos);
             out.push_str(&self.text[self.pos..end]);
             self.pos = end;
         }
@@ -333,37 +350,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Index of the first `"`, `\` or control character at or after `from` (or `bytes.len()`).
-#[inline]
-fn find_special(bytes: &[u8], from: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = from;
-    // Eight bytes at a time: a lane is "special" if it is < 0x20, == '"' or == '\\'.
-    while i + 8 <= bytes.len() {
-        let mut lane = [0u8; 8];
-        lane.copy_from_slice(&bytes[i..i + 8]);
-        let w = u64::from_le_bytes(lane);
-        let lt_space = w.wrapping_sub(LO * 0x20) & !w;
-        let q = w ^ (LO * u64::from(b'"'));
-        let is_quote = q.wrapping_sub(LO) & !q;
-        let b = w ^ (LO * u64::from(b'\\'));
-        let is_backslash = b.wrapping_sub(LO) & !b;
-        let hits = (lt_space | is_quote | is_backslash) & HI;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c < 0x20 || c == b'"' || c == b'\\' {
-            return i;
-        }
-        i += 1;
-    }
-    i
-}
 
 /// The error for a rejected text, worded and positioned exactly as serde_json does.
 #[cold]

@@ -15,7 +15,7 @@ use crate::CoreError;
 use crate::canonical::{self, write_scalar, write_str};
 use crate::hash::sha256_hex;
 use crate::merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
-use crate::parse::{ParseOptions, parse_json, parse_json_with};
+use crate::parse::{ParseOptions, parse_json, parse_json_with, try_parse_json};
 use crate::pb_struct::{
     container_tag, insert_element_header, insert_entry_header, leaf_len, write_leaf_element,
     write_leaf_entry,
@@ -95,7 +95,7 @@ pub fn process_export_payload(
         Some(json) => parse_schema_merges(json)?,
         None => SchemaMerges::new(),
     };
-    process_export_value(value, &merges).map(ExportPayload::from)
+    process_export_value_sized(value, &merges, payload_json.len()).map(ExportPayload::from)
 }
 
 /// [`process_export_payload`] for a text in another dialect (e.g. Python's `json.dumps` output,
@@ -106,7 +106,7 @@ pub fn process_export_payload_with(
     merges: &SchemaMerges,
 ) -> Result<ExportPayload, CoreError> {
     let value = parse_json_with(payload_json, options)?;
-    process_export_value(value, merges).map(ExportPayload::from)
+    process_export_value_sized(value, merges, payload_json.len()).map(ExportPayload::from)
 }
 
 /// The value form of `process_export_payload` (what the published
@@ -117,14 +117,23 @@ pub fn process_export_value<'a>(
     value: Value<'a>,
     merges: &SchemaMerges,
 ) -> Result<ProcessedPayload<'a>, CoreError> {
+    process_export_value_sized(value, merges, 256)
+}
+
+/// [`process_export_value`] with the size of the source text, to size the output buffers once.
+fn process_export_value_sized<'a>(
+    value: Value<'a>,
+    merges: &SchemaMerges,
+    capacity_hint: usize,
+) -> Result<ProcessedPayload<'a>, CoreError> {
     let mut walk = Walk {
-        text: Vec::with_capacity(256),
+        text: Vec::with_capacity(capacity_hint),
         pb: Vec::new(),
     };
     let mut decoded_text: Option<Vec<u8>> = None;
     let schema = match &value {
         Value::Object(object) => {
-            walk.pb.reserve(256);
+            walk.pb.reserve(capacity_hint + capacity_hint / 4);
             let mut properties = Vec::with_capacity(object.len());
             walk.text.push(b'{');
             for (i, (key, child)) in object.members().iter().enumerate() {
@@ -140,7 +149,7 @@ pub fn process_export_value<'a>(
                     let candidate = decode_candidate(child, rule);
                     let parsed = match &candidate {
                         Some((text, _)) if rule.decoded_type == Some(DECODED_TYPE_JSON) => {
-                            parse_json(text).ok()
+                            try_parse_json(text)
                         }
                         _ => None,
                     };

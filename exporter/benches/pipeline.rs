@@ -44,10 +44,16 @@ fn records(payloads: &[Payload], count: usize) -> (Vec<Vec<u8>>, u64) {
             let payload = &payloads[n % payloads.len()];
             let trace_id = format!("{:032x}", n / 4);
             let span_id = format!("{n:016x}");
-            let output = format!(r#"{{"statusCode":200,"headers":{{"content-type":"application/json"}},"n":{n}}}"#);
+            let output = format!(
+                r#"{{"statusCode":200,"headers":{{"content-type":"application/json"}},"n":{n}}}"#
+            );
             json_bytes += (payload.json.len() + output.len()) as u64;
             SpanRecord {
-                sdk: if n % 2 == 0 { SdkFlavor::Python } else { SdkFlavor::Node },
+                sdk: if n % 2 == 0 {
+                    SdkFlavor::Python
+                } else {
+                    SdkFlavor::Node
+                },
                 sdk_version: "bench-1.0",
                 trace_id: &trace_id,
                 span_id: &span_id,
@@ -63,8 +69,14 @@ fn records(payloads: &[Payload], count: usize) -> (Vec<Vec<u8>>, u64) {
                 status_message: "",
                 is_pre_app_start: false,
                 is_root_span: true,
-                timestamp: Timestamp { seconds: 1_763_766_605, nanos: 0 },
-                duration: Timestamp { seconds: 0, nanos: 1_500_000 },
+                timestamp: Timestamp {
+                    seconds: 1_763_766_605,
+                    nanos: 0,
+                },
+                duration: Timestamp {
+                    seconds: 0,
+                    nanos: 1_500_000,
+                },
                 input_value_json: payload.json.as_bytes(),
                 output_value_json: Some(output.as_bytes()),
                 input_schema_merges_json: payload.merges.as_deref().map(str::as_bytes),
@@ -85,7 +97,10 @@ fn bench_pipeline(c: &mut Criterion) {
     for (class, spans) in [("2k", 512usize), ("20k", 64)] {
         let payloads = payloads(class);
         let (records, json_bytes) = records(&payloads, spans);
-        let config = RingConfig { dir: Some(dir.clone()), ..RingConfig::with_capacity(16 << 20) };
+        let config = RingConfig {
+            dir: Some(dir.clone()),
+            ..RingConfig::with_capacity(16 << 20)
+        };
         let (producer, _fd) = Producer::create_memfd(&config).unwrap();
         let mut consumer = Consumer::from_producer(&producer).unwrap();
 
@@ -99,7 +114,8 @@ fn bench_pipeline(c: &mut Criterion) {
                     }
                 },
                 |()| {
-                    let mut request = ExportRequestBuilder::new("svc", "bench", "bench-1.0", "instance");
+                    let mut request =
+                        ExportRequestBuilder::new("svc", "bench", "bench-1.0", "instance");
                     consumer
                         .drain(usize::MAX, usize::MAX, |record| {
                             let span = span_bytes_from_record(record.payload).unwrap();
@@ -111,14 +127,23 @@ fn bench_pipeline(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
-        group.bench_function(format!("baseline_core_process_export_payload_{spans}_spans"), |b| {
-            b.iter(|| {
-                for n in 0..spans {
-                    let payload = &payloads[n % payloads.len()];
-                    black_box(drift_core_rs::process_export_payload(&payload.json, payload.merges.as_deref()).unwrap());
-                }
-            })
-        });
+        group.bench_function(
+            format!("baseline_core_process_export_payload_{spans}_spans"),
+            |b| {
+                b.iter(|| {
+                    for n in 0..spans {
+                        let payload = &payloads[n % payloads.len()];
+                        black_box(
+                            drift_core_rs::process_export_payload(
+                                &payload.json,
+                                payload.merges.as_deref(),
+                            )
+                            .unwrap(),
+                        );
+                    }
+                })
+            },
+        );
         group.finish();
     }
     std::fs::remove_dir_all(dir).ok();

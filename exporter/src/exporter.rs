@@ -71,12 +71,13 @@ impl RecordSource for OwnRing {
     }
 }
 
-// SAFETY: the raw pointer is the only non-Send field; it owns a `ProcessState` (Send + Sync)
-// that may be used and freed from any thread.
-unsafe impl Send for Exporter {}
-// SAFETY: `state` points to a `ProcessState` that is only read through `&` and is freed only in
-// `Drop` (which has `&mut self`); all other fields are atomics or immutable after `start`.
-unsafe impl Sync for Exporter {}
+// `AtomicPtr` is Send + Sync whatever it points to; the state it owns must be too, since it is
+// used and freed from any thread.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ProcessState>();
+    assert_send_sync::<Exporter>();
+};
 
 impl Exporter {
     /// Creates this process's ring and, unless the sink is `Sidecar`, starts the drain and
@@ -237,18 +238,26 @@ impl Exporter {
     /// Counters, ring occupancy and circuit state.
     pub fn health(&self) -> HealthSnapshot {
         let state = self.state();
-        let (used, capacity) = if state.fork_generation == fork::generation() {
-            let stats = state.producer.stats();
-            (stats.used_bytes, stats.capacity_bytes)
-        } else {
-            (0, 0)
-        };
-        HealthSnapshot::from_counters(
+        let running = !self.shutting_down.load(Ordering::Relaxed);
+        if state.fork_generation != fork::generation() {
+            return HealthSnapshot::from_counters(&self.counters, 0, 0, running);
+        }
+        let stats = state.producer.stats();
+        let mut health = HealthSnapshot::from_counters(
             &self.counters,
-            used,
-            capacity,
-            !self.shutting_down.load(Ordering::Relaxed),
-        )
+            stats.used_bytes,
+            stats.capacity_bytes,
+            running,
+        );
+        if state.worker.is_none() {
+            // Sidecar mode: delivery happens in the sidecar; from here a span is settled once
+            // the sidecar has read it from the ring.
+            health.exported = stats.records_read;
+            health.in_flight = health
+                .pushed
+                .saturating_sub(health.exported + health.dropped_total);
+        }
+        health
     }
 
     /// Path of this process's ring file (what a sidecar attaches).
@@ -355,15 +364,21 @@ impl ProcessState {
             .shutdown_lock
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        if *done {
-            return counters.settled() >= Counters::get(&counters.pushed);
+        if !*done {
+            let flushed = self.flush(deadline);
+            self.producer.close();
+            if let Some(worker) = &self.worker {
+                worker.stop(deadline, counters, &|| self.producer.wake_consumer());
+            }
+            *done = true;
+            if !flushed {
+                return false;
+            }
         }
-        let flushed = self.flush(deadline);
-        self.producer.close();
-        if let Some(worker) = &self.worker {
-            worker.stop(deadline, counters, &|| self.producer.wake_consumer());
+        match self.worker {
+            Some(_) => counters.settled() >= Counters::get(&counters.pushed),
+            // Sidecar mode: the ring has been read up to its end.
+            None => self.producer.stats().used_bytes == 0,
         }
-        *done = true;
-        flushed && counters.settled() >= Counters::get(&counters.pushed)
     }
 }

@@ -1,4 +1,6 @@
 //! `drift-exporter`: the sidecar (`run`), its `stats` table, and the `demo`.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -65,6 +67,8 @@ enum Command {
         rate: u64,
         #[arg(long, default_value_t = 0)]
         report_every: u64,
+        #[arg(long, default_value_t = 24 * 1024)]
+        max_payload_bytes: usize,
     },
 }
 
@@ -255,6 +259,7 @@ fn main() -> ExitCode {
             seconds,
             rate,
             report_every,
+            max_payload_bytes,
         } => demo::produce(&ProduceOptions {
             ring_dir,
             index,
@@ -262,6 +267,7 @@ fn main() -> ExitCode {
             seconds,
             rate,
             report_every,
+            max_payload_bytes,
         })
         .map(|_| ()),
     };

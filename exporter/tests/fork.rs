@@ -1,6 +1,8 @@
 //! Fork safety: a child process that inherited an exporter gets its own ring and threads on its
 //! first push; the parent's exporter keeps working, untouched by the child.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 
 use std::time::Duration;

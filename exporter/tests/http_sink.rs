@@ -264,13 +264,17 @@ fn a_stuck_backend_never_stops_the_ring_draining_and_memory_stays_bounded() {
     api.max_pending_requests = 2;
     api.retry.max_attempts = 2;
     let mut config = test_config(ring_dir.clone(), SinkConfig::Api(api));
-    // A small ring: it would fill in a few milliseconds if nobody drained it.
-    config.ring.capacity_bytes = 256 << 10;
-    config.ring.max_span_bytes = 64 << 10;
+    // A small ring: 64 KiB holds about a hundred of these spans, so it would fill within the
+    // first rounds if nobody drained it.
+    config.ring.capacity_bytes = 64 << 10;
+    config.ring.max_span_bytes = 16 << 10;
     config.batch.max_export_batch_size = 16;
     let exporter = Exporter::start(config).unwrap();
-    let batch = spans(0..50);
-    for round in 0..20 {
+    let payloads = fixtures_of(&["200b"]);
+    let batch: Vec<OwnedSpan> = (0..20)
+        .map(|n| OwnedSpan::from_payload(n, &payloads[n % payloads.len()], SdkFlavor::Node))
+        .collect();
+    for round in 0..50 {
         for span in &batch {
             exporter
                 .push_span(&span.record())

@@ -2,6 +2,8 @@
 //! killed with SIGKILL mid-stream. Every span it committed is delivered (a gap-free prefix of
 //! its sequence), its ring is recovered and removed, and the other two are unaffected.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,7 +18,7 @@ use drift_exporter::sidecar::Sidecar;
 use drift_exporter::sidecar::demo::ProducerReport;
 
 const EXE: &str = env!("CARGO_BIN_EXE_drift-exporter");
-const COUNT: u64 = 2400;
+const COUNT: u64 = 1800;
 
 #[test]
 fn three_producers_one_killed_mid_stream() {
@@ -48,7 +50,8 @@ fn three_producers_one_killed_mid_stream() {
                     "--count",
                     &COUNT.to_string(),
                 ])
-                .args(["--seconds", "60", "--rate", "2000", "--report-every", "20"])
+                .args(["--seconds", "60", "--rate", "1500", "--report-every", "20"])
+                .args(["--max-payload-bytes", "2048"])
                 .arg("--ring-dir")
                 .arg(&ring_dir)
                 .stdout(Stdio::piped())
@@ -148,4 +151,142 @@ fn three_producers_one_killed_mid_stream() {
     assert!(rings.counters.dead_producers >= 1);
     assert!(sidecar.shutdown(Duration::from_secs(5)));
     std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn an_exporter_in_sidecar_mode_is_drained_by_the_sidecar() {
+    let ring_dir = temp_dir("sidecar-mode");
+    let delivered = Arc::new(Mutex::new(0usize));
+    let seen = delivered.clone();
+    let sink = SinkConfig::Callback(Arc::new(move |bytes: Vec<u8>| {
+        use prost::Message;
+        let request =
+            drift_core_rs::tusk_drift_schemas::tusk::drift::backend::v1::ExportSpansRequest::decode(bytes.as_slice())
+                .unwrap();
+        *seen.lock().unwrap() += request.spans.len();
+    }));
+    let sidecar = Sidecar::start(&test_config(ring_dir.clone(), sink)).unwrap();
+    let exporter =
+        drift_exporter::Exporter::start(test_config(ring_dir.clone(), SinkConfig::Sidecar))
+            .unwrap();
+    let ring_path = exporter.ring_path().expect("a named ring in sidecar mode");
+    assert!(ring_path.starts_with(&ring_dir));
+    let payloads = common::fixtures_of(&["2k"]);
+    for n in 0..50 {
+        let span = common::OwnedSpan::from_payload(
+            n,
+            &payloads[n % payloads.len()],
+            drift_exporter::SdkFlavor::Node,
+        );
+        exporter.push_span(&span.record()).unwrap();
+    }
+    assert!(
+        exporter.force_flush(Duration::from_secs(10)),
+        "the sidecar read the ring"
+    );
+    let health = exporter.health();
+    assert_eq!(
+        (health.pushed, health.exported, health.in_flight),
+        (50, 50, 0),
+        "{health:?}"
+    );
+    assert!(exporter.shutdown(Duration::from_secs(5)));
+    // The closed ring is drained and removed by the sidecar.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ring_path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!ring_path.exists());
+    assert!(sidecar.force_flush(Duration::from_secs(10)));
+    assert_eq!(*delivered.lock().unwrap(), 50);
+    assert!(sidecar.shutdown(Duration::from_secs(5)));
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn run_stats_and_sigterm_with_the_binary() {
+    let ring_dir = temp_dir("run-bin");
+    let traces = temp_dir("run-bin-traces");
+    let config = ring_dir.join("exporter.toml");
+    // The TOML says api; the flag wins.
+    std::fs::write(&config, "sink = \"api\"\nschedule_delay_millis = 100\n").unwrap();
+    let mut run = Command::new(EXE)
+        .args(["run", "--sink", "files"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--ring-dir")
+        .arg(&ring_dir)
+        .arg("--traces-dir")
+        .arg(&traces)
+        .env("DRIFT_EXPORTER_QUIET", "1")
+        .env("TUSK_OBSERVABLE_SERVICE_ID", "svc-from-env")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let producer = Command::new(EXE)
+        .args([
+            "produce",
+            "--count",
+            "200",
+            "--rate",
+            "0",
+            "--max-payload-bytes",
+            "2048",
+        ])
+        .arg("--ring-dir")
+        .arg(&ring_dir)
+        .output()
+        .unwrap();
+    assert!(producer.status.success());
+    let files = || std::fs::read_dir(&traces).map_or(0, |entries| entries.count());
+    let lines = || -> usize {
+        std::fs::read_dir(&traces)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| {
+                        std::fs::read_to_string(entry.path())
+                            .unwrap_or_default()
+                            .lines()
+                            .count()
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lines() < 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lines(), 200, "every span written by the sidecar");
+    assert_eq!(files(), 50, "four spans per trace, one file per trace");
+
+    // `stats` reads the running sidecar's snapshot (written every second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut table = String::new();
+    while Instant::now() < deadline {
+        let stats = Command::new(EXE)
+            .args(["stats", "--ring-dir"])
+            .arg(&ring_dir)
+            .output()
+            .unwrap();
+        assert!(stats.status.success());
+        table = String::from_utf8(stats.stdout).unwrap();
+        if table.contains("exported") && table.contains(" 200") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(table.contains("sidecar pid"), "{table}");
+    assert!(table.contains("dropped by reason"), "{table}");
+
+    // SAFETY: kill(2) on a child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(run.id() as i32, libc::SIGTERM) }, 0);
+    let status = run.wait().unwrap();
+    assert!(status.success(), "clean exit on SIGTERM");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("exported 200"), "{stderr}");
+    std::fs::remove_dir_all(ring_dir).ok();
+    std::fs::remove_dir_all(traces).ok();
 }

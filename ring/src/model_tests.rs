@@ -281,12 +281,12 @@ fn two_producers_one_consumer() {
 
 #[test]
 fn shuttle_random_two_producers_one_consumer() {
-    shuttle::check_random(two_producers_one_consumer, 3000);
+    shuttle::check_random(two_producers_one_consumer, 2000);
 }
 
 #[test]
 fn shuttle_pct_two_producers_one_consumer() {
-    shuttle::check_pct(two_producers_one_consumer, 3000, 3);
+    shuttle::check_pct(two_producers_one_consumer, 2000, 3);
 }
 
 /// A producer "dies" between claim and commit (either with its length already negative or
@@ -331,10 +331,10 @@ fn dead_producer_recovery(zero_header: bool) {
 
 #[test]
 fn shuttle_dead_producer_negative_length() {
-    shuttle::check_random(|| dead_producer_recovery(false), 2000);
+    shuttle::check_random(|| dead_producer_recovery(false), 1000);
 }
 
 #[test]
 fn shuttle_dead_producer_zero_header() {
-    shuttle::check_random(|| dead_producer_recovery(true), 2000);
+    shuttle::check_random(|| dead_producer_recovery(true), 1000);
 }

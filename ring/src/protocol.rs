@@ -261,8 +261,8 @@ impl<M: RingMem> RingCore<M> {
         let type_flags = record_type as u32 | ((flags as u32) << 16);
         let seq = seq_for_position(r.pos);
         let crc = if self.params.checksum {
-            let crc = m.data_crc32c(off + RECORD_HEADER_LEN, payload_len as usize, 0);
-            header_crc(crc, len, type_flags, seq)
+            let crc = m.data_crc32c(off + RECORD_HEADER_LEN, payload_len as usize);
+            record_checksum(crc, len, type_flags, seq)
         } else {
             0
         };
@@ -456,8 +456,8 @@ impl<M: RingMem> RingCore<M> {
         };
         if self.params.checksum {
             let stored = m.data_load32(idx as usize + REC_CRC, Ordering::Relaxed);
-            let crc = m.data_crc32c(record.payload_off, record.payload_len, 0);
-            if header_crc(crc, len as u32, type_flags, seq) != stored {
+            let crc = m.data_crc32c(record.payload_off, record.payload_len);
+            if record_checksum(crc, len as u32, type_flags, seq) != stored {
                 return Slot::BadChecksum(framed);
             }
         }
@@ -634,7 +634,9 @@ impl<M: RingMem> RingCore<M> {
         let head = m.load64(OFF_HEAD, Ordering::Acquire);
         let tail = m.load64(OFF_TAIL, Ordering::Acquire);
         let (mut records, mut bytes, mut pos) = (0, 0, head);
-        if tail.wrapping_sub(head) > self.params.capacity || !head.is_multiple_of(RECORD_ALIGN as u64) {
+        if tail.wrapping_sub(head) > self.params.capacity
+            || !head.is_multiple_of(RECORD_ALIGN as u64)
+        {
             return (0, 0);
         }
         while pos != tail && tail.wrapping_sub(pos) <= self.params.capacity {
@@ -648,7 +650,8 @@ impl<M: RingMem> RingCore<M> {
             if abs < RECORD_ALIGN as u64 || framed > self.params.capacity - idx {
                 break;
             }
-            let record_type = m.data_load32(idx as usize + REC_TYPE_FLAGS, Ordering::Relaxed) as u16;
+            let record_type =
+                m.data_load32(idx as usize + REC_TYPE_FLAGS, Ordering::Relaxed) as u16;
             if len > 0 && record_type != RECORD_TYPE_PAD && abs >= RECORD_HEADER_LEN as u64 {
                 records += 1;
                 bytes += abs - RECORD_HEADER_LEN as u64;
@@ -674,12 +677,12 @@ fn fits(tail: u64, head: u64, cap: u64, required: u64) -> bool {
     used <= cap && required <= cap - used
 }
 
-/// Extends a payload CRC with the record's header fields, so a corrupted header is caught too.
+/// The stored checksum: the payload's CRC-32C XOR a multiplicative hash of the header fields
+/// (length, type, flags, sequence), so a corrupted header is caught too without a second CRC
+/// pass over them.
 #[inline]
-fn header_crc(payload_crc: u32, len: u32, type_flags: u32, seq: u32) -> u32 {
-    let mut fields = [0u8; 12];
-    fields[..4].copy_from_slice(&len.to_le_bytes());
-    fields[4..8].copy_from_slice(&type_flags.to_le_bytes());
-    fields[8..].copy_from_slice(&seq.to_le_bytes());
-    crc32c::crc32c_append(payload_crc, &fields)
+fn record_checksum(payload_crc: u32, len: u32, type_flags: u32, seq: u32) -> u32 {
+    let fields = (len as u64 | (type_flags as u64) << 32) ^ (seq as u64).rotate_left(21);
+    let mixed = fields.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    payload_crc ^ (mixed >> 32) as u32 ^ mixed as u32
 }

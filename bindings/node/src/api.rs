@@ -9,42 +9,50 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, JsError, from_core, js_error};
+use crate::js_string::JsText;
 
 /// `normalizeAndHash` result.
 #[napi(object)]
 pub struct NormalizeAndHashResult {
-    pub normalized_json: String,
-    pub deterministic_hash: String,
+    #[napi(ts_type = "string")]
+    pub normalized_json: JsText,
+    #[napi(ts_type = "string")]
+    pub deterministic_hash: JsText,
 }
 
 /// `processExportPayload` result.
 #[napi(object)]
 pub struct ProcessExportPayloadResult {
-    pub normalized_json: String,
-    pub decoded_json: String,
-    pub decoded_value_hash: String,
-    pub decoded_schema_json: String,
-    pub decoded_schema_hash: String,
+    #[napi(ts_type = "string")]
+    pub normalized_json: JsText,
+    #[napi(ts_type = "string")]
+    pub decoded_json: JsText,
+    #[napi(ts_type = "string")]
+    pub decoded_value_hash: JsText,
+    #[napi(ts_type = "string")]
+    pub decoded_schema_json: JsText,
+    #[napi(ts_type = "string")]
+    pub decoded_schema_hash: JsText,
     pub protobuf_struct_bytes: Buffer,
 }
 
 /// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
-#[napi]
-pub fn normalize_json(payload_json: String) -> Result<String, JsError> {
-    drift_core_rs::normalize_json(&payload_json).map_err(from_core)
+#[napi(ts_return_type = "string")]
+pub fn normalize_json(payload_json: String) -> Result<JsText, JsError> {
+    drift_core_rs::normalize_json(&payload_json).map(JsText).map_err(from_core)
 }
 
 /// Lowercase hex SHA-256 of the canonical JSON text.
-#[napi]
-pub fn deterministic_hash(payload_json: String) -> Result<String, JsError> {
-    drift_core_rs::deterministic_hash(&payload_json).map_err(from_core)
+#[napi(ts_return_type = "string")]
+pub fn deterministic_hash(payload_json: String) -> Result<JsText, JsError> {
+    drift_core_rs::deterministic_hash(&payload_json).map(JsText).map_err(from_core)
 }
 
 /// Canonical text and its hash, from one parse.
 #[napi]
 pub fn normalize_and_hash(payload_json: String) -> Result<NormalizeAndHashResult, JsError> {
     let (normalized_json, deterministic_hash) = drift_core_rs::normalize_and_hash(&payload_json).map_err(from_core)?;
-    Ok(NormalizeAndHashResult { normalized_json, deterministic_hash })
+    Ok(NormalizeAndHashResult { normalized_json: JsText(normalized_json), deterministic_hash: JsText(deterministic_hash) })
 }
 
 /// `google.protobuf.Struct` bytes of the top-level object (empty when it is not an object).
@@ -72,11 +80,11 @@ pub fn process_export_payload(
     let result =
         drift_core_rs::process_export_payload(&payload_json, schema_merges_json.as_deref()).map_err(from_core)?;
     Ok(ProcessExportPayloadResult {
-        normalized_json: result.normalized_json,
-        decoded_json: result.decoded_json,
-        decoded_value_hash: result.decoded_value_hash,
-        decoded_schema_json: result.decoded_schema_json,
-        decoded_schema_hash: result.decoded_schema_hash,
+        normalized_json: JsText(result.normalized_json),
+        decoded_json: JsText(result.decoded_json),
+        decoded_value_hash: JsText(result.decoded_value_hash),
+        decoded_schema_json: JsText(result.decoded_schema_json),
+        decoded_schema_hash: JsText(result.decoded_schema_hash),
         protobuf_struct_bytes: Buffer::from(result.protobuf_struct_bytes),
     })
 }

@@ -8,10 +8,12 @@
 //!   shutdown; per-environment cleanup for `worker_threads`).
 //! * [`ring_span`]: the hot path that reads a span object into a ring record.
 //! * [`error`]: the one conversion point to JavaScript `Error`s with a stable `code`.
+//! * [`js_string`]: result strings handed to V8 as Latin-1 or UTF-16, skipping its UTF-8 decoder.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod api;
 pub mod error;
+pub mod js_string;
 pub mod ring_exporter;
 pub mod ring_span;

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use drift_exporter::{
@@ -37,6 +38,9 @@ pub(crate) struct RingExporter {
     /// `None` only while being dropped.
     exporter: Option<Exporter>,
     sdk_version: String,
+    /// Set once `shutdown` ran: later flushes have nothing to wait for (the exporter's
+    /// threads are gone) and return at once.
+    shut_down: AtomicBool,
 }
 
 impl RingExporter {
@@ -138,10 +142,7 @@ impl RingExporter {
         let exporter = py
             .detach(|| Exporter::start(config))
             .map_err(config_error)?;
-        Ok(RingExporter {
-            exporter: Some(exporter),
-            sdk_version,
-        })
+        Ok(RingExporter { exporter: Some(exporter), sdk_version, shut_down: AtomicBool::new(false) })
     }
 
     /// Writes one span record into the ring. Returns False (never raises) when the ring is full,
@@ -246,6 +247,9 @@ impl RingExporter {
     fn force_flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let budget = wait_budget(timeout)?;
         let exporter = self.exporter();
+        if self.shut_down.load(Ordering::Acquire) {
+            return Ok(exporter.health().in_flight == 0);
+        }
         Ok(py.detach(|| exporter.force_flush(budget)))
     }
 
@@ -255,6 +259,7 @@ impl RingExporter {
     fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let budget = wait_budget(timeout)?;
         let exporter = self.exporter();
+        self.shut_down.store(true, Ordering::Release);
         Ok(py.detach(|| exporter.shutdown(budget)))
     }
 
@@ -282,6 +287,7 @@ impl RingExporter {
         _traceback: Option<&Bound<'_, PyAny>>,
     ) {
         let exporter = self.exporter();
+        self.shut_down.store(true, Ordering::Release);
         py.detach(|| exporter.shutdown(DEFAULT_WAIT));
     }
 

@@ -45,6 +45,8 @@ def record(python: str, project: Path, backend: MockBackend, mode: str, extra_en
             "TUSK_API_KEY": "e2e-key",
             "TUSK_USE_RUST_CORE": "1",
             "TUSK_RING_DIR": str(project / "rings"),
+            # The scenario ends 64 spans (up to ~400 KB each) in a burst: room for all of them.
+            "TUSK_RING_CAPACITY_BYTES": str(32 << 20),
             "DRIFT_EXPORTER_QUIET": "1",
         }
     )

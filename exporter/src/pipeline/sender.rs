@@ -1,6 +1,9 @@
 //! The send queue and the sender thread. The drain thread never waits on the network: it hands
-//! finished batches to a bounded queue; when the queue is full the OLDEST batch is dropped and
-//! its spans counted `export_failed`, so memory stays bounded whatever the backend does.
+//! finished batches to a bounded queue. For the HTTP sink, when the queue is full the OLDEST
+//! batch is dropped and its spans counted `export_failed`, so memory stays bounded whatever the
+//! backend does. For local sinks (files, callback) the drain thread waits for room instead: the
+//! ring then fills and producers drop the newest spans (`queue_full`) before any work is spent
+//! on them.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -22,19 +25,28 @@ struct QueueState {
     settled: u64,
 }
 
+/// What a full queue does with a new batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    DropOldest,
+    Wait,
+}
+
 /// Bounded batch queue between the drain thread and the sender thread.
 pub(crate) struct SendQueue {
     state: Mutex<QueueState>,
     changed: Condvar,
     capacity: usize,
+    overflow: Overflow,
 }
 
 impl SendQueue {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, overflow: Overflow) -> Self {
         SendQueue {
             state: Mutex::new(QueueState::default()),
             changed: Condvar::new(),
             capacity: capacity.max(1),
+            overflow,
         }
     }
 
@@ -44,9 +56,18 @@ impl SendQueue {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Enqueues a batch; drops the oldest waiting batch if the queue is full.
+    /// Enqueues a batch; if the queue is full, drops the oldest waiting batch or waits for room
+    /// (until the queue is closed), as configured.
     pub(crate) fn push(&self, batch: Batch, counters: &Counters) {
         let mut state = self.lock();
+        if self.overflow == Overflow::Wait {
+            while state.batches.len() >= self.capacity && !state.closed {
+                state = self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|poison| poison.into_inner());
+            }
+        }
         if state.closed {
             counters.drop_spans(DropReason::ExportFailed, batch.spans);
             state.enqueued += 1;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Batcher, DrainControl, DrainLoop, RecordSource, SendQueue, spawn_sender};
+use super::{Batcher, DrainControl, DrainLoop, Overflow, RecordSource, SendQueue, spawn_sender};
 use crate::ExporterError;
 use crate::config::{ExporterConfig, SinkConfig};
 use crate::health::Counters;
@@ -37,7 +37,11 @@ impl Worker {
             SinkConfig::Api(api) => api.max_pending_requests,
             _ => 8,
         };
-        let queue = Arc::new(SendQueue::new(max_pending));
+        let overflow = match &config.sink {
+            SinkConfig::Api(_) => Overflow::DropOldest,
+            _ => Overflow::Wait,
+        };
+        let queue = Arc::new(SendQueue::new(max_pending, overflow));
         let sender_control = Arc::new(StopControl::default());
         let control = Arc::new(DrainControl::default());
         let progress = control.clone();

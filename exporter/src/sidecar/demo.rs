@@ -81,6 +81,8 @@ pub struct ProduceOptions {
     pub rate: u64,
     /// Print `pushed N` every this many spans (0: never), for tests that kill producers.
     pub report_every: u64,
+    /// Largest payload used (the fixtures go up to ~20 KB).
+    pub max_payload_bytes: usize,
 }
 
 /// Runs one synthetic SDK process: traces of four spans (HTTP server root, Postgres query,
@@ -333,6 +335,8 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
             .arg(options.seconds.to_string())
             .arg("--rate")
             .arg(options.rate.to_string())
+            .arg("--max-payload-bytes")
+            .arg("24576")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -16,7 +16,7 @@ use crate::pipeline::RecordSource;
 /// How often the directory is rescanned and liveness checked.
 const SCAN_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a ring that could not be attached (another consumer, bad header) is left alone.
-const ATTACH_RETRY: Duration = Duration::from_secs(2);
+const ATTACH_RETRY: Duration = Duration::from_millis(500);
 /// Longest sleep between polls: the sidecar cannot wait on many rings' futexes at once.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
