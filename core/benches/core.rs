@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench -p drift-core-rs --bench core` (add `-- normalize_and_hash` to filter).
 
-#[path = "../tests/common.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;
@@ -25,9 +25,17 @@ fn classes() -> Vec<Class> {
     CLASSES
         .iter()
         .map(|&name| {
-            let payloads: Vec<_> = all.iter().filter(|f| f.size_class == name).map(clone_fixture).collect();
+            let payloads: Vec<_> = all
+                .iter()
+                .filter(|f| f.size_class == name)
+                .map(clone_fixture)
+                .collect();
             let bytes = payloads.iter().map(|f| f.text.len() as u64).sum();
-            Class { name, payloads, bytes }
+            Class {
+                name,
+                payloads,
+                bytes,
+            }
         })
         .collect()
 }
@@ -44,7 +52,8 @@ fn clone_fixture(f: &common::Fixture) -> common::Fixture {
 /// The published core's way, rebuilt: parse, write, parse again, sort into a tree, write, hash.
 fn baseline_normalize_and_hash(text: &str) -> (String, String) {
     let first: serde_json::Value = serde_json::from_str(text).unwrap();
-    let reparsed: serde_json::Value = serde_json::from_str(&serde_json::to_string(&first).unwrap()).unwrap();
+    let reparsed: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&first).unwrap()).unwrap();
     let sorted = reparsed.clone(); // serde_json's Map is a BTreeMap: the clone is the sorted tree
     let out = serde_json::to_string(&sorted).unwrap();
     let hash = common::sha256_hex(out.as_bytes());
@@ -71,13 +80,22 @@ fn bench_text_functions(c: &mut Criterion) {
         each!("normalize_json", |t| normalize_json(t).unwrap());
         each!("deterministic_hash", |t| deterministic_hash(t).unwrap());
         each!("normalize_and_hash", |t| normalize_and_hash(t).unwrap());
-        each!("baseline_serde_json_normalize_and_hash", baseline_normalize_and_hash);
-        each!("object_to_protobuf_struct_bytes", |t| object_to_protobuf_struct_bytes(t).unwrap());
-        each!("object_to_protobuf_struct_field_count", |t| object_to_protobuf_struct_field_count(t).unwrap());
+        each!(
+            "baseline_serde_json_normalize_and_hash",
+            baseline_normalize_and_hash
+        );
+        each!("object_to_protobuf_struct_bytes", |t| {
+            object_to_protobuf_struct_bytes(t).unwrap()
+        });
+        each!("object_to_protobuf_struct_field_count", |t| {
+            object_to_protobuf_struct_field_count(t).unwrap()
+        });
         group.bench_function("process_export_payload", |b| {
             b.iter(|| {
                 for f in &class.payloads {
-                    black_box(process_export_payload(black_box(&f.text), f.merges.as_deref()).unwrap());
+                    black_box(
+                        process_export_payload(black_box(&f.text), f.merges.as_deref()).unwrap(),
+                    );
                 }
             })
         });
@@ -86,7 +104,11 @@ fn bench_text_functions(c: &mut Criterion) {
                 .payloads
                 .iter()
                 .map(|f| {
-                    let merges = f.merges.as_deref().map(|m| parse_schema_merges(m).unwrap()).unwrap_or_default();
+                    let merges = f
+                        .merges
+                        .as_deref()
+                        .map(|m| parse_schema_merges(m).unwrap())
+                        .unwrap_or_default();
                     process_export_value(parse_json(&f.text).unwrap(), &merges).unwrap()
                 })
                 .collect();
@@ -128,7 +150,10 @@ fn span_input<'a>(p: &'a ProcessedPayload<'a>) -> SpanInput<'a> {
             input_schema_hash: &p.decoded_schema_hash,
             ..SpanHashes::default()
         },
-        status: SpanStatusInput { code: 1, message: "" },
+        status: SpanStatusInput {
+            code: 1,
+            message: "",
+        },
         timing: SpanTiming {
             timestamp_seconds: 1_763_700_000,
             timestamp_nanos: 1,
@@ -149,7 +174,11 @@ fn bench_export_request(c: &mut Criterion) {
         .payloads
         .iter()
         .map(|f| {
-            let merges = f.merges.as_deref().map(|m| parse_schema_merges(m).unwrap()).unwrap_or_default();
+            let merges = f
+                .merges
+                .as_deref()
+                .map(|m| parse_schema_merges(m).unwrap())
+                .unwrap_or_default();
             let p = process_export_value(parse_json(&f.text).unwrap(), &merges).unwrap();
             build_span_proto_bytes(&span_input(&p)).unwrap()
         })
@@ -160,7 +189,18 @@ fn bench_export_request(c: &mut Criterion) {
     let mut group = c.benchmark_group("core/export_request_512x2k");
     group.throughput(Throughput::Bytes(total));
     group.bench_function("build_export_spans_request_bytes", |b| {
-        b.iter(|| black_box(build_export_spans_request_bytes("svc", "production", "0.2.0", "instance", black_box(&spans)).unwrap()))
+        b.iter(|| {
+            black_box(
+                build_export_spans_request_bytes(
+                    "svc",
+                    "production",
+                    "0.2.0",
+                    "instance",
+                    black_box(&spans),
+                )
+                .unwrap(),
+            )
+        })
     });
     group.bench_function("builder_push_span", |b| {
         b.iter_batched(
@@ -175,15 +215,20 @@ fn bench_export_request(c: &mut Criterion) {
         )
     });
     group.bench_function("baseline_prost_decode_reencode", |b| {
+        use drift_core_rs::tusk_drift_schemas::tusk::drift::{
+            backend::v1::ExportSpansRequest, core::v1::Span,
+        };
         use prost::Message as _;
-        use drift_core_rs::tusk_drift_schemas::tusk::drift::{backend::v1::ExportSpansRequest, core::v1::Span};
         b.iter(|| {
             let request = ExportSpansRequest {
                 observable_service_id: "svc".into(),
                 environment: "production".into(),
                 sdk_version: "0.2.0".into(),
                 sdk_instance_id: "instance".into(),
-                spans: spans.iter().map(|s| Span::decode(s.as_slice()).unwrap()).collect(),
+                spans: spans
+                    .iter()
+                    .map(|s| Span::decode(s.as_slice()).unwrap())
+                    .collect(),
             };
             black_box(request.encode_to_vec())
         })

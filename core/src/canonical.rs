@@ -122,7 +122,6 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-
 /// Turns a writer's buffer into a `String` without validating it again (outputs are as large as
 /// the payloads: a second UTF-8 pass would cost as much as writing them).
 ///

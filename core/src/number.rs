@@ -28,6 +28,8 @@ pub(crate) struct Scanned {
     pub is_integer: bool,
     /// The value by serde_json's algorithm; `None` when out of the double range.
     pub value: Option<SerdeNumber>,
+    /// A double that the published core's second reading leaves unchanged (see `Scan::parts`).
+    pub stable: bool,
 }
 
 #[inline]
@@ -47,6 +49,7 @@ pub(crate) fn scan(bytes: &[u8], start: usize) -> Option<Scanned> {
         bytes,
         pos: start,
         is_integer: true,
+        stable: false,
     };
     let positive = if bytes.get(start) == Some(&b'-') {
         s.pos += 1;
@@ -58,6 +61,7 @@ pub(crate) fn scan(bytes: &[u8], start: usize) -> Option<Scanned> {
     Some(Scanned {
         end: s.pos,
         is_integer: s.is_integer,
+        stable: s.stable,
         value,
     })
 }
@@ -66,12 +70,21 @@ struct Scan<'b> {
     bytes: &'b [u8],
     pos: usize,
     is_integer: bool,
+    stable: bool,
 }
 
 /// `Some(None)`: well-formed but beyond the double range.
 type Step = Option<Option<SerdeNumber>>;
 
 impl Scan<'_> {
+    /// A double from its decimal parts, noting whether the published core's second reading
+    /// is known to give it back unchanged (see [`reread_is_exact`]). Most payload numbers
+    /// (`12.5`, `0.001`) qualify, which skips formatting and re-reading them at parse time.
+    fn parts(&mut self, positive: bool, significand: u64, exponent: i32) -> Option<SerdeNumber> {
+        self.stable = reread_is_exact(significand, exponent);
+        from_parts(positive, significand, exponent).map(SerdeNumber::F64)
+    }
+
     #[inline]
     fn peek_digit(&self) -> Option<u8> {
         match self.bytes.get(self.pos) {
@@ -133,7 +146,7 @@ impl Scan<'_> {
         match self.peek() {
             b'.' => self.decimal(positive, significand, exponent),
             b'e' | b'E' => self.exponent(positive, significand, exponent),
-            _ => Some(from_parts(positive, significand, exponent).map(SerdeNumber::F64)),
+            _ => Some(self.parts(positive, significand, exponent)),
         }
     }
 
@@ -151,7 +164,7 @@ impl Scan<'_> {
                 let exponent = before_point.saturating_add(after_point);
                 return match self.peek() {
                     b'e' | b'E' => self.exponent(positive, significand, exponent),
-                    _ => Some(from_parts(positive, significand, exponent).map(SerdeNumber::F64)),
+                    _ => Some(self.parts(positive, significand, exponent)),
                 };
             }
             self.pos += 1;
@@ -164,7 +177,7 @@ impl Scan<'_> {
         let exponent = before_point.saturating_add(after_point);
         match self.peek() {
             b'e' | b'E' => self.exponent(positive, significand, exponent),
-            _ => Some(from_parts(positive, significand, exponent).map(SerdeNumber::F64)),
+            _ => Some(self.parts(positive, significand, exponent)),
         }
     }
 
@@ -203,8 +216,42 @@ impl Scan<'_> {
         } else {
             starting.saturating_sub(exp)
         };
-        Some(from_parts(positive, significand, final_exp).map(SerdeNumber::F64))
+        Some(self.parts(positive, significand, final_exp))
     }
+}
+
+/// `true` when reading `significand × 10^exponent` with serde_json's algorithm, writing the
+/// result's shortest text and reading that again gives the same double.
+///
+/// serde_json's reading of `S × 10^E` is exact (one correctly rounded operation) when
+/// `S < 2^53` and `|E| <= 22`. The literal qualifies if `S < 10^15` and `|E| <= 22`; a decimal of
+/// at most 15 significant digits is then also the shortest text of its double, so the second
+/// reading sees the same digits `D × 10^E'` (trailing zeros stripped) laid out as written:
+/// `D` with exponent `E'`, or, for an integral value in fixed notation (`1234.0`), the padded
+/// significand `D × 10^(E'+1)` with exponent -1; it is exact under the same bounds.
+fn reread_is_exact(significand: u64, exponent: i32) -> bool {
+    const TWO_POW_53: u64 = 1 << 53;
+    if significand == 0 {
+        return true;
+    }
+    if significand >= 1_000_000_000_000_000 || !(-22..=22).contains(&exponent) {
+        return false;
+    }
+    let (mut digits, mut exp) = (significand, exponent);
+    while digits % 10 == 0 {
+        digits /= 10;
+        exp += 1;
+    }
+    let n = digits.ilog10() as i32 + 1;
+    let k = n + exp; // value = 0.DIGITS × 10^k
+    if -5 < k && k <= 16 && exp >= 0 {
+        // Integral value written in fixed notation with `.0`: significand digits·10^(exp+1).
+        return 10u64
+            .checked_pow((exp + 1) as u32)
+            .and_then(|p| digits.checked_mul(p))
+            .is_some_and(|s| s < TWO_POW_53);
+    }
+    (-22..=22).contains(&exp)
 }
 
 /// serde_json's `f64_from_parts` (without `float_roundtrip`). `None` when the result is infinite.
@@ -248,6 +295,7 @@ pub(crate) fn serde_value(scanned: &Scanned) -> Option<Value<'static>> {
     Some(match scanned.value? {
         SerdeNumber::U64(u) => Value::UInt(u),
         SerdeNumber::I64(i) => Value::Int(i),
+        SerdeNumber::F64(f) if scanned.stable => Value::Float(f),
         SerdeNumber::F64(f) => Value::Float(published_float_round_trip(f)),
     })
 }
@@ -264,13 +312,12 @@ pub(crate) fn python_value(literal: &str, scanned: &Scanned) -> Option<Value<'st
         if !f.is_finite() {
             return None;
         }
-        return Some(Value::Float(published_float_round_trip(f)));
+        return Some(Value::from_host_float(f));
     }
+    // json.loads reads a correctly rounded double (±inf beyond the range, which the binding
+    // turns into None).
     let f: f64 = literal.parse().ok()?;
-    if !f.is_finite() {
-        return Some(Value::Null); // json.loads gives ±inf; the binding turns it into None
-    }
-    Some(Value::Float(published_float_round_trip(f)))
+    Some(Value::from_host_float(f))
 }
 
 /// One trip of a double through the published core's text: its shortest text, read back with

@@ -233,7 +233,9 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth_left += 1;
-        Ok(Value::Object(Object::from_members(self.members.drain(base..).collect())))
+        Ok(Value::Object(Object::from_members(
+            self.members.drain(base..).collect(),
+        )))
     }
 
     /// Parses the rest of a string whose opening quote has been consumed.
@@ -349,7 +351,6 @@ impl<'a> Parser<'a> {
         }
     }
 }
-
 
 /// The error for a rejected text, worded and positioned exactly as serde_json does.
 #[cold]

@@ -17,8 +17,8 @@ use crate::hash::sha256_hex;
 use crate::merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
 use crate::parse::{ParseOptions, parse_json, parse_json_with, try_parse_json};
 use crate::pb_struct::{
-    container_tag, insert_element_header, insert_entry_header, leaf_len, write_leaf_element,
-    write_leaf_entry,
+    begin_element, begin_entry, container_tag, finish_element, finish_entry, leaf_len,
+    write_leaf_element, write_leaf_entry,
 };
 use crate::schema::{JsonSchema, schema_type};
 use crate::value::Value;
@@ -349,9 +349,9 @@ impl Walk {
             write_scalar(value, &mut self.text);
             return Ok(JsonSchema::of_type(scalar_type(value)));
         }
-        let start = self.pb.len();
+        let mark = begin_entry(&mut self.pb, key);
         let schema = self.container(value, level, true)?;
-        insert_entry_header(&mut self.pb, start, key, container_tag(value));
+        finish_entry(&mut self.pb, mark, key, container_tag(value));
         Ok(schema.unwrap_or_default())
     }
 
@@ -367,9 +367,9 @@ impl Walk {
             write_scalar(value, &mut self.text);
             return Ok(want_schema.then(|| JsonSchema::of_type(scalar_type(value))));
         }
-        let start = self.pb.len();
+        let mark = begin_element(&mut self.pb);
         let schema = self.container(value, level, want_schema)?;
-        insert_element_header(&mut self.pb, start, container_tag(value));
+        finish_element(&mut self.pb, mark, container_tag(value));
         Ok(schema)
     }
 
@@ -451,9 +451,9 @@ impl Walk {
             write_scalar(value, &mut self.text);
             return Ok(());
         }
-        let start = self.pb.len();
+        let mark = begin_entry(&mut self.pb, key);
         self.container(value, level, false)?;
-        insert_entry_header(&mut self.pb, start, key, container_tag(value));
+        finish_entry(&mut self.pb, mark, key, container_tag(value));
         Ok(())
     }
 }

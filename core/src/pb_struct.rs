@@ -5,6 +5,7 @@
 //! prefix is only known after its content is written; the content is written in place and the
 //! small header (tags, lengths, key) is then inserted before it.
 
+use prost::bytes::BufMut as _;
 use prost::encoding::{encode_varint, encoded_len_varint};
 
 use crate::CoreError;
@@ -62,9 +63,9 @@ fn encode_struct_fields(
         match leaf_len(value) {
             Some(len) => write_leaf_entry(key, value, len, out),
             None => {
-                let start = out.len();
+                let mark = begin_entry(out, key);
                 encode_container_content(value, out, depth + 1)?;
-                insert_entry_header(out, start, key, container_tag(value));
+                finish_entry(out, mark, key, container_tag(value));
             }
         }
     }
@@ -82,9 +83,9 @@ fn encode_list_values(
         match leaf_len(item) {
             Some(len) => write_leaf_element(item, len, out),
             None => {
-                let start = out.len();
+                let mark = begin_element(out);
                 encode_container_content(item, out, depth + 1)?;
-                insert_element_header(out, start, container_tag(item));
+                finish_element(out, mark, container_tag(item));
             }
         }
     }
@@ -191,44 +192,82 @@ pub(crate) fn write_leaf_element(value: &Value<'_>, len: usize, out: &mut Vec<u8
     write_leaf(value, out);
 }
 
-/// The content of a container `Value` was written at `out[start..]`; puts the `Struct.fields`
-/// entry header (entry tag/length, key, value tag/length, kind tag/length) in front of it.
-pub(crate) fn insert_entry_header(out: &mut Vec<u8>, start: usize, key: &str, kind_tag: u8) {
-    let content_len = out.len() - start;
+/// Bytes reserved in front of a container's content: its header with one-byte lengths (tags and
+/// lengths of the entry or element, of the `Value`, of the kind). Most containers are shorter than
+/// 128 bytes and need no more; larger ones move their content once when they are finished.
+const ENTRY_RESERVED_FIXED: usize = 6;
+/// Like [`ENTRY_RESERVED_FIXED`] for a `ListValue.values` element (no entry level, no key).
+const ELEMENT_RESERVED: usize = 4;
+
+/// Starts a `Struct.fields` entry whose value is a container: reserves its header. Returns the
+/// mark to give to [`finish_entry`] once the content has been appended.
+#[inline]
+pub(crate) fn begin_entry(out: &mut Vec<u8>, key: &str) -> usize {
+    let mark = out.len();
+    out.resize(mark + key_field_len(key) + ENTRY_RESERVED_FIXED, 0);
+    mark
+}
+
+/// Writes the header of the entry started at `mark` (entry tag/length, key, value tag/length,
+/// kind tag/length), moving the content if the lengths need more bytes than reserved.
+pub(crate) fn finish_entry(out: &mut Vec<u8>, mark: usize, key: &str, kind_tag: u8) {
+    let key_len = key_field_len(key);
+    let reserved = key_len + ENTRY_RESERVED_FIXED;
+    let content_len = out.len() - mark - reserved;
     let value_len = 1 + encoded_len_varint(content_len as u64) + content_len;
-    let entry_len = key_field_len(key) + 1 + encoded_len_varint(value_len as u64) + value_len;
-    let mut header = Vec::with_capacity(key.len() + 24);
-    header.push(TAG_FIELD1_LEN);
+    let entry_len = key_len + 1 + encoded_len_varint(value_len as u64) + value_len;
+    let header_len = 1
+        + encoded_len_varint(entry_len as u64)
+        + key_len
+        + 1
+        + encoded_len_varint(value_len as u64)
+        + 1
+        + encoded_len_varint(content_len as u64);
+    grow_reserved(out, mark + reserved, header_len - reserved);
+    let mut header = &mut out[mark..mark + header_len];
+    header.put_u8(TAG_FIELD1_LEN);
     encode_varint(entry_len as u64, &mut header);
-    write_key_field(key, &mut header);
-    header.push(TAG_FIELD2_LEN);
+    if !key.is_empty() {
+        header.put_u8(TAG_FIELD1_LEN);
+        encode_varint(key.len() as u64, &mut header);
+        header.put_slice(key.as_bytes());
+    }
+    header.put_u8(TAG_FIELD2_LEN);
     encode_varint(value_len as u64, &mut header);
-    header.push(kind_tag);
+    header.put_u8(kind_tag);
     encode_varint(content_len as u64, &mut header);
-    insert_before(out, start, &header);
 }
 
-/// Like [`insert_entry_header`] for a `ListValue.values` element.
-pub(crate) fn insert_element_header(out: &mut Vec<u8>, start: usize, kind_tag: u8) {
-    let content_len = out.len() - start;
+/// Starts a `ListValue.values` element that is a container (see [`begin_entry`]).
+#[inline]
+pub(crate) fn begin_element(out: &mut Vec<u8>) -> usize {
+    let mark = out.len();
+    out.resize(mark + ELEMENT_RESERVED, 0);
+    mark
+}
+
+/// Writes the header of the element started at `mark` (see [`finish_entry`]).
+pub(crate) fn finish_element(out: &mut Vec<u8>, mark: usize, kind_tag: u8) {
+    let content_len = out.len() - mark - ELEMENT_RESERVED;
     let value_len = 1 + encoded_len_varint(content_len as u64) + content_len;
-    let mut header = [0u8; 24];
-    let mut cursor = &mut header[..];
-    cursor[0] = TAG_FIELD1_LEN;
-    cursor = &mut cursor[1..];
-    encode_varint(value_len as u64, &mut cursor);
-    let used = 24 - cursor.len();
-    header[used] = kind_tag;
-    let mut cursor = &mut header[used + 1..];
-    encode_varint(content_len as u64, &mut cursor);
-    let total = 24 - cursor.len();
-    insert_before(out, start, &header[..total]);
+    let header_len =
+        1 + encoded_len_varint(value_len as u64) + 1 + encoded_len_varint(content_len as u64);
+    grow_reserved(out, mark + ELEMENT_RESERVED, header_len - ELEMENT_RESERVED);
+    let mut header = &mut out[mark..mark + header_len];
+    header.put_u8(TAG_FIELD1_LEN);
+    encode_varint(value_len as u64, &mut header);
+    header.put_u8(kind_tag);
+    encode_varint(content_len as u64, &mut header);
 }
 
-/// Inserts `header` at `start`, moving what follows (one `memmove`).
-fn insert_before(out: &mut Vec<u8>, start: usize, header: &[u8]) {
+/// Moves `out[content_start..]` right by `extra` bytes (one `memmove`), when a header needs more
+/// room than was reserved for it.
+#[inline]
+fn grow_reserved(out: &mut Vec<u8>, content_start: usize, extra: usize) {
+    if extra == 0 {
+        return;
+    }
     let old_len = out.len();
-    out.resize(old_len + header.len(), 0);
-    out.copy_within(start..old_len, start + header.len());
-    out[start..start + header.len()].copy_from_slice(header);
+    out.resize(old_len + extra, 0);
+    out.copy_within(content_start..old_len, content_start + extra);
 }

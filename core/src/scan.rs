@@ -34,7 +34,10 @@ fn sse2_skip(bytes: &[u8], mut i: usize) -> usize {
         let block = unsafe { _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>()) };
         // A byte is a control character iff max(byte, 0x1f) == 0x1f (unsigned).
         let special = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash)),
+            _mm_or_si128(
+                _mm_cmpeq_epi8(block, quote),
+                _mm_cmpeq_epi8(block, backslash),
+            ),
             _mm_cmpeq_epi8(_mm_max_epu8(block, control_max), control_max),
         );
         let mask = _mm_movemask_epi8(special);

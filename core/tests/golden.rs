@@ -33,16 +33,22 @@ fn text_functions_match_the_published_core() {
         let at = format!("{} line {}", g.func, g.line);
         match g.func.as_str() {
             "normalize_json" => expect(g, normalize_json(&text), |e, v| check_text(e, &v, &at)),
-            "deterministic_hash" => expect(g, deterministic_hash(&text), |e, v| assert_eq!(e, &v, "{at}")),
+            "deterministic_hash" => expect(g, deterministic_hash(&text), |e, v| {
+                assert_eq!(e, &v, "{at}")
+            }),
             "normalize_and_hash" => expect(g, normalize_and_hash(&text), |e, (t, h)| {
                 check_text(&e[0], &t, &at);
                 assert_eq!(e[1], h, "{at}");
             }),
             "object_to_protobuf_struct_bytes" => {
-                expect(g, object_to_protobuf_struct_bytes(&text), |e, v| check_bytes(e, &v, &at))
+                expect(g, object_to_protobuf_struct_bytes(&text), |e, v| {
+                    check_bytes(e, &v, &at)
+                })
             }
             "object_to_protobuf_struct_field_count" => {
-                expect(g, object_to_protobuf_struct_field_count(&text), |e, v| assert_eq!(e.as_u64(), Some(v as u64), "{at}"))
+                expect(g, object_to_protobuf_struct_field_count(&text), |e, v| {
+                    assert_eq!(e.as_u64(), Some(v as u64), "{at}")
+                })
             }
             other => panic!("unknown fn {other}"),
         }
@@ -61,12 +67,34 @@ fn float_formatting_and_reading_match_the_published_core() {
 }
 
 fn check_export_payload(expected: &Json, actual: &ExportPayload, at: &str) {
-    check_text(&expected["normalized_json"], &actual.normalized_json, &format!("{at}: normalized_json"));
-    check_text(&expected["decoded_json"], &actual.decoded_json, &format!("{at}: decoded_json"));
-    assert_eq!(expected["decoded_value_hash"], actual.decoded_value_hash, "{at}: decoded_value_hash");
-    check_text(&expected["decoded_schema_json"], &actual.decoded_schema_json, &format!("{at}: decoded_schema_json"));
-    assert_eq!(expected["decoded_schema_hash"], actual.decoded_schema_hash, "{at}: decoded_schema_hash");
-    check_bytes(&expected["protobuf_struct_bytes"], &actual.protobuf_struct_bytes, &format!("{at}: protobuf_struct_bytes"));
+    check_text(
+        &expected["normalized_json"],
+        &actual.normalized_json,
+        &format!("{at}: normalized_json"),
+    );
+    check_text(
+        &expected["decoded_json"],
+        &actual.decoded_json,
+        &format!("{at}: decoded_json"),
+    );
+    assert_eq!(
+        expected["decoded_value_hash"], actual.decoded_value_hash,
+        "{at}: decoded_value_hash"
+    );
+    check_text(
+        &expected["decoded_schema_json"],
+        &actual.decoded_schema_json,
+        &format!("{at}: decoded_schema_json"),
+    );
+    assert_eq!(
+        expected["decoded_schema_hash"], actual.decoded_schema_hash,
+        "{at}: decoded_schema_hash"
+    );
+    check_bytes(
+        &expected["protobuf_struct_bytes"],
+        &actual.protobuf_struct_bytes,
+        &format!("{at}: protobuf_struct_bytes"),
+    );
 }
 
 #[test]
@@ -78,7 +106,9 @@ fn process_export_payload_matches_the_published_core() {
         let text = input_text(&g.args, &texts, "payload_json");
         let merges = g.args["schema_merges_json"].as_str();
         let at = format!("process_export_payload line {}", g.line);
-        expect(g, process_export_payload(&text, merges), |e, v| check_export_payload(e, &v, &at));
+        expect(g, process_export_payload(&text, merges), |e, v| {
+            check_export_payload(e, &v, &at)
+        });
     }
 }
 
@@ -99,10 +129,24 @@ fn python_flavour_matches_process_export_payload_pyobject() {
         let at = format!("python_flavour line {}", g.line);
         let result = parse_json_with(&text, python).and_then(|v| process_export_value(v, &merges));
         expect(g, result, |e, p| {
-            assert_eq!(e["decoded_value_hash"], p.decoded_value_hash, "{at}: decoded_value_hash");
-            assert_eq!(e["decoded_schema_hash"], p.decoded_schema_hash, "{at}: decoded_schema_hash");
-            check_text(&e["decoded_schema_json"], &p.decoded_schema_json, &format!("{at}: decoded_schema"));
-            check_bytes(&e["protobuf_struct_bytes"], &p.protobuf_struct_bytes, &format!("{at}: struct bytes"));
+            assert_eq!(
+                e["decoded_value_hash"], p.decoded_value_hash,
+                "{at}: decoded_value_hash"
+            );
+            assert_eq!(
+                e["decoded_schema_hash"], p.decoded_schema_hash,
+                "{at}: decoded_schema_hash"
+            );
+            check_text(
+                &e["decoded_schema_json"],
+                &p.decoded_schema_json,
+                &format!("{at}: decoded_schema"),
+            );
+            check_bytes(
+                &e["protobuf_struct_bytes"],
+                &p.protobuf_struct_bytes,
+                &format!("{at}: struct bytes"),
+            );
         });
     }
 }
@@ -194,7 +238,11 @@ fn spans_decode_to_what_the_published_builder_produces() {
         let result = build_span_proto_bytes(&input);
         if let Ok(bytes) = &result {
             // Deterministic: the same input gives the same bytes, and they are a valid Span.
-            assert_eq!(build_span_proto_bytes(&input).as_ref(), Ok(bytes), "{at}: determinism");
+            assert_eq!(
+                build_span_proto_bytes(&input).as_ref(),
+                Ok(bytes),
+                "{at}: determinism"
+            );
             validate_span_bytes(bytes).unwrap_or_else(|e| panic!("{at}: {e}"));
         }
         expect(g, result, |e, ours| {
@@ -211,7 +259,12 @@ fn export_requests_decode_to_what_the_published_builder_produces() {
     assert!(cases.len() > 10);
     for g in &cases {
         let a = &g.args;
-        let spans: Vec<Vec<u8>> = a["spans"].as_array().unwrap().iter().map(|s| b64decode(s.as_str().unwrap())).collect();
+        let spans: Vec<Vec<u8>> = a["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| b64decode(s.as_str().unwrap()))
+            .collect();
         let at = format!("export_requests line {}", g.line);
         let result = build_export_spans_request_bytes(
             str_arg(a, "observable_service_id"),
@@ -222,20 +275,39 @@ fn export_requests_decode_to_what_the_published_builder_produces() {
         );
         match (expected_error(&g.expect), result) {
             (None, Ok(ours)) => {
-                let published = ExportSpansRequest::decode(b64decode(g.expect["ok"].as_str().unwrap()).as_slice()).unwrap();
-                assert_eq!(ExportSpansRequest::decode(ours.as_slice()).unwrap(), published, "{at}");
+                let published = ExportSpansRequest::decode(
+                    b64decode(g.expect["ok"].as_str().unwrap()).as_slice(),
+                )
+                .unwrap();
+                assert_eq!(
+                    ExportSpansRequest::decode(ours.as_slice()).unwrap(),
+                    published,
+                    "{at}"
+                );
                 // Spans are appended as they are: each one's bytes appear verbatim.
                 for span in &spans {
-                    assert!(ours.windows(span.len().max(1)).any(|w| span.is_empty() || w == span.as_slice()), "{at}");
+                    assert!(
+                        ours.windows(span.len().max(1))
+                            .any(|w| span.is_empty() || w == span.as_slice()),
+                        "{at}"
+                    );
                 }
             }
             (Some(message), Err(err @ CoreError::InvalidSpan { index, .. })) => {
                 // Our message is the published one plus the index of the bad span.
                 let ours = err.to_string();
-                assert!(ours.starts_with(message), "{at}: {ours:?} should start with {message:?}");
+                assert!(
+                    ours.starts_with(message),
+                    "{at}: {ours:?} should start with {message:?}"
+                );
                 assert_eq!(ours, format!("{message} (span index {index})"), "{at}");
                 assert!(validate_span_bytes(&spans[index]).is_err(), "{at}");
-                assert!(spans[..index].iter().all(|s| validate_span_bytes(s).is_ok()), "{at}");
+                assert!(
+                    spans[..index]
+                        .iter()
+                        .all(|s| validate_span_bytes(s).is_ok()),
+                    "{at}"
+                );
             }
             (expected, got) => panic!("{at}: expected {expected:?}, got {got:?}"),
         }
@@ -247,6 +319,9 @@ fn cow_strings_borrow_from_the_input() {
     let text = r#"{"plain":"abc","escaped":"a\nb"}"#;
     let value = parse_json(text).unwrap();
     let object = value.as_object().unwrap();
-    assert!(matches!(object.get("plain"), Some(Value::String(Cow::Borrowed("abc")))));
+    assert!(matches!(
+        object.get("plain"),
+        Some(Value::String(Cow::Borrowed("abc")))
+    ));
     assert!(matches!(object.get("escaped"), Some(Value::String(Cow::Owned(s))) if s == "a\nb"));
 }

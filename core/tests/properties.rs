@@ -13,8 +13,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use drift_core_rs::*;
-use prost::Message as _;
 use proptest::prelude::*;
+use prost::Message as _;
 
 /// A generated JSON value, before it is written as text.
 #[derive(Debug, Clone)]
@@ -32,8 +32,14 @@ enum Gen {
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("a".to_owned()), Just("b".to_owned()), Just("B".to_owned()), Just("é".to_owned()),
-        Just("😀".to_owned()), Just(String::new()), Just("a\u{0}".to_owned()), Just("k\"q\\".to_owned()),
+        Just("a".to_owned()),
+        Just("b".to_owned()),
+        Just("B".to_owned()),
+        Just("é".to_owned()),
+        Just("😀".to_owned()),
+        Just(String::new()),
+        Just("a\u{0}".to_owned()),
+        Just("k\"q\\".to_owned()),
         "[a-z]{1,6}",
     ]
 }
@@ -165,7 +171,11 @@ fn to_prost_value(v: &Value<'_>) -> prost_types::Value {
 
 fn to_prost_struct(o: &Object<'_>) -> prost_types::Struct {
     prost_types::Struct {
-        fields: o.members().iter().map(|(k, v)| (k.to_string(), to_prost_value(v))).collect::<BTreeMap<_, _>>(),
+        fields: o
+            .members()
+            .iter()
+            .map(|(k, v)| (k.to_string(), to_prost_value(v)))
+            .collect::<BTreeMap<_, _>>(),
     }
 }
 
@@ -182,7 +192,10 @@ fn model_schema(v: &serde_json::Value) -> serde_json::Value {
             None => json!({"properties": {}, "type": 7}),
         },
         serde_json::Value::Object(m) => {
-            let props: serde_json::Map<String, serde_json::Value> = m.iter().map(|(k, v)| (k.clone(), model_schema(v))).collect();
+            let props: serde_json::Map<String, serde_json::Value> = m
+                .iter()
+                .map(|(k, v)| (k.clone(), model_schema(v)))
+                .collect();
             json!({"properties": props, "type": 6})
         }
     }

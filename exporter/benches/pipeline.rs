@@ -11,10 +11,94 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use drift_core_rs::ExportRequestBuilder;
 use drift_exporter::{SPAN_RECORD_TYPE, SdkFlavor, SpanRecord, Timestamp, span_bytes_from_record};
 use drift_ring::{Consumer, Producer, RingConfig};
+
+/// CPU time of the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`): "per core" figures that do
+/// not count the time the thread waits for a CPU on a shared machine.
+struct ThreadCpuTime;
+
+fn thread_cpu_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `now`.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_nanos()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_nanos().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical < 1e6 {
+            (1e-3, "µs cpu")
+        } else {
+            (1e-6, "ms cpu")
+        };
+        values.iter_mut().for_each(|value| *value *= factor);
+        unit
+    }
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        match throughput {
+            Throughput::Bytes(bytes) | Throughput::BytesDecimal(bytes) => {
+                values
+                    .iter_mut()
+                    .for_each(|nanos| *nanos = *bytes as f64 / (*nanos / 1e9) / 1e6);
+                "MB/s per core"
+            }
+            Throughput::Elements(elements) | Throughput::ElementsAndBytes { elements, .. } => {
+                values
+                    .iter_mut()
+                    .for_each(|nanos| *nanos = *elements as f64 / (*nanos / 1e9));
+                "elem/s per core"
+            }
+            Throughput::Bits(bits) => {
+                values
+                    .iter_mut()
+                    .for_each(|nanos| *nanos = *bits as f64 / (*nanos / 1e9) / 1e6);
+                "Mbit/s per core"
+            }
+        }
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 const FIXTURES: &str = include_str!("../../tests/fixtures/span_payloads.jsonl");
 
@@ -92,7 +176,89 @@ fn records(payloads: &[Payload], count: usize) -> (Vec<Vec<u8>>, u64) {
     (records, json_bytes)
 }
 
-fn bench_pipeline(c: &mut Criterion) {
+/// The application thread's share: claim a ring slot and encode the span into it (what
+/// `Exporter::push_span` does besides a counter), 256 spans per iteration, ring emptied between
+/// iterations.
+fn bench_push<M: Measurement>(c: &mut Criterion<M>) {
+    let dir =
+        std::env::temp_dir().join(format!("drift-exporter-bench-push-{}", std::process::id()));
+    let payloads = payloads("2k");
+    let json: Vec<(String, String)> = (0..256)
+        .map(|n| {
+            (
+                payloads[n % payloads.len()].json.clone(),
+                format!(r#"{{"statusCode":200,"n":{n}}}"#),
+            )
+        })
+        .collect();
+    let config = RingConfig {
+        dir: Some(dir.clone()),
+        ..RingConfig::with_capacity(4 << 20)
+    };
+    let (producer, _fd) = Producer::create_memfd(&config).unwrap();
+    let mut consumer = Consumer::from_producer(&producer).unwrap();
+    let mut group = c.benchmark_group("push_2k");
+    group.throughput(Throughput::Elements(json.len() as u64));
+    group.bench_function("claim_encode_commit_256_spans", |b| {
+        b.iter_batched(
+            || {
+                consumer.drain(usize::MAX, usize::MAX, |_| {}).unwrap();
+            },
+            |()| {
+                for (n, (input, output)) in json.iter().enumerate() {
+                    let span_id = format!("{n:016x}");
+                    let record = SpanRecord {
+                        sdk: SdkFlavor::Python,
+                        sdk_version: "bench-1.0",
+                        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+                        span_id: &span_id,
+                        parent_span_id: "",
+                        name: "GET /api/v1/users",
+                        package_name: "http",
+                        instrumentation_name: "HttpInstrumentation",
+                        submodule_name: "GET",
+                        package_type: 1,
+                        kind: 2,
+                        environment: Some("bench"),
+                        status_code: 1,
+                        status_message: "",
+                        is_pre_app_start: false,
+                        is_root_span: true,
+                        timestamp: Timestamp {
+                            seconds: 1_763_766_605,
+                            nanos: 0,
+                        },
+                        duration: Timestamp {
+                            seconds: 0,
+                            nanos: 1_500_000,
+                        },
+                        input_value_json: input.as_bytes(),
+                        output_value_json: Some(output.as_bytes()),
+                        input_schema_merges_json: None,
+                        output_schema_merges_json: None,
+                        metadata_json: None,
+                        transform_metadata_json: None,
+                        stack_trace: None,
+                    };
+                    let mut slot = producer
+                        .try_claim(SPAN_RECORD_TYPE, record.encoded_len())
+                        .unwrap();
+                    record.encode_into(&mut slot).unwrap();
+                    slot.commit();
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn bench_pipeline<M: Measurement>(c: &mut Criterion<M>) {
+    bench_pipeline_named(c, "");
+}
+
+fn bench_pipeline_named<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     let dir = std::env::temp_dir().join(format!("drift-exporter-bench-{}", std::process::id()));
     for (class, spans) in [("2k", 512usize), ("20k", 64)] {
         let payloads = payloads(class);
@@ -104,7 +270,7 @@ fn bench_pipeline(c: &mut Criterion) {
         let (producer, _fd) = Producer::create_memfd(&config).unwrap();
         let mut consumer = Consumer::from_producer(&producer).unwrap();
 
-        let mut group = c.benchmark_group(format!("pipeline_{class}"));
+        let mut group = c.benchmark_group(format!("pipeline_{class}{suffix}"));
         group.throughput(Throughput::Bytes(json_bytes));
         group.bench_function(format!("drain_process_request_{spans}_spans"), |b| {
             b.iter_batched(
@@ -149,9 +315,27 @@ fn bench_pipeline(c: &mut Criterion) {
     std::fs::remove_dir_all(dir).ok();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = bench_pipeline
+fn settings<M: Measurement>(criterion: Criterion<M>) -> Criterion<M> {
+    criterion
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
 }
-criterion_main!(benches);
+
+criterion_group! {
+    name = wall_time;
+    config = settings(Criterion::default());
+    targets = bench_pipeline, bench_push
+}
+criterion_group! {
+    name = cpu_time;
+    config = settings(Criterion::default().with_measurement(ThreadCpuTime));
+    targets = bench_pipeline_cpu
+}
+
+/// The same pipeline measured in CPU time of the draining thread (group names end in `_cpu`).
+fn bench_pipeline_cpu(c: &mut Criterion<ThreadCpuTime>) {
+    bench_pipeline_named(c, "_cpu");
+}
+
+criterion_main!(wall_time, cpu_time);

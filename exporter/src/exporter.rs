@@ -274,7 +274,15 @@ impl Drop for Exporter {
         // SAFETY: see `state()`; `&mut self` means no other reference is in use.
         let owned = unsafe { (*state).fork_generation } == fork::generation();
         if owned {
-            self.shutdown(Duration::from_secs(5));
+            // A sidecar may not be running: do not hold the program's exit for long waiting
+            // for it. In-process, the final export gets a few seconds.
+            // SAFETY: as above.
+            let sidecar_mode = unsafe { (*state).worker.is_none() };
+            self.shutdown(if sidecar_mode {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_secs(5)
+            });
             // SAFETY: the pointer came from `Box::into_raw`, and after shutdown no thread
             // references the state (the worker threads were joined or hold their own Arcs).
             drop(unsafe { Box::from_raw(state) });

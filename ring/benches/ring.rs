@@ -4,7 +4,7 @@
 //! `cargo bench -p drift-ring --bench ring` (figures in docs/benchmarks.md).
 
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -148,72 +148,118 @@ fn push_drain_one_thread(c: &mut Criterion) {
     group.finish();
 }
 
+/// Producer threads that live for a whole benchmark: each `start(n)` makes every thread run its
+/// job `n` times (no thread spawn inside the timed region).
+struct Writers {
+    go: Vec<mpsc::Sender<u64>>,
+    done: mpsc::Receiver<()>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Writers {
+    fn new(count: usize, job: impl Fn() + Send + Clone + 'static) -> Writers {
+        let (done_tx, done) = mpsc::channel();
+        let (mut go, mut threads) = (Vec::new(), Vec::new());
+        for _ in 0..count {
+            let (tx, rx) = mpsc::channel::<u64>();
+            let (job, done_tx) = (job.clone(), done_tx.clone());
+            threads.push(std::thread::spawn(move || {
+                for n in rx {
+                    for _ in 0..n {
+                        job();
+                    }
+                    done_tx.send(()).expect("bench alive");
+                }
+            }));
+            go.push(tx);
+        }
+        Writers { go, done, threads }
+    }
+
+    fn start(&self, per_thread: u64) {
+        self.go
+            .iter()
+            .for_each(|tx| tx.send(per_thread).expect("writer alive"));
+    }
+
+    fn wait(&self) {
+        self.go
+            .iter()
+            .for_each(|_| self.done.recv().expect("writer alive"));
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        self.go.clear();
+        self.threads
+            .drain(..)
+            .for_each(|t| t.join().expect("writer"));
+    }
+}
+
 /// Two producer threads push concurrently while this thread drains; time per record delivered.
-/// On a full ring/queue the producers spin and retry (counted as part of the cost).
+/// On a full ring/queue the producers yield and retry (part of the cost). The machine has two
+/// cores, so three busy threads also measure the scheduler: compare the two rows, not the
+/// absolute values.
 fn push_drain_two_threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("push_drain_2p");
     for size in SIZES {
         let payload = Arc::new(vec![0x3Cu8; size]);
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_function(BenchmarkId::new("ring_crc32c", size), |b| {
+        {
             let (producer, mut consumer) = ring(true);
-            b.iter_custom(|iters| {
-                let per_thread = iters.div_ceil(2);
-                let start = Instant::now();
-                let writers: Vec<_> = (0..2)
-                    .map(|_| {
-                        let (producer, payload) = (producer.clone(), payload.clone());
-                        std::thread::spawn(move || {
-                            for _ in 0..per_thread {
-                                while let Err(PushError::Full | PushError::Contention) =
-                                    producer.try_push(2, &payload)
-                                {
-                                    std::hint::spin_loop();
-                                }
-                            }
-                        })
-                    })
-                    .collect();
-                let mut got = 0;
-                while got < per_thread * 2 {
-                    got += drain_all(&mut consumer);
+            let payload = payload.clone();
+            let writers = Writers::new(2, move || {
+                while let Err(PushError::Full | PushError::Contention) =
+                    producer.try_push(2, &payload)
+                {
+                    std::hint::spin_loop();
                 }
-                let elapsed = start.elapsed();
-                writers.into_iter().for_each(|w| w.join().expect("writer"));
-                elapsed
-            })
-        });
-        group.bench_function(BenchmarkId::new("arrayqueue_vec", size), |b| {
-            let queue = Arc::new(ArrayQueue::<Vec<u8>>::new(batch_for(size) as usize));
-            b.iter_custom(|iters| {
-                let per_thread = iters.div_ceil(2);
-                let start = Instant::now();
-                let writers: Vec<_> = (0..2)
-                    .map(|_| {
-                        let (queue, payload) = (queue.clone(), payload.clone());
-                        std::thread::spawn(move || {
-                            for _ in 0..per_thread {
-                                let mut item = payload.to_vec();
-                                while let Err(back) = queue.push(item) {
-                                    item = back;
-                                    std::hint::spin_loop();
-                                }
-                            }
-                        })
-                    })
-                    .collect();
-                let mut got = 0;
-                while got < per_thread * 2 {
-                    while let Some(v) = queue.pop() {
-                        black_box(&v);
-                        got += 1;
+            });
+            group.bench_function(BenchmarkId::new("ring_crc32c", size), |b| {
+                b.iter_custom(|iters| {
+                    let per_thread = iters.div_ceil(2);
+                    let start = Instant::now();
+                    writers.start(per_thread);
+                    let mut got = 0;
+                    while got < per_thread * 2 {
+                        got += drain_all(&mut consumer);
                     }
+                    let elapsed = start.elapsed();
+                    writers.wait();
+                    elapsed
+                })
+            });
+        }
+        {
+            let queue = Arc::new(ArrayQueue::<Vec<u8>>::new(batch_for(size) as usize));
+            let (q, payload) = (queue.clone(), payload.clone());
+            let writers = Writers::new(2, move || {
+                let mut item = payload.to_vec();
+                while let Err(back) = q.push(item) {
+                    item = back;
+                    std::thread::yield_now();
                 }
-                let elapsed = start.elapsed();
-                writers.into_iter().for_each(|w| w.join().expect("writer"));
-                elapsed
-            })
-        });
+            });
+            group.bench_function(BenchmarkId::new("arrayqueue_vec", size), |b| {
+                b.iter_custom(|iters| {
+                    let per_thread = iters.div_ceil(2);
+                    let start = Instant::now();
+                    writers.start(per_thread);
+                    let mut got = 0;
+                    while got < per_thread * 2 {
+                        while let Some(v) = queue.pop() {
+                            black_box(&v);
+                            got += 1;
+                        }
+                    }
+                    let elapsed = start.elapsed();
+                    writers.wait();
+                    elapsed
+                })
+            });
+        }
     }
     group.finish();
 }

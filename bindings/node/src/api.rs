@@ -2,8 +2,8 @@
 //! (see `index.d.ts`). Conversion and error mapping only; the work is `drift_core_rs`'s.
 
 use drift_core_rs::{
-    CoreError, JsonSchema, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput, SpanPayload,
-    SpanPayloads, SpanStatusInput, SpanTiming, Value, parse_json,
+    CoreError, JsonSchema, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
+    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, parse_json,
 };
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -12,7 +12,7 @@ use crate::error::{ErrorCode, JsError, from_core, js_error};
 use crate::js_string::JsText;
 
 /// `normalizeAndHash` result.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NormalizeAndHashResult {
     #[napi(ts_type = "string")]
     pub normalized_json: JsText,
@@ -21,7 +21,7 @@ pub struct NormalizeAndHashResult {
 }
 
 /// `processExportPayload` result.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct ProcessExportPayloadResult {
     #[napi(ts_type = "string")]
     pub normalized_json: JsText,
@@ -39,20 +39,28 @@ pub struct ProcessExportPayloadResult {
 /// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
 #[napi(ts_return_type = "string")]
 pub fn normalize_json(payload_json: String) -> Result<JsText, JsError> {
-    drift_core_rs::normalize_json(&payload_json).map(JsText).map_err(from_core)
+    drift_core_rs::normalize_json(&payload_json)
+        .map(JsText)
+        .map_err(from_core)
 }
 
 /// Lowercase hex SHA-256 of the canonical JSON text.
 #[napi(ts_return_type = "string")]
 pub fn deterministic_hash(payload_json: String) -> Result<JsText, JsError> {
-    drift_core_rs::deterministic_hash(&payload_json).map(JsText).map_err(from_core)
+    drift_core_rs::deterministic_hash(&payload_json)
+        .map(JsText)
+        .map_err(from_core)
 }
 
 /// Canonical text and its hash, from one parse.
 #[napi]
 pub fn normalize_and_hash(payload_json: String) -> Result<NormalizeAndHashResult, JsError> {
-    let (normalized_json, deterministic_hash) = drift_core_rs::normalize_and_hash(&payload_json).map_err(from_core)?;
-    Ok(NormalizeAndHashResult { normalized_json: JsText(normalized_json), deterministic_hash: JsText(deterministic_hash) })
+    let (normalized_json, deterministic_hash) =
+        drift_core_rs::normalize_and_hash(&payload_json).map_err(from_core)?;
+    Ok(NormalizeAndHashResult {
+        normalized_json: JsText(normalized_json),
+        deterministic_hash: JsText(deterministic_hash),
+    })
 }
 
 /// `google.protobuf.Struct` bytes of the top-level object (empty when it is not an object).
@@ -66,7 +74,8 @@ pub fn object_to_protobuf_struct_bytes(payload_json: String) -> Result<Buffer, J
 /// Number of top-level keys (0 when the top level is not an object).
 #[napi]
 pub fn object_to_protobuf_struct_field_count(payload_json: String) -> Result<u32, JsError> {
-    let count = drift_core_rs::object_to_protobuf_struct_field_count(&payload_json).map_err(from_core)?;
+    let count =
+        drift_core_rs::object_to_protobuf_struct_field_count(&payload_json).map_err(from_core)?;
     // A JSON text with more than 4 billion keys cannot reach here (V8 strings are shorter).
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
@@ -78,7 +87,8 @@ pub fn process_export_payload(
     schema_merges_json: Option<String>,
 ) -> Result<ProcessExportPayloadResult, JsError> {
     let result =
-        drift_core_rs::process_export_payload(&payload_json, schema_merges_json.as_deref()).map_err(from_core)?;
+        drift_core_rs::process_export_payload(&payload_json, schema_merges_json.as_deref())
+            .map_err(from_core)?;
     Ok(ProcessExportPayloadResult {
         normalized_json: JsText(result.normalized_json),
         decoded_json: JsText(result.decoded_json),
@@ -132,7 +142,11 @@ fn parse_field<'a>(field: &str, json: &'a str) -> Result<Value<'a>, JsError> {
 
 fn field_json_error(field: &str, error: CoreError) -> JsError {
     match error {
-        CoreError::InvalidJson { message, line, column } => js_error(
+        CoreError::InvalidJson {
+            message,
+            line,
+            column,
+        } => js_error(
             ErrorCode::InvalidJson,
             format!("invalid {field}: {message} at line {line} column {column}"),
         ),
@@ -185,8 +199,14 @@ pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<Buffer,
             environment: input.environment.as_deref(),
         },
         payloads: SpanPayloads {
-            input: payload(input.input_value_proto_struct_bytes.as_deref(), input_value.as_ref()),
-            output: payload(input.output_value_proto_struct_bytes.as_deref(), output_value.as_ref()),
+            input: payload(
+                input.input_value_proto_struct_bytes.as_deref(),
+                input_value.as_ref(),
+            ),
+            output: payload(
+                input.output_value_proto_struct_bytes.as_deref(),
+                output_value.as_ref(),
+            ),
             input_schema: Some(&input_schema),
             output_schema: Some(&output_schema),
             metadata: payload(None, metadata.as_ref()),
@@ -197,16 +217,24 @@ pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<Buffer,
             input_schema_hash: &input.input_schema_hash,
             output_schema_hash: &input.output_schema_hash,
         },
-        status: SpanStatusInput { code: input.status_code, message: &input.status_message },
+        status: SpanStatusInput {
+            code: input.status_code,
+            message: &input.status_message,
+        },
         timing: SpanTiming {
             timestamp_seconds: input.timestamp_seconds,
             timestamp_nanos: input.timestamp_nanos,
             duration_seconds: input.duration_seconds,
             duration_nanos: input.duration_nanos,
         },
-        flags: SpanFlags { is_pre_app_start: input.is_pre_app_start, is_root_span: input.is_root_span },
+        flags: SpanFlags {
+            is_pre_app_start: input.is_pre_app_start,
+            is_root_span: input.is_root_span,
+        },
     };
-    drift_core_rs::build_span_proto_bytes(&span).map(Buffer::from).map_err(from_core)
+    drift_core_rs::build_span_proto_bytes(&span)
+        .map(Buffer::from)
+        .map_err(from_core)
 }
 
 /// `tusk.drift.backend.v1.ExportSpansRequest` bytes: the header fields and each span, checked

@@ -55,8 +55,12 @@ pub fn from_core(error: CoreError) -> JsError {
     let code = match &error {
         CoreError::InvalidJson { .. } | CoreError::RecursionLimit { .. } => ErrorCode::InvalidJson,
         CoreError::InvalidEnum { .. } => ErrorCode::InvalidEnum,
-        CoreError::InvalidProtobuf { .. } | CoreError::InvalidSpan { .. } => ErrorCode::InvalidProtobuf,
-        CoreError::ValueTooDeep { .. } | CoreError::UnsupportedValue => ErrorCode::SerializationError,
+        CoreError::InvalidProtobuf { .. } | CoreError::InvalidSpan { .. } => {
+            ErrorCode::InvalidProtobuf
+        }
+        CoreError::ValueTooDeep { .. } | CoreError::UnsupportedValue => {
+            ErrorCode::SerializationError
+        }
     };
     js_error(code, error.to_string())
 }

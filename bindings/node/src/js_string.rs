@@ -36,7 +36,10 @@ fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::new(Status::from(status), format!("failed to create a {what} string")))
+        Err(napi::Error::new(
+            Status::from(status),
+            format!("failed to create a {what} string"),
+        ))
     }
 }
 
@@ -52,7 +55,12 @@ pub unsafe fn create_js_string(env: sys::napi_env, text: &str) -> napi::Result<s
         // SAFETY: `env` is live (contract); the pointer/length describe `bytes`, which ASCII makes
         // valid Latin-1; `value` is a valid out pointer.
         let status = unsafe {
-            sys::napi_create_string_latin1(env, bytes.as_ptr().cast::<c_char>(), bytes.len() as isize, &mut value)
+            sys::napi_create_string_latin1(
+                env,
+                bytes.as_ptr().cast::<c_char>(),
+                bytes.len() as isize,
+                &mut value,
+            )
         };
         check(status, "Latin-1")?;
     } else if encoding_rs::mem::is_str_latin1(text) {
@@ -61,7 +69,12 @@ pub unsafe fn create_js_string(env: sys::napi_env, text: &str) -> napi::Result<s
         let written = encoding_rs::mem::convert_utf8_to_latin1_lossy(bytes, &mut latin1);
         // SAFETY: as above, with the converted buffer's first `written` bytes.
         let status = unsafe {
-            sys::napi_create_string_latin1(env, latin1.as_ptr().cast::<c_char>(), written as isize, &mut value)
+            sys::napi_create_string_latin1(
+                env,
+                latin1.as_ptr().cast::<c_char>(),
+                written as isize,
+                &mut value,
+            )
         };
         check(status, "Latin-1")?;
     } else {
@@ -69,7 +82,9 @@ pub unsafe fn create_js_string(env: sys::napi_env, text: &str) -> napi::Result<s
         let mut utf16 = vec![0u16; bytes.len()];
         let written = encoding_rs::mem::convert_str_to_utf16(text, &mut utf16);
         // SAFETY: `env` is live; the pointer/length describe the first `written` code units.
-        let status = unsafe { sys::napi_create_string_utf16(env, utf16.as_ptr(), written as isize, &mut value) };
+        let status = unsafe {
+            sys::napi_create_string_utf16(env, utf16.as_ptr(), written as isize, &mut value)
+        };
         check(status, "UTF-16")?;
     }
     Ok(value)

@@ -25,7 +25,7 @@ use napi::{JsValue, Status};
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, JsError, from_exporter, from_napi, js_error};
-use crate::ring_span::SpanReader;
+use crate::ring_span::{PropertyKeys, SpanReader};
 
 /// Default budget of `forceFlush`/`shutdown` when no timeout is given (OpenTelemetry's 30 s).
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
@@ -169,7 +169,9 @@ impl Shared {
     }
 
     fn wait_for_deliveries(&self, deadline: Instant) -> bool {
-        let Some(deliveries) = &self.deliveries else { return true };
+        let Some(deliveries) = &self.deliveries else {
+            return true;
+        };
         loop {
             if deliveries.pending.load(Ordering::Acquire) == 0 {
                 return true;
@@ -193,7 +195,11 @@ pub struct RingExporter {
 fn non_negative(name: &str, value: Option<f64>) -> Result<Option<u64>, JsError> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 => Ok(Some(v as u64)),
+        Some(v)
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 =>
+        {
+            Ok(Some(v as u64))
+        }
         Some(v) => Err(js_error(
             ErrorCode::InvalidConfig,
             format!("invalid configuration {name}: expected a non-negative integer, got {v}"),
@@ -204,14 +210,24 @@ fn non_negative(name: &str, value: Option<f64>) -> Result<Option<u64>, JsError> 
 fn size(name: &str, value: Option<f64>) -> Result<Option<usize>, JsError> {
     non_negative(name, value)?
         .map(|v| {
-            usize::try_from(v).map_err(|_| js_error(ErrorCode::InvalidConfig, format!("invalid configuration {name}: too large")))
+            usize::try_from(v).map_err(|_| {
+                js_error(
+                    ErrorCode::InvalidConfig,
+                    format!("invalid configuration {name}: too large"),
+                )
+            })
         })
         .transpose()
 }
 
 /// The options as the exporter's partial configuration (same names, snake_case).
 fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError> {
-    let sink = match options.sink.as_deref().map(str::trim).map(str::to_ascii_lowercase) {
+    let sink = match options
+        .sink
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_ascii_lowercase)
+    {
         // The callback sink is not a file/environment setting; it is installed afterwards.
         Some(kind) if kind == "callback" => None,
         other => other,
@@ -222,8 +238,14 @@ fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError>
         max_span_bytes: size("max_span_bytes", options.max_span_bytes)?,
         max_export_batch_size: size("max_export_batch_size", options.max_export_batch_size)?,
         max_export_batch_bytes: size("max_export_batch_bytes", options.max_export_batch_bytes)?,
-        schedule_delay_millis: non_negative("schedule_delay_millis", options.schedule_delay_millis)?,
-        export_timeout_millis: non_negative("export_timeout_millis", options.export_timeout_millis)?,
+        schedule_delay_millis: non_negative(
+            "schedule_delay_millis",
+            options.schedule_delay_millis,
+        )?,
+        export_timeout_millis: non_negative(
+            "export_timeout_millis",
+            options.export_timeout_millis,
+        )?,
         observable_service_id: options.observable_service_id.clone(),
         environment: options.environment.clone(),
         sdk_version: options.sdk_version.clone(),
@@ -240,7 +262,10 @@ fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError>
 }
 
 fn wants_callback_sink(options: &RingExporterOptions<'_>) -> Result<bool, JsError> {
-    let named = options.sink.as_deref().map(|s| s.trim().eq_ignore_ascii_case("callback"));
+    let named = options
+        .sink
+        .as_deref()
+        .map(|s| s.trim().eq_ignore_ascii_case("callback"));
     match (named, options.callback.is_some()) {
         (Some(true), true) | (None, true) => Ok(true),
         (Some(true), false) => Err(js_error(
@@ -284,7 +309,9 @@ fn callback_sink(
 }
 
 fn millis(timeout_ms: Option<f64>) -> Duration {
-    let ms = timeout_ms.filter(|ms| ms.is_finite() && *ms >= 0.0).unwrap_or(DEFAULT_TIMEOUT_MS);
+    let ms = timeout_ms
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
     Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0)
 }
 
@@ -296,13 +323,18 @@ fn settle_off_thread<'env>(
     work: impl FnOnce(&Shared) -> bool + Send + 'static,
 ) -> Result<Object<'env>, JsError> {
     let (deferred, promise) = env.create_deferred::<bool, _>().map_err(from_napi)?;
-    let spawned = thread::Builder::new().name(format!("drift-node-{name}")).spawn(move || {
-        let outcome = shared.is_some_and(|shared| work(&shared));
-        deferred.resolve(move |_| Ok(outcome));
-    });
+    let spawned = thread::Builder::new()
+        .name(format!("drift-node-{name}"))
+        .spawn(move || {
+            let outcome = shared.is_some_and(|shared| work(&shared));
+            deferred.resolve(move |_| Ok(outcome));
+        });
     match spawned {
         Ok(_) => Ok(promise),
-        Err(error) => Err(js_error(ErrorCode::ExporterError, format!("could not start the {name} thread: {error}"))),
+        Err(error) => Err(js_error(
+            ErrorCode::ExporterError,
+            format!("could not start the {name} thread: {error}"),
+        )),
     }
 }
 
@@ -313,8 +345,11 @@ impl RingExporter {
     #[napi(constructor)]
     pub fn new(env: Env, options: Option<RingExporterOptions<'_>>) -> Result<Self, JsError> {
         let options = options.unwrap_or_else(empty_options);
+        ensure_property_keys(&env)?;
         let mut config = ExporterConfig::from_env().map_err(from_exporter)?;
-        config.apply_file(&file_config(&options)?).map_err(from_exporter)?;
+        config
+            .apply_file(&file_config(&options)?)
+            .map_err(from_exporter)?;
         let mut deliveries = None;
         if wants_callback_sink(&options)? {
             let counter = Arc::new(CallbackDeliveries::default());
@@ -326,10 +361,16 @@ impl RingExporter {
         config.validate().map_err(from_exporter)?;
         let sdk_version = config.service.sdk_version.clone();
         let exporter = Exporter::start(config).map_err(from_exporter)?;
-        let shared = Arc::new(Shared { exporter, deliveries });
+        let shared = Arc::new(Shared {
+            exporter,
+            deliveries,
+        });
 
-        let exit_timeout =
-            Duration::from_millis(u64::from(options.exit_flush_timeout_ms.unwrap_or(DEFAULT_EXIT_FLUSH_TIMEOUT_MS)));
+        let exit_timeout = Duration::from_millis(u64::from(
+            options
+                .exit_flush_timeout_ms
+                .unwrap_or(DEFAULT_EXIT_FLUSH_TIMEOUT_MS),
+        ));
         let weak: Weak<Shared> = Arc::downgrade(&shared);
         env.add_env_cleanup_hook(weak, move |weak| {
             // The environment (a Worker, or the main thread at exit) is going away: drain what
@@ -340,7 +381,11 @@ impl RingExporter {
         })
         .map_err(from_napi)?;
 
-        Ok(RingExporter { shared: Some(shared), reader: SpanReader::default(), sdk_version })
+        Ok(RingExporter {
+            shared: Some(shared),
+            reader: SpanReader::default(),
+            sdk_version,
+        })
     }
 
     /// Copies one finished span into the ring. `true` if it was queued; `false` if it was
@@ -348,27 +393,46 @@ impl RingExporter {
     /// Throws only for a malformed argument (not an object, a field of the wrong type).
     #[napi(ts_args_type = "span: RingSpan")]
     pub fn push_span(&mut self, span: Unknown<'_>) -> Result<bool, JsError> {
-        let Some(shared) = &self.shared else { return Ok(false) };
-        let env = span.value().env;
-        // SAFETY: `env` and the value come from this very call, so both are live.
-        unsafe { self.reader.read(env, span.raw())? };
-        Ok(shared.exporter.push_span(&self.reader.record(&self.sdk_version)).is_ok())
+        let Some(shared) = &self.shared else {
+            return Ok(false);
+        };
+        let raw_env = span.value().env;
+        let keys = ensure_property_keys(&Env::from_raw(raw_env))?;
+        // SAFETY: `raw_env` and the value come from this very call, so both are live, and the
+        // keys belong to that env (instance data is per environment).
+        unsafe { self.reader.read(raw_env, keys, span.raw())? };
+        Ok(shared
+            .exporter
+            .push_span(&self.reader.record(&self.sdk_version))
+            .is_ok())
     }
 
     /// Exports everything pushed so far; resolves `true` if it was all delivered or dropped
     /// within `timeoutMs` (default 30000).
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn force_flush<'env>(&self, env: &'env Env, timeout_ms: Option<f64>) -> Result<Object<'env>, JsError> {
+    pub fn force_flush<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: Option<f64>,
+    ) -> Result<Object<'env>, JsError> {
         let timeout = millis(timeout_ms);
-        settle_off_thread(env, "flush", self.shared.clone(), move |shared| shared.flush(timeout))
+        settle_off_thread(env, "flush", self.shared.clone(), move |shared| {
+            shared.flush(timeout)
+        })
     }
 
     /// Stops accepting spans, exports what is queued within `timeoutMs` (default 30000) and
     /// stops the threads. Idempotent.
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn shutdown<'env>(&self, env: &'env Env, timeout_ms: Option<f64>) -> Result<Object<'env>, JsError> {
+    pub fn shutdown<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: Option<f64>,
+    ) -> Result<Object<'env>, JsError> {
         let timeout = millis(timeout_ms);
-        settle_off_thread(env, "shutdown", self.shared.clone(), move |shared| shared.shutdown(timeout))
+        settle_off_thread(env, "shutdown", self.shared.clone(), move |shared| {
+            shared.shutdown(timeout)
+        })
     }
 
     /// Counters, ring occupancy, circuit state.
@@ -387,9 +451,35 @@ impl Drop for RingExporter {
         // Garbage-collected without `shutdown()`: the last owner's drop drains and joins the
         // exporter's threads, which must not happen on the event loop; hand it to a thread.
         if let Some(shared) = self.shared.take() {
-            let _ = thread::Builder::new().name("drift-node-drop".to_string()).spawn(move || drop(shared));
+            let _ = thread::Builder::new()
+                .name("drift-node-drop".to_string())
+                .spawn(move || drop(shared));
         }
     }
+}
+
+/// This environment's property keys (N-API instance data), created on first use. Instance data
+/// is per environment, so a Worker gets its own set, freed when the Worker is torn down.
+fn ensure_property_keys(env: &Env) -> Result<&'static PropertyKeys, JsError> {
+    if let Some(keys) = env.get_instance_data::<PropertyKeys>().map_err(from_napi)? {
+        return Ok(keys);
+    }
+    // SAFETY: `env` is the live environment of the current call.
+    let keys = unsafe { PropertyKeys::create(env.raw())? };
+    env.set_instance_data(keys, (), |mut context| {
+        // SAFETY: the finalizer runs in the environment the keys were created in.
+        unsafe { context.value.release(context.env.raw()) };
+    })
+    .map_err(from_napi)?;
+    env.get_instance_data::<PropertyKeys>()
+        .map_err(from_napi)?
+        .map(|keys| &*keys)
+        .ok_or_else(|| {
+            js_error(
+                ErrorCode::ExporterError,
+                "could not store the span property keys",
+            )
+        })
 }
 
 fn stopped_health() -> RingExporterHealth {

@@ -1,9 +1,14 @@
 //! Reads the span object given to `RingExporter.pushSpan` into a [`SpanRecord`].
 //!
 //! This is the hot path of the ring exporter on the event loop, so it talks to N-API directly:
-//! property names are static C strings (no allocation per lookup) and every string's UTF-8 is
-//! written into one reusable arena owned by the exporter (no allocation per span once the arena
-//! has grown to the largest span seen). The record then borrows its fields from the arena.
+//!
+//! * property names are JS strings created once per environment ([`PropertyKeys`]), so a lookup
+//!   skips V8's per-call conversion of a C string into an internalized key;
+//! * each string is copied out of V8 with one call into the arena's spare room (64 KiB kept
+//!   free); only a string that may not have fitted is copied again, sized from its UTF-16
+//!   length (O(1) in V8, at most 3 UTF-8 bytes per unit), so there is never a length scan;
+//! * every string lands in one reusable arena owned by the exporter (no allocation per span once
+//!   the arena has grown to the largest span seen); the record then borrows from the arena.
 
 use std::ffi::CStr;
 use std::ops::Range;
@@ -12,7 +17,161 @@ use std::ptr;
 use drift_exporter::{SdkFlavor, SpanRecord, Timestamp};
 use napi::sys;
 
-use crate::error::{ErrorCode, JsResult, js_error};
+use crate::error::{ErrorCode, JsError, JsResult, js_error};
+
+/// The properties `pushSpan` reads; the discriminant indexes [`FIELD_NAMES`] and the keys.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    TraceId,
+    SpanId,
+    ParentSpanId,
+    Name,
+    PackageName,
+    InstrumentationName,
+    SubmoduleName,
+    Environment,
+    StatusMessage,
+    InputValueJson,
+    OutputValueJson,
+    InputSchemaMergesJson,
+    OutputSchemaMergesJson,
+    MetadataJson,
+    TransformMetadataJson,
+    StackTrace,
+    PackageType,
+    Kind,
+    StatusCode,
+    IsPreAppStart,
+    IsRootSpan,
+    TimestampSeconds,
+    TimestampNanos,
+    DurationSeconds,
+    DurationNanos,
+}
+
+const FIELD_COUNT: usize = 25;
+
+/// JavaScript property names, in [`Field`] order.
+const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
+    c"traceId",
+    c"spanId",
+    c"parentSpanId",
+    c"name",
+    c"packageName",
+    c"instrumentationName",
+    c"submoduleName",
+    c"environment",
+    c"statusMessage",
+    c"inputValueJson",
+    c"outputValueJson",
+    c"inputSchemaMergesJson",
+    c"outputSchemaMergesJson",
+    c"metadataJson",
+    c"transformMetadataJson",
+    c"stackTrace",
+    c"packageType",
+    c"kind",
+    c"statusCode",
+    c"isPreAppStart",
+    c"isRootSpan",
+    c"timestampSeconds",
+    c"timestampNanos",
+    c"durationSeconds",
+    c"durationNanos",
+];
+
+impl Field {
+    fn name(self) -> &'static str {
+        FIELD_NAMES[self as usize].to_str().unwrap_or("?")
+    }
+}
+
+/// Spare arena bytes kept for the one-call string copy; a span's strings usually fit, so most
+/// strings cost one N-API call.
+const MIN_SPARE_BYTES: usize = 64 * 1024;
+
+/// `NAPI_AUTO_LENGTH`: the string is NUL-terminated.
+const NAPI_AUTO_LENGTH: isize = -1;
+
+/// The property-name strings of one environment, created once and kept in a JS array held by
+/// reference (Node 20 cannot reference a string directly). Stored as the addon's N-API instance
+/// data, so each environment (the main thread, every Worker) has its own, released when that
+/// environment is torn down.
+pub struct PropertyKeys {
+    array: sys::napi_ref,
+}
+
+impl PropertyKeys {
+    /// Creates the keys in `env`.
+    ///
+    /// # Safety
+    /// `env` must be the live environment of the current call.
+    pub unsafe fn create(env: sys::napi_env) -> JsResult<PropertyKeys> {
+        let failed = || {
+            js_error(
+                ErrorCode::ExporterError,
+                "could not create the span property keys",
+            )
+        };
+        let mut array = ptr::null_mut();
+        // SAFETY: live env (contract); `array` is a valid out pointer.
+        if unsafe { sys::napi_create_array_with_length(env, FIELD_COUNT, &mut array) }
+            != sys::Status::napi_ok
+        {
+            return Err(failed());
+        }
+        for (index, name) in FIELD_NAMES.iter().enumerate() {
+            let mut key = ptr::null_mut();
+            // SAFETY: live env; `name` is NUL-terminated; `key` is a valid out pointer.
+            let created = unsafe {
+                sys::napi_create_string_utf8(env, name.as_ptr(), NAPI_AUTO_LENGTH, &mut key)
+            };
+            let stored = created == sys::Status::napi_ok
+                // SAFETY: live env; `array` and `key` were just created in it.
+                && unsafe { sys::napi_set_element(env, array, index as u32, key) } == sys::Status::napi_ok;
+            if !stored {
+                return Err(failed());
+            }
+        }
+        let mut reference = ptr::null_mut();
+        // SAFETY: live env; `array` is an object of it; `reference` is a valid out pointer.
+        if unsafe { sys::napi_create_reference(env, array, 1, &mut reference) }
+            != sys::Status::napi_ok
+        {
+            return Err(failed());
+        }
+        Ok(PropertyKeys { array: reference })
+    }
+
+    /// Deletes the reference (instance-data finalizer).
+    ///
+    /// # Safety
+    /// `env` must be the environment the keys were created in, still able to run finalizers.
+    pub unsafe fn release(&mut self, env: sys::napi_env) {
+        if !self.array.is_null() {
+            // SAFETY: `array` is a reference created in `env` and not deleted yet.
+            unsafe { sys::napi_delete_reference(env, self.array) };
+            self.array = ptr::null_mut();
+        }
+    }
+
+    /// The array of keys, valid for the current call.
+    ///
+    /// # Safety
+    /// `env` must be the live environment the keys were created in.
+    unsafe fn array(&self, env: sys::napi_env) -> JsResult<sys::napi_value> {
+        let mut array = ptr::null_mut();
+        // SAFETY: per this function's contract; `array` is a valid out pointer.
+        let status = unsafe { sys::napi_get_reference_value(env, self.array, &mut array) };
+        if status != sys::Status::napi_ok || array.is_null() {
+            return Err(js_error(
+                ErrorCode::ExporterError,
+                "span property keys are gone",
+            ));
+        }
+        Ok(array)
+    }
+}
 
 /// Byte ranges of the span's strings inside the arena (`None`: absent).
 #[derive(Debug, Default)]
@@ -55,59 +214,68 @@ pub struct SpanReader {
     scalars: ScalarFields,
 }
 
-/// A JS value read from a property: the raw handle and whether it is `undefined`/`null`.
-struct Property {
-    value: sys::napi_value,
-}
-
 impl SpanReader {
     /// Reads every field of `object` (a JS value, checked to be an object). Errors name the
     /// field and the expected type; nothing is kept from a failed read.
     ///
     /// # Safety
-    /// `env` must be the live environment of the current call and `object` a value of it.
-    pub unsafe fn read(&mut self, env: sys::napi_env, object: sys::napi_value) -> JsResult<()> {
+    /// `env` must be the live environment of the current call, `object` a value of it, and
+    /// `keys` created in `env`.
+    pub unsafe fn read(
+        &mut self,
+        env: sys::napi_env,
+        keys: &PropertyKeys,
+        object: sys::napi_value,
+    ) -> JsResult<()> {
         // SAFETY: forwarded contract of this function.
         let value_type = unsafe { type_of(env, object) };
         if value_type != Some(sys::ValueType::napi_object) {
-            return Err(js_error(ErrorCode::InvalidArg, "pushSpan expects a span object"));
+            return Err(js_error(
+                ErrorCode::InvalidArg,
+                "pushSpan expects a span object",
+            ));
         }
         self.arena.clear();
-        let reader = ObjectReader { env, object };
-        // SAFETY (all calls below): `env` and `object` are live for this call, as required.
+        // SAFETY: `keys` were created in the live `env` (contract).
+        let keys = unsafe { keys.array(env)? };
+        let reader = ObjectReader { env, object, keys };
+        let arena = &mut self.arena;
+        // SAFETY: every call below needs `env`, `object` and `keys` valid, which this function's
+        // own contract guarantees for its whole duration.
         unsafe {
-            self.strings.trace_id = reader.required_string(c"traceId", &mut self.arena)?;
-            self.strings.span_id = reader.required_string(c"spanId", &mut self.arena)?;
-            self.strings.parent_span_id = reader.string_or_empty(c"parentSpanId", &mut self.arena)?;
-            self.strings.name = reader.required_string(c"name", &mut self.arena)?;
-            self.strings.package_name = reader.required_string(c"packageName", &mut self.arena)?;
-            self.strings.instrumentation_name = reader.required_string(c"instrumentationName", &mut self.arena)?;
-            self.strings.submodule_name = reader.string_or_empty(c"submoduleName", &mut self.arena)?;
-            self.strings.environment = reader.optional_string(c"environment", &mut self.arena)?;
-            self.strings.status_message = reader.string_or_empty(c"statusMessage", &mut self.arena)?;
-            self.strings.input_value_json = reader.required_string(c"inputValueJson", &mut self.arena)?;
-            self.strings.output_value_json = reader.optional_string(c"outputValueJson", &mut self.arena)?;
-            self.strings.input_schema_merges_json =
-                reader.optional_string(c"inputSchemaMergesJson", &mut self.arena)?;
-            self.strings.output_schema_merges_json =
-                reader.optional_string(c"outputSchemaMergesJson", &mut self.arena)?;
-            self.strings.metadata_json = reader.optional_string(c"metadataJson", &mut self.arena)?;
-            self.strings.transform_metadata_json =
-                reader.optional_string(c"transformMetadataJson", &mut self.arena)?;
-            self.strings.stack_trace = reader.optional_string(c"stackTrace", &mut self.arena)?;
+            self.strings = StringFields {
+                trace_id: reader.required_string(Field::TraceId, arena)?,
+                span_id: reader.required_string(Field::SpanId, arena)?,
+                parent_span_id: reader.string_or_empty(Field::ParentSpanId, arena)?,
+                name: reader.required_string(Field::Name, arena)?,
+                package_name: reader.required_string(Field::PackageName, arena)?,
+                instrumentation_name: reader.required_string(Field::InstrumentationName, arena)?,
+                submodule_name: reader.string_or_empty(Field::SubmoduleName, arena)?,
+                environment: reader.string_into(Field::Environment, arena)?,
+                status_message: reader.string_or_empty(Field::StatusMessage, arena)?,
+                input_value_json: reader.required_string(Field::InputValueJson, arena)?,
+                output_value_json: reader.string_into(Field::OutputValueJson, arena)?,
+                input_schema_merges_json: reader
+                    .string_into(Field::InputSchemaMergesJson, arena)?,
+                output_schema_merges_json: reader
+                    .string_into(Field::OutputSchemaMergesJson, arena)?,
+                metadata_json: reader.string_into(Field::MetadataJson, arena)?,
+                transform_metadata_json: reader.string_into(Field::TransformMetadataJson, arena)?,
+                stack_trace: reader.string_into(Field::StackTrace, arena)?,
+            };
             self.scalars = ScalarFields {
-                package_type: reader.i32_or(c"packageType", 0)?,
-                kind: reader.required_i32(c"kind")?,
-                status_code: reader.required_i32(c"statusCode")?,
-                is_pre_app_start: reader.bool_or_false(c"isPreAppStart")?,
-                is_root_span: reader.bool_or_false(c"isRootSpan")?,
+                package_type: reader.i32_or(Field::PackageType, 0)?,
+                kind: reader.required_i32(Field::Kind)?,
+                status_code: reader.required_i32(Field::StatusCode)?,
+                is_pre_app_start: reader.bool_or_false(Field::IsPreAppStart)?,
+                is_root_span: reader.bool_or_false(Field::IsRootSpan)?,
                 timestamp: Timestamp {
-                    seconds: reader.required_i64(c"timestampSeconds")?,
-                    nanos: reader.required_i32(c"timestampNanos")?,
+                    seconds: reader.required_i64(Field::TimestampSeconds)?,
+                    nanos: reader.required_i32(Field::TimestampNanos)?,
                 },
                 duration: Timestamp {
-                    seconds: reader.required_i64(c"durationSeconds")?,
-                    nanos: reader.required_i32(c"durationNanos")?,
+                    seconds: reader.required_i64(Field::DurationSeconds)?,
+                    nanos: reader.required_i32(Field::DurationNanos)?,
                 },
             };
         }
@@ -117,9 +285,9 @@ impl SpanReader {
     /// The record of the span read last, borrowing the arena.
     pub fn record<'a>(&'a self, sdk_version: &'a str) -> SpanRecord<'a> {
         let bytes = |range: &Range<usize>| &self.arena[range.clone()];
-        // The arena holds only what `napi_get_value_string_utf8` wrote: valid UTF-8, and every
-        // range ends on a string boundary, so these conversions cannot fail; an empty string is
-        // the safe fallback should that ever change.
+        // The arena holds only what `napi_get_value_string_utf8` wrote: valid UTF-8 (lone
+        // surrogates become U+FFFD), and every range ends on a string boundary, so these
+        // conversions cannot fail; an empty string is the safe fallback should that change.
         let text = |range: &Range<usize>| std::str::from_utf8(bytes(range)).unwrap_or_default();
         let strings = &self.strings;
         let scalars = self.scalars;
@@ -151,25 +319,21 @@ impl SpanReader {
             stack_trace: strings.stack_trace.as_ref().map(text),
         }
     }
-
-    /// Bytes the arena holds for the span read last (its strings' UTF-8).
-    pub fn string_bytes(&self) -> usize {
-        self.arena.len()
-    }
 }
 
 /// Reads typed properties of one JS object.
 struct ObjectReader {
     env: sys::napi_env,
     object: sys::napi_value,
+    /// The environment's array of property-name strings, in [`Field`] order.
+    keys: sys::napi_value,
 }
 
-fn field_name(name: &CStr) -> &str {
-    name.to_str().unwrap_or("?")
-}
-
-fn wrong_type(name: &CStr, expected: &str) -> crate::error::JsError {
-    js_error(ErrorCode::InvalidArg, format!("span field `{}` must be {expected}", field_name(name)))
+fn wrong_type(field: Field, expected: &str) -> JsError {
+    js_error(
+        ErrorCode::InvalidArg,
+        format!("span field `{}` must be {expected}", field.name()),
+    )
 }
 
 /// `napi_typeof`, `None` when the call fails.
@@ -185,27 +349,36 @@ unsafe fn type_of(env: sys::napi_env, value: sys::napi_value) -> Option<sys::nap
 
 impl ObjectReader {
     /// # Safety
-    /// `self.env`/`self.object` must be live.
-    unsafe fn property(&self, name: &CStr) -> JsResult<Property> {
+    /// `self.env`, `self.object` and `self.keys` must be valid (see [`SpanReader::read`]).
+    unsafe fn property(&self, field: Field) -> JsResult<sys::napi_value> {
+        let mut key = ptr::null_mut();
+        // SAFETY: per this function's contract; the array has `FIELD_COUNT` elements.
+        let status = unsafe { sys::napi_get_element(self.env, self.keys, field as u32, &mut key) };
+        if status != sys::Status::napi_ok {
+            return Err(js_error(
+                ErrorCode::ExporterError,
+                "span property keys are gone",
+            ));
+        }
         let mut value = ptr::null_mut();
-        // SAFETY: live env and object (contract); `name` is NUL-terminated; `value` is a valid
-        // out pointer. A getter may run JS and throw: that surfaces as a non-ok status.
-        let status = unsafe { sys::napi_get_named_property(self.env, self.object, name.as_ptr(), &mut value) };
+        // SAFETY: live env, object and key; `value` is a valid out pointer. A getter may run JS
+        // and throw: that surfaces as a non-ok status.
+        let status = unsafe { sys::napi_get_property(self.env, self.object, key, &mut value) };
         if status != sys::Status::napi_ok {
             return Err(js_error(
                 ErrorCode::InvalidArg,
-                format!("could not read span field `{}`", field_name(name)),
+                format!("could not read span field `{}`", field.name()),
             ));
         }
-        Ok(Property { value })
+        Ok(value)
     }
 
     /// # Safety
-    /// `self.env` must be live and `property` one of its values.
-    unsafe fn is_nullish(&self, property: &Property) -> bool {
-        // SAFETY: per this function's contract.
+    /// `self.env` must be live and `value` one of its values.
+    unsafe fn is_nullish(&self, value: sys::napi_value) -> bool {
         matches!(
-            unsafe { type_of(self.env, property.value) },
+            // SAFETY: per this function's contract.
+            unsafe { type_of(self.env, value) },
             Some(sys::ValueType::napi_undefined | sys::ValueType::napi_null)
         )
     }
@@ -214,138 +387,186 @@ impl ObjectReader {
     /// (`undefined`/`null`).
     ///
     /// # Safety
-    /// `self.env`/`self.object` must be live.
-    unsafe fn string_into(&self, name: &CStr, arena: &mut Vec<u8>) -> JsResult<Option<Range<usize>>> {
+    /// As [`ObjectReader::property`].
+    unsafe fn string_into(
+        &self,
+        field: Field,
+        arena: &mut Vec<u8>,
+    ) -> JsResult<Option<Range<usize>>> {
         // SAFETY: per this function's contract.
-        let property = unsafe { self.property(name)? };
-        let mut len = 0usize;
-        // SAFETY: live env and value; a null buffer asks for the UTF-8 length only.
-        let status = unsafe { sys::napi_get_value_string_utf8(self.env, property.value, ptr::null_mut(), 0, &mut len) };
-        if status != sys::Status::napi_ok {
-            // SAFETY: per this function's contract.
-            if unsafe { self.is_nullish(&property) } {
-                return Ok(None);
-            }
-            return Err(wrong_type(name, "a string"));
-        }
+        let value = unsafe { self.property(field)? };
         let start = arena.len();
-        // One extra byte: N-API always writes a NUL terminator, which we then drop.
-        arena.resize(start + len + 1, 0);
-        let mut written = 0usize;
-        // SAFETY: the buffer starts at `start` and has `len + 1` writable bytes, as passed.
+        // First try: copy into the arena's spare room in one call. N-API writes at most
+        // `room - 1` bytes plus a NUL, so a result shorter than that is the whole string.
+        if arena.capacity() - start < MIN_SPARE_BYTES {
+            arena.reserve(MIN_SPARE_BYTES);
+        }
+        let room = arena.capacity() - start;
+        // SAFETY: live env/value (contract); the buffer is the arena's spare capacity.
+        let written = match unsafe { self.copy_utf8(value, arena, start, room) } {
+            Ok(written) => written,
+            Err(()) => {
+                // SAFETY: per this function's contract.
+                if unsafe { self.is_nullish(value) } {
+                    return Ok(None);
+                }
+                return Err(wrong_type(field, "a string"));
+            }
+        };
+        if written + 1 < room {
+            // SAFETY: N-API initialized `written` bytes after `start`, within the capacity.
+            unsafe { arena.set_len(start + written) };
+            return Ok(Some(start..start + written));
+        }
+        // Possibly truncated: size the room exactly. Every UTF-16 unit becomes at most 3 UTF-8
+        // bytes (a surrogate pair: 2 units, 4 bytes); V8 knows the unit count without a scan.
+        let mut units = 0usize;
+        // SAFETY: live env and value; a null buffer asks for the length in UTF-16 units.
         let status = unsafe {
-            sys::napi_get_value_string_utf8(
-                self.env,
-                property.value,
-                arena.as_mut_ptr().add(start).cast(),
-                len + 1,
-                &mut written,
-            )
+            sys::napi_get_value_string_utf16(self.env, value, ptr::null_mut(), 0, &mut units)
         };
         if status != sys::Status::napi_ok {
-            arena.truncate(start);
-            return Err(wrong_type(name, "a string"));
+            return Err(wrong_type(field, "a string"));
         }
-        arena.truncate(start + written.min(len));
+        let room = units
+            .checked_mul(3)
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| wrong_type(field, "a shorter string"))?;
+        arena.reserve(room);
+        // SAFETY: as above, with `room` reserved bytes after `start`.
+        let written = unsafe { self.copy_utf8(value, arena, start, room) }
+            .map_err(|()| wrong_type(field, "a string"))?;
+        // SAFETY: N-API initialized `written` bytes after `start`, within the capacity.
+        unsafe { arena.set_len(start + written) };
         Ok(Some(start..arena.len()))
     }
 
     /// # Safety
-    /// As [`ObjectReader::string_into`].
-    unsafe fn required_string(&self, name: &CStr, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
+    /// As [`ObjectReader::property`].
+    unsafe fn required_string(&self, field: Field, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
         // SAFETY: per this function's contract.
-        unsafe { self.string_into(name, arena)? }.ok_or_else(|| wrong_type(name, "a string"))
+        unsafe { self.string_into(field, arena)? }.ok_or_else(|| wrong_type(field, "a string"))
     }
 
     /// # Safety
-    /// As [`ObjectReader::string_into`].
-    unsafe fn string_or_empty(&self, name: &CStr, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
+    /// As [`ObjectReader::property`].
+    unsafe fn string_or_empty(&self, field: Field, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
         let at = arena.len();
         // SAFETY: per this function's contract.
-        Ok(unsafe { self.string_into(name, arena)? }.unwrap_or(at..at))
+        Ok(unsafe { self.string_into(field, arena)? }.unwrap_or(at..at))
     }
 
-    /// # Safety
-    /// As [`ObjectReader::string_into`].
-    unsafe fn optional_string(&self, name: &CStr, arena: &mut Vec<u8>) -> JsResult<Option<Range<usize>>> {
-        // SAFETY: per this function's contract.
-        unsafe { self.string_into(name, arena) }
-    }
-
-    /// A number property as f64; `Ok(None)` when absent.
+    /// Copies the UTF-8 of string `value` into `arena`'s spare capacity at `start` (at most
+    /// `room - 1` bytes) and returns the byte count; `Err` if `value` is not a string.
     ///
     /// # Safety
-    /// `self.env`/`self.object` must be live.
-    unsafe fn number(&self, name: &CStr) -> JsResult<Option<f64>> {
+    /// `self.env` must be live and `value` one of its values; `arena` must have at least
+    /// `room` bytes of capacity after `start`.
+    unsafe fn copy_utf8(
+        &self,
+        value: sys::napi_value,
+        arena: &mut Vec<u8>,
+        start: usize,
+        room: usize,
+    ) -> Result<usize, ()> {
+        let mut written = 0usize;
+        // SAFETY: per this function's contract: the buffer is `room` writable bytes of the
+        // arena's allocation; N-API writes at most that many (NUL included).
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                self.env,
+                value,
+                arena.as_mut_ptr().add(start).cast(),
+                room,
+                &mut written,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(());
+        }
+        Ok(written.min(room.saturating_sub(1)))
+    }
+
+    /// An integer-valued number property; `Ok(None)` when absent.
+    ///
+    /// # Safety
+    /// As [`ObjectReader::property`].
+    unsafe fn integer(&self, field: Field) -> JsResult<Option<f64>> {
         // SAFETY: per this function's contract.
-        let property = unsafe { self.property(name)? };
+        let value = unsafe { self.property(field)? };
         let mut number = 0f64;
         // SAFETY: live env and value; `number` is a valid out pointer.
-        let status = unsafe { sys::napi_get_value_double(self.env, property.value, &mut number) };
+        let status = unsafe { sys::napi_get_value_double(self.env, value, &mut number) };
         if status == sys::Status::napi_ok {
             if !number.is_finite() || number.fract() != 0.0 {
-                return Err(wrong_type(name, "an integer"));
+                return Err(wrong_type(field, "an integer"));
             }
             return Ok(Some(number));
         }
         // SAFETY: per this function's contract.
-        if unsafe { self.is_nullish(&property) } {
+        if unsafe { self.is_nullish(value) } {
             return Ok(None);
         }
-        Err(wrong_type(name, "a number"))
+        Err(wrong_type(field, "a number"))
     }
 
     /// # Safety
-    /// As [`ObjectReader::number`].
-    unsafe fn i32_or(&self, name: &CStr, default: i32) -> JsResult<i32> {
+    /// As [`ObjectReader::property`].
+    unsafe fn i32_or(&self, field: Field, default: i32) -> JsResult<i32> {
         // SAFETY: per this function's contract.
-        match unsafe { self.number(name)? } {
+        match unsafe { self.integer(field)? } {
             None => Ok(default),
-            Some(number) if number >= f64::from(i32::MIN) && number <= f64::from(i32::MAX) => Ok(number as i32),
-            Some(_) => Err(wrong_type(name, "a 32-bit integer")),
+            Some(number) => to_i32(field, number),
         }
     }
 
     /// # Safety
-    /// As [`ObjectReader::number`].
-    unsafe fn required_i32(&self, name: &CStr) -> JsResult<i32> {
+    /// As [`ObjectReader::property`].
+    unsafe fn required_i32(&self, field: Field) -> JsResult<i32> {
         // SAFETY: per this function's contract.
-        match unsafe { self.number(name)? } {
-            None => Err(wrong_type(name, "a number")),
-            Some(number) if number >= f64::from(i32::MIN) && number <= f64::from(i32::MAX) => Ok(number as i32),
-            Some(_) => Err(wrong_type(name, "a 32-bit integer")),
+        match unsafe { self.integer(field)? } {
+            None => Err(wrong_type(field, "a number")),
+            Some(number) => to_i32(field, number),
         }
     }
 
     /// # Safety
-    /// As [`ObjectReader::number`].
-    unsafe fn required_i64(&self, name: &CStr) -> JsResult<i64> {
+    /// As [`ObjectReader::property`].
+    unsafe fn required_i64(&self, field: Field) -> JsResult<i64> {
         // Exact integers only: beyond 2^53 a double no longer names one integer.
         const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
         // SAFETY: per this function's contract.
-        match unsafe { self.number(name)? } {
-            None => Err(wrong_type(name, "a number")),
+        match unsafe { self.integer(field)? } {
+            None => Err(wrong_type(field, "a number")),
             Some(number) if number.abs() <= MAX_SAFE => Ok(number as i64),
-            Some(_) => Err(wrong_type(name, "a safe integer")),
+            Some(_) => Err(wrong_type(field, "a safe integer")),
         }
     }
 
     /// # Safety
-    /// `self.env`/`self.object` must be live.
-    unsafe fn bool_or_false(&self, name: &CStr) -> JsResult<bool> {
+    /// As [`ObjectReader::property`].
+    unsafe fn bool_or_false(&self, field: Field) -> JsResult<bool> {
         // SAFETY: per this function's contract.
-        let property = unsafe { self.property(name)? };
+        let value = unsafe { self.property(field)? };
         let mut flag = false;
         // SAFETY: live env and value; `flag` is a valid out pointer.
-        let status = unsafe { sys::napi_get_value_bool(self.env, property.value, &mut flag) };
+        let status = unsafe { sys::napi_get_value_bool(self.env, value, &mut flag) };
         if status == sys::Status::napi_ok {
             return Ok(flag);
         }
         // SAFETY: per this function's contract.
-        if unsafe { self.is_nullish(&property) } {
+        if unsafe { self.is_nullish(value) } {
             return Ok(false);
         }
-        Err(wrong_type(name, "a boolean"))
+        Err(wrong_type(field, "a boolean"))
+    }
+}
+
+fn to_i32(field: Field, number: f64) -> JsResult<i32> {
+    if number >= f64::from(i32::MIN) && number <= f64::from(i32::MAX) {
+        Ok(number as i32)
+    } else {
+        Err(wrong_type(field, "a 32-bit integer"))
     }
 }
 

@@ -74,54 +74,17 @@ struct Walker<'py> {
 impl<'py> Walker<'py> {
     /// Converts the object at `ptr`, a container at `depth` (the root is depth 1).
     fn walk<'v>(&mut self, ptr: *mut ffi::PyObject, depth: usize) -> Result<Value<'v>, WalkError> {
-        // SAFETY (all blocks of this function): `ptr` is a live object kept alive by the root
-        // argument (directly or through a container that no code mutates during the walk) and
-        // the GIL is held; the type checks only read the object's type.
-        let type_ptr = unsafe { ffi::Py_TYPE(ptr) };
-        if type_ptr == &raw mut ffi::PyUnicode_Type {
-            return self.string(ptr);
+        match kind_of(ptr) {
+            Kind::Str => self.string(ptr),
+            Kind::Dict => self.dict(ptr, depth),
+            Kind::Int => int_value(ptr),
+            Kind::List => self.list(ptr, depth),
+            Kind::Float => Ok(float_value(ptr)),
+            Kind::None => Ok(Value::Null),
+            Kind::Bool(flag) => Ok(Value::Bool(flag)),
+            Kind::Tuple => self.tuple(ptr, depth),
+            Kind::Other => Err(WalkError::Unsupported),
         }
-        if type_ptr == &raw mut ffi::PyDict_Type {
-            return self.dict(ptr, depth);
-        }
-        if type_ptr == &raw mut ffi::PyLong_Type {
-            return int_value(ptr);
-        }
-        if type_ptr == &raw mut ffi::PyList_Type {
-            return self.list(ptr, depth);
-        }
-        if type_ptr == &raw mut ffi::PyFloat_Type {
-            return Ok(float_value(ptr));
-        }
-        if ptr == unsafe { ffi::Py_None() } {
-            return Ok(Value::Null);
-        }
-        if type_ptr == &raw mut ffi::PyBool_Type {
-            return Ok(Value::Bool(ptr == unsafe { ffi::Py_True() }));
-        }
-        if type_ptr == &raw mut ffi::PyTuple_Type {
-            return self.tuple(ptr, depth);
-        }
-        // Subclasses (IntEnum, str enums, OrderedDict, ...), in the published order.
-        if unsafe { ffi::PyLong_Check(ptr) } != 0 {
-            return int_value(ptr);
-        }
-        if unsafe { ffi::PyFloat_Check(ptr) } != 0 {
-            return Ok(float_value(ptr));
-        }
-        if unsafe { ffi::PyUnicode_Check(ptr) } != 0 {
-            return self.string(ptr);
-        }
-        if unsafe { ffi::PyList_Check(ptr) } != 0 {
-            return self.list(ptr, depth);
-        }
-        if unsafe { ffi::PyTuple_Check(ptr) } != 0 {
-            return self.tuple(ptr, depth);
-        }
-        if unsafe { ffi::PyDict_Check(ptr) } != 0 {
-            return self.dict(ptr, depth);
-        }
-        Err(WalkError::Unsupported)
     }
 
     fn string<'v>(&mut self, ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
@@ -218,13 +181,68 @@ impl<'py> Walker<'py> {
     }
 }
 
+/// What a Python object is, for the conversion rules.
+enum Kind {
+    Str,
+    Dict,
+    Int,
+    List,
+    Float,
+    None,
+    Bool(bool),
+    Tuple,
+    Other,
+}
+
+/// Exact types first (the common case, one pointer compare each), then subclasses (IntEnum,
+/// str enums, OrderedDict, ...) in the published order.
+fn kind_of(ptr: *mut ffi::PyObject) -> Kind {
+    // SAFETY: `ptr` is a live object kept alive by the root argument (directly or through a
+    // container that no code mutates during the walk) and the GIL is held; these calls only
+    // read the object's type and the interpreter's singletons.
+    unsafe {
+        let type_ptr = ffi::Py_TYPE(ptr);
+        if type_ptr == &raw mut ffi::PyUnicode_Type {
+            Kind::Str
+        } else if type_ptr == &raw mut ffi::PyDict_Type {
+            Kind::Dict
+        } else if type_ptr == &raw mut ffi::PyLong_Type {
+            Kind::Int
+        } else if type_ptr == &raw mut ffi::PyList_Type {
+            Kind::List
+        } else if type_ptr == &raw mut ffi::PyFloat_Type {
+            Kind::Float
+        } else if ptr == ffi::Py_None() {
+            Kind::None
+        } else if type_ptr == &raw mut ffi::PyBool_Type {
+            Kind::Bool(ptr == ffi::Py_True())
+        } else if type_ptr == &raw mut ffi::PyTuple_Type {
+            Kind::Tuple
+        } else if ffi::PyLong_Check(ptr) != 0 {
+            Kind::Int
+        } else if ffi::PyFloat_Check(ptr) != 0 {
+            Kind::Float
+        } else if ffi::PyUnicode_Check(ptr) != 0 {
+            Kind::Str
+        } else if ffi::PyList_Check(ptr) != 0 {
+            Kind::List
+        } else if ffi::PyTuple_Check(ptr) != 0 {
+            Kind::Tuple
+        } else if ffi::PyDict_Check(ptr) != 0 {
+            Kind::Dict
+        } else {
+            Kind::Other
+        }
+    }
+}
+
 /// The published rule for `int`: an i64 stays an integer, anything else becomes a double.
 fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
     let mut overflow: std::ffi::c_int = 0;
     // SAFETY: `ptr` is an int (or subclass); the GIL is held; `overflow` is a valid out-pointer.
     let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
     if overflow == 0 {
-        if small == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        if small == -1 && error_pending() {
             // SAFETY: GIL held; an int that is not convertible is treated as out of range below.
             unsafe { ffi::PyErr_Clear() };
         } else {
@@ -233,12 +251,18 @@ fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
     }
     // SAFETY: as above; PyLong_AsDouble raises OverflowError beyond the double range.
     let double = unsafe { ffi::PyLong_AsDouble(ptr) };
-    if double == -1.0 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+    if double == -1.0 && error_pending() {
         // SAFETY: GIL held; the OverflowError becomes the published "unsupported value".
         unsafe { ffi::PyErr_Clear() };
         return Err(WalkError::Unsupported);
     }
     Ok(Value::Float(published_round_trip(double)))
+}
+
+/// Whether the last C-API call left an exception set.
+fn error_pending() -> bool {
+    // SAFETY: the GIL is held by the walk; PyErr_Occurred only reads the thread state.
+    !unsafe { ffi::PyErr_Occurred() }.is_null()
 }
 
 fn float_value<'v>(ptr: *mut ffi::PyObject) -> Value<'v> {
@@ -264,7 +288,9 @@ fn published_round_trip(double: f64) -> f64 {
         None => (false, text),
     };
     let (mantissa, exponent_text) = text.split_once('e').unwrap_or((text, "0"));
-    let Ok(mut exponent) = exponent_text.parse::<i32>() else { return double };
+    let Ok(mut exponent) = exponent_text.parse::<i32>() else {
+        return double;
+    };
     let mut significand: u64 = 0;
     let mut after_point = false;
     for byte in mantissa.bytes() {

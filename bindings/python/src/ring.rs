@@ -118,7 +118,12 @@ impl RingExporter {
         // A small ring without an explicit span limit gets the design's capacity/8 limit
         // instead of an error: one span must never take the ring from the others.
         let max_span_bytes = max_span_bytes.or_else(|| {
-            capacity_bytes.map(|capacity| config.ring.max_span_bytes.min(capacity.next_power_of_two() / 8))
+            capacity_bytes.map(|capacity| {
+                config
+                    .ring
+                    .max_span_bytes
+                    .min(capacity.next_power_of_two() / 8)
+            })
         });
         set(&mut config.ring.max_span_bytes, max_span_bytes);
         set(
@@ -142,7 +147,11 @@ impl RingExporter {
         let exporter = py
             .detach(|| Exporter::start(config))
             .map_err(config_error)?;
-        Ok(RingExporter { exporter: Some(exporter), sdk_version, shut_down: AtomicBool::new(false) })
+        Ok(RingExporter {
+            exporter: Some(exporter),
+            sdk_version,
+            shut_down: AtomicBool::new(false),
+        })
     }
 
     /// Writes one span record into the ring. Returns False (never raises) when the ring is full,

@@ -48,7 +48,7 @@ EDGE_TEXTS = [
     "0",
     "-0",
     '""',
-    "  {\n\t\"a\" : [ 1 , 2 ] }  ",
+    '  {\n\t"a" : [ 1 , 2 ] }  ',
     "[" * 127 + "]" * 127,
     "[" * 128 + "]" * 128,
     '{"a":' * 127 + "1" + "}" * 127,
@@ -226,7 +226,9 @@ def test_process_export_payload_argument_handling(published):
 
 def test_process_export_payload_pyobject_on_corpus(published, span_payloads):
     for payload in span_payloads:
-        ours, theirs = both(published, "process_export_payload_pyobject", payload["value"], payload.get("schema_merges"))
+        ours, theirs = both(
+            published, "process_export_payload_pyobject", payload["value"], payload.get("schema_merges")
+        )
         assert ours == theirs, payload["id"]
 
 
@@ -283,7 +285,14 @@ def nested_dict(depth):
     return value
 
 
-DEEP_VALUES = [nested_list(126), nested_list(127), nested_list(128), nested_list(200), nested_dict(127), nested_dict(128)]
+DEEP_VALUES = [
+    nested_list(126),
+    nested_list(127),
+    nested_list(128),
+    nested_list(200),
+    nested_dict(127),
+    nested_dict(128),
+]
 
 PYOBJECT_MERGES = [
     None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -71,13 +72,40 @@ def test_spans_have_the_stock_path_hashes(tmp_path, span_payloads):
 
 @pytest.mark.parametrize(
     "text",
-    ["null", "[]", "{}", '""', "0", "false", "0.0", '{"a": NaN, "b": Infinity}', '{"big": 18446744073709551616}', "[1, 2]"],
+    [
+        "null",
+        "[]",
+        "{}",
+        '""',
+        "0",
+        "false",
+        "0.0",
+        '{"a": NaN, "b": Infinity}',
+        '{"big": 18446744073709551616}',
+        "[1, 2]",
+    ],
 )
 def test_python_dialect_values_match_stock_path(tmp_path, text):
     """json.dumps text the stock path reads with json.loads (NaN, big ints, falsy -> {})."""
     sink = CollectingSink()
     with ring_exporter(tmp_path, sink) as exporter:
         args = push_args(0, input_value=text, output_value=text)
+        assert exporter.push_span(*args)
+        assert exporter.force_flush(10)
+    assert sink.spans() == [stock_span_proto(*args)]
+
+
+def test_python_floats_match_stock_path(tmp_path):
+    """Doubles the published binding does not keep bit for bit (it re-reads their shortest digits
+    with serde_json's algorithm): the exporter must hash what the stock path hashes."""
+    import random
+
+    rng = random.Random(7)
+    values = [rng.random() * 10 ** rng.randint(-300, 300) for _ in range(400)]
+    values += [6.940673347734127e202, 6.231861893830741e43, 7.980057919797548e-166, 0.1, 2.0**70, -(2.0**63)]
+    sink = CollectingSink()
+    with ring_exporter(tmp_path, sink) as exporter:
+        args = push_args(0, input_value=json.dumps({"v": values}), output_value=json.dumps(values[:50]))
         assert exporter.push_span(*args)
         assert exporter.force_flush(10)
     assert sink.spans() == [stock_span_proto(*args)]
@@ -258,8 +286,10 @@ def test_configuration_errors(tmp_path):
     assert exporter.shutdown(5)
 
 
-def test_callback_exceptions_do_not_break_the_exporter(tmp_path):
+def test_callback_exceptions_do_not_break_the_exporter(tmp_path, monkeypatch):
     calls = []
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: reported.append(info.exc_value))
 
     def failing(request: bytes) -> None:
         calls.append(len(request))
@@ -271,6 +301,8 @@ def test_callback_exceptions_do_not_break_the_exporter(tmp_path):
     assert exporter.push_span(*push_args(1))
     assert exporter.shutdown(10)
     assert len(calls) >= 1
+    # Reported through sys.unraisablehook, like an exception in a finalizer.
+    assert reported and all(isinstance(error, RuntimeError) for error in reported)
 
 
 def test_garbage_collected_exporter_flushes(tmp_path):

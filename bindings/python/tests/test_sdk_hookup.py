@@ -34,9 +34,7 @@ def record(python: str, project: Path, backend: MockBackend, mode: str, extra_en
     tusk.mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text("[project]\nname = 'e2e-app'\nversion = '0'\n")
     (tusk / "config.yaml").write_text(
-        "service:\n  id: svc-e2e\n  name: e2e\n"
-        "recording:\n  export_spans: true\n"
-        f"tusk_api:\n  url: {backend.url}\n"
+        f"service:\n  id: svc-e2e\n  name: e2e\nrecording:\n  export_spans: true\ntusk_api:\n  url: {backend.url}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUSK_")}
     env.update(

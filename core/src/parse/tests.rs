@@ -25,7 +25,10 @@ fn same_value(ours: &Value<'_>, theirs: &serde_json::Value) -> bool {
         (Value::Object(a), serde_json::Value::Object(b)) => {
             // serde_json's map is sorted (BTreeMap) and keeps the last duplicate, like ours.
             a.len() == b.len()
-                && a.members().iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+                && a.members()
+                    .iter()
+                    .zip(b.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
         }
         _ => false,
     }
@@ -35,9 +38,15 @@ fn check_equivalent(text: &str) -> Result<(), TestCaseError> {
     let ours = parse_json(text);
     let theirs = serde_json::from_str::<serde_json::Value>(text);
     match (&ours, &theirs) {
-        (Ok(a), Ok(b)) => prop_assert!(same_value(a, b), "different values for {text:?}: {a:?} vs {b:?}"),
+        (Ok(a), Ok(b)) => prop_assert!(
+            same_value(a, b),
+            "different values for {text:?}: {a:?} vs {b:?}"
+        ),
         (Err(_), Err(_)) => {}
-        _ => prop_assert!(false, "acceptance differs for {text:?}: ours {ours:?}, serde_json {theirs:?}"),
+        _ => prop_assert!(
+            false,
+            "acceptance differs for {text:?}: ours {ours:?}, serde_json {theirs:?}"
+        ),
     }
     Ok(())
 }
@@ -45,15 +54,37 @@ fn check_equivalent(text: &str) -> Result<(), TestCaseError> {
 /// JSON-ish text built from fragments that stress the grammar's corners.
 fn json_like() -> impl Strategy<Value = String> {
     let fragment = prop_oneof![
-        Just("{".to_owned()), Just("}".to_owned()), Just("[".to_owned()), Just("]".to_owned()),
-        Just(",".to_owned()), Just(":".to_owned()), Just(" ".to_owned()), Just("\n".to_owned()),
-        Just("\"a\"".to_owned()), Just("\"\\u00e9\\ud83d\\ude00\"".to_owned()), Just("\"\\ud800\"".to_owned()),
-        Just("\"\\udc00\"".to_owned()), Just("\"\\x\"".to_owned()), Just("\"\u{1}\"".to_owned()),
-        Just("true".to_owned()), Just("fals".to_owned()), Just("null".to_owned()), Just("-".to_owned()),
-        Just("0".to_owned()), Just("01".to_owned()), Just("1.".to_owned()), Just(".5".to_owned()),
-        Just("1e".to_owned()), Just("1e+".to_owned()), Just("1E400".to_owned()), Just("-0".to_owned()),
-        Just("18446744073709551616".to_owned()), Just("-9223372036854775809".to_owned()),
-        Just("\"".to_owned()), Just("\\".to_owned()), Just("NaN".to_owned()),
+        Just("{".to_owned()),
+        Just("}".to_owned()),
+        Just("[".to_owned()),
+        Just("]".to_owned()),
+        Just(",".to_owned()),
+        Just(":".to_owned()),
+        Just(" ".to_owned()),
+        Just("\n".to_owned()),
+        Just("\"a\"".to_owned()),
+        Just("\"\\u00e9\\ud83d\\ude00\"".to_owned()),
+        Just("\"\\ud800\"".to_owned()),
+        Just("\"\\udc00\"".to_owned()),
+        Just("\"\\x\"".to_owned()),
+        Just("\"\u{1}\"".to_owned()),
+        Just("true".to_owned()),
+        Just("fals".to_owned()),
+        Just("null".to_owned()),
+        Just("-".to_owned()),
+        Just("0".to_owned()),
+        Just("01".to_owned()),
+        Just("1.".to_owned()),
+        Just(".5".to_owned()),
+        Just("1e".to_owned()),
+        Just("1e+".to_owned()),
+        Just("1E400".to_owned()),
+        Just("-0".to_owned()),
+        Just("18446744073709551616".to_owned()),
+        Just("-9223372036854775809".to_owned()),
+        Just("\"".to_owned()),
+        Just("\\".to_owned()),
+        Just("NaN".to_owned()),
         "[0-9]{1,25}",
         "-?[0-9]{1,22}\\.[0-9]{1,22}([eE][+-]?[0-9]{1,4})?",
         "\"[a-z\\\\\"/bfnrtu0-9]{0,8}\"",
@@ -63,7 +94,11 @@ fn json_like() -> impl Strategy<Value = String> {
 
 fn mutate(text: &str, at: usize, op: u8, byte: u8) -> String {
     let mut bytes = text.as_bytes().to_vec();
-    let at = if bytes.is_empty() { 0 } else { at % bytes.len() };
+    let at = if bytes.is_empty() {
+        0
+    } else {
+        at % bytes.len()
+    };
     let byte = b"{}[],:\"\\ 0123456789.eE+-tfnulr/"[byte as usize % 31];
     match op % 3 {
         0 if !bytes.is_empty() => {
@@ -118,25 +153,70 @@ fn nesting_limit_is_127_levels() {
     assert!(parse_json(&format!("{}{}", "[".repeat(127), "]".repeat(127))).is_ok());
     assert_eq!(
         parse_json(&format!("{}{}", "[".repeat(128), "]".repeat(128))),
-        Err(CoreError::RecursionLimit { line: 1, column: 128 })
+        Err(CoreError::RecursionLimit {
+            line: 1,
+            column: 128
+        })
     );
 }
 
 #[test]
 fn errors_keep_serde_json_wording() {
-    assert_eq!(parse_json("").unwrap_err().to_string(), "invalid json: EOF while parsing a value at line 1 column 0");
-    assert_eq!(parse_json("[1,]").unwrap_err().to_string(), "invalid json: trailing comma at line 1 column 4");
-    assert_eq!(parse_json("1E400").unwrap_err().to_string(), "invalid json: number out of range at line 1 column 5");
+    assert_eq!(
+        parse_json("").unwrap_err().to_string(),
+        "invalid json: EOF while parsing a value at line 1 column 0"
+    );
+    assert_eq!(
+        parse_json("[1,]").unwrap_err().to_string(),
+        "invalid json: trailing comma at line 1 column 4"
+    );
+    assert_eq!(
+        parse_json("1E400").unwrap_err().to_string(),
+        "invalid json: number out of range at line 1 column 5"
+    );
 }
 
 #[test]
 fn python_flavour_reads_what_json_dumps_writes() {
-    let python = ParseOptions { flavour: JsonFlavour::Python };
-    let value = parse_json_with(r#"[NaN, Infinity, -Infinity, 1e400, -0, 9223372036854775808]"#, python).unwrap();
-    let Value::Array(items) = value else { panic!("array") };
-    assert_eq!(&items[..4], &[Value::Null, Value::Null, Value::Null, Value::Null]);
+    let python = ParseOptions {
+        flavour: JsonFlavour::Python,
+    };
+    let value = parse_json_with(
+        r#"[NaN, Infinity, -Infinity, 1e400, -0, 9223372036854775808]"#,
+        python,
+    )
+    .unwrap();
+    let Value::Array(items) = value else {
+        panic!("array")
+    };
+    assert_eq!(
+        &items[..4],
+        &[Value::Null, Value::Null, Value::Null, Value::Null]
+    );
     assert_eq!(items[4], Value::Int(0));
     assert_eq!(items[5], Value::Float(9.223372036854776e18));
     assert!(parse_json("NaN").is_err());
-    assert_eq!(parse_json_with(&format!("1{}", "0".repeat(400)), python), Err(CoreError::UnsupportedValue));
+    assert_eq!(
+        parse_json_with(&format!("1{}", "0".repeat(400)), python),
+        Err(CoreError::UnsupportedValue)
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The shortcut of `Scan::parts` never skips a round trip that would change the double.
+    #[test]
+    fn stable_doubles_survive_the_round_trip(
+        m in prop_oneof![0u64..1_000_000_000_000_000, 0u64..100_000, (1u64..10_000).prop_map(|x| x * 1_000_000)],
+        e in -30i32..=30,
+        neg in any::<bool>(),
+    ) {
+        let lit = format!("{}{m}e{e}", if neg { "-" } else { "" });
+        let scanned = number::scan(lit.as_bytes(), 0).unwrap();
+        let Some(SerdeNumber::F64(f)) = scanned.value else { panic!("{lit}") };
+        if scanned.stable {
+            prop_assert_eq!(number::published_float_round_trip(f).to_bits(), f.to_bits(), "{}", lit);
+        }
+    }
 }

@@ -60,7 +60,10 @@ fn errors_use_prost_wording() {
         err.to_string(),
         "serialization error: failed to decode span proto bytes: failed to decode Protobuf message: invalid varint (span index 0)"
     );
-    assert!(matches!(validate_struct_bytes(&[0x0a, 0x05]), Err(CoreError::InvalidProtobuf { .. })));
+    assert!(matches!(
+        validate_struct_bytes(&[0x0a, 0x05]),
+        Err(CoreError::InvalidProtobuf { .. })
+    ));
 }
 
 fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8, u8)]) -> Vec<u8> {

@@ -7,6 +7,7 @@ pub mod stats;
 
 pub use ring_set::{RingReport, RingSetCounters, RingSetReport};
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,10 +47,15 @@ impl Sidecar {
     pub fn start(config: &ExporterConfig) -> Result<Sidecar, ExporterError> {
         config.validate()?;
         let dir = config.ring.resolved_dir()?;
-        std::fs::create_dir_all(&dir).map_err(|source| ExporterError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
+        // Private to this user, as the ring crate requires of a ring directory.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| ExporterError::Io {
+                context: format!("creating {}", dir.display()),
+                source,
+            })?;
         let sink: Box<dyn Sink> = match &config.sink {
             SinkConfig::Api(api) => Box::new(HttpSink::new(api.clone())),
             SinkConfig::Files(files) => Box::new(FileSink::new(files.dir.clone())),

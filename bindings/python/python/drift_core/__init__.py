@@ -15,7 +15,7 @@ import os as _os
 
 from .drift_core import (
     RingExporter,
-    __version__,
+    __version__ as __version__,
     build_export_spans_request_bytes_pyobject,
     build_span_proto_bytes_pyobject,
     deterministic_hash,

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypedDict, Union
 
@@ -25,9 +26,7 @@ def object_to_protobuf_struct_bytes(payload_json: str) -> bytes:
 def object_to_protobuf_struct_field_count(payload_json: str) -> int:
     """Number of top-level keys (0 when the top level is not an object)."""
 
-def process_export_payload(
-    payload_json: str, schema_merges_json: str | None
-) -> tuple[str, str, str, str, str, bytes]:
+def process_export_payload(payload_json: str, schema_merges_json: str | None) -> tuple[str, str, str, str, str, bytes]:
     """`(normalized_json, decoded_json, decoded_value_hash, decoded_schema_json,
     decoded_schema_hash, protobuf_struct_bytes)`."""
 
@@ -112,14 +111,14 @@ class RingExporter:
 
     `sink`: "api" (Tusk backend: `url`, `api_key`, `service_id`), "file" (JSON lines under
     `directory`), "sidecar" (leave draining to the sidecar), or a callable receiving each
-    request's bytes on the exporter's thread. Unset options come from `TUSK_*` environment
-    variables, then defaults. Fork-safe: a child process gets its own ring on first push.
+    request's bytes on the exporter's thread; None keeps the `TUSK_EXPORT_SINK` choice (default
+    "file"). Unset options come from `TUSK_*` environment variables, then defaults. Fork-safe: a child process gets its own ring on first push.
     """
 
     def __init__(
         self,
         *,
-        sink: Literal["api", "file", "sidecar"] | Callable[[bytes], object] = "file",
+        sink: Literal["api", "file", "sidecar"] | Callable[[bytes], object] | None = None,
         url: str | None = None,
         api_key: str | None = None,
         service_id: str | None = None,
@@ -169,6 +168,8 @@ class RingExporter:
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stops accepting spans, drains and delivers what is queued; idempotent."""
     def health_snapshot(self) -> HealthSnapshot: ...
+    def ring_path(self) -> Path | None:
+        """Path of this process's ring file when it has one (what a sidecar attaches to)."""
     def __enter__(self) -> RingExporter: ...
     def __exit__(
         self,

@@ -53,6 +53,7 @@ _state_lock = threading.Lock()
 _exporter: RingExporter | None = None
 _originals: dict[str, Any] = {}
 _class_patched = False
+_creation_failed = False
 
 
 def installed_exporter() -> RingExporter | None:
@@ -171,15 +172,22 @@ def _exporter_options(sdk: Any, sink: Any, options: dict[str, Any]) -> dict[str,
     return merged
 
 
-def _exporter_for(processor: Any) -> RingExporter:
-    """The exporter, created on first use when the hook came from the environment variable."""
-    global _exporter
+def _exporter_for(processor: Any) -> RingExporter | None:
+    """The exporter, created on first use when the hook came from the environment variable.
+    If it cannot be created (say the ring directory is not writable) the failure is logged
+    once and the SDK's stock path handles every span from then on."""
+    global _exporter, _creation_failed
     exporter = _exporter
-    if exporter is not None:
+    if exporter is not None or _creation_failed:
         return exporter
     with _state_lock:
-        if _exporter is None:
-            _exporter = RingExporter(**_exporter_options(None, _originals.get("env_sink"), {}))
+        if _exporter is None and not _creation_failed:
+            try:
+                _exporter = RingExporter(**_exporter_options(None, _originals.get("env_sink"), {}))
+            except Exception as exc:
+                _creation_failed = True
+                logger.error("%s: could not start the ring exporter, using the stock path: %s", ENV_VAR, exc)
+                return None
             atexit.register(_shutdown_at_exit)
         return _exporter
 
@@ -188,6 +196,19 @@ def _shutdown_at_exit() -> None:
     exporter = _exporter
     if exporter is not None:
         exporter.shutdown(10.0)
+
+
+def _attribute_getter(span: Any) -> Any:
+    """`get` of the ended span's attributes. A ReadableSpan's `attributes` is a read-only proxy
+    over OpenTelemetry's BoundedAttributes, whose Mapping.get goes through Python-level
+    __getitem__ and a lock; the span is ended, so its plain dict is read directly when it is
+    there (`get` of the public mapping otherwise)."""
+    bounded = getattr(span, "_attributes", None)
+    inner = getattr(bounded, "_dict", None)
+    if type(inner) is dict or isinstance(inner, dict):
+        return inner.get
+    attributes = span.attributes
+    return attributes.get if attributes is not None else {}.get
 
 
 def _patch_class(cls: type) -> None:
@@ -236,6 +257,9 @@ def _patch_class(cls: type) -> None:
     def on_end(self: Any, span: Any) -> None:
         if self._mode != record_mode or not self._started:
             return stock_on_end(self, span)
+        exporter = _exporter if _exporter is not None else _exporter_for(self)
+        if exporter is None:
+            return stock_on_end(self, span)
         scope = getattr(span, "instrumentation_scope", None)
         if scope is None or scope.name != TD_INSTRUMENTATION_LIBRARY_NAME:
             return None
@@ -252,19 +276,18 @@ def _patch_class(cls: type) -> None:
             if kind_value == _DRIFT_KIND_SERVER and status_code == _STATUS_ERROR:
                 manager.block_trace(trace_id, reason="server_error")
                 return None
-            attributes = span.attributes or {}
-            get = attributes.get
+            get = _attribute_getter(span)
             input_json = as_json(get(A.INPUT_VALUE))
             output_json = as_json(get(A.OUTPUT_VALUE))
             # The stock path measures json.dumps of the parsed values; the attribute text is
             # that same json.dumps output, so its length is the same estimate.
-            if len(input_json or "") + len(output_json or "") > MAX_SPAN_SIZE_BYTES:
+            if (len(input_json) if input_json else 0) + (len(output_json) if output_json else 0) > MAX_SPAN_SIZE_BYTES:
                 manager.block_trace(trace_id, reason="size_limit")
                 return None
             parent = span.parent
             parent_span_id = format(parent.span_id, "016x") if parent is not None and parent.span_id else ""
             start = span.start_time or 0
-            _exporter_for(self).push_span(
+            exporter.push_span(
                 trace_id,
                 format(context.span_id, "016x"),
                 parent_span_id,

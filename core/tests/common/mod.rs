@@ -11,7 +11,10 @@ use sha2::{Digest, Sha256};
 
 /// `tests/fixtures` at the repository root.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests")
+        .join("fixtures")
 }
 
 /// One golden case: `{"fn", "args", "expect", "label"?}`.
@@ -31,13 +34,18 @@ pub fn goldens(name: &str) -> Vec<Golden> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let rec: Json = serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}:{}: {e}", i + 1));
+            let rec: Json =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}:{}: {e}", i + 1));
             Golden {
                 line: i + 1,
                 func: rec["fn"].as_str().expect("fn").to_owned(),
                 args: rec["args"].clone(),
                 expect: rec["expect"].clone(),
-                label: rec.get("label").and_then(Json::as_str).unwrap_or("").to_owned(),
+                label: rec
+                    .get("label")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
             }
         })
         .collect()
@@ -82,18 +90,31 @@ pub fn fixture_texts() -> HashMap<String, String> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The payload text of a case: `args.json` / `args.payload_json`, or the fixture named by
 /// `args.fixture` (whose sha256 must match `args.text_sha256`).
 pub fn input_text(args: &Json, texts: &HashMap<String, String>, key: &str) -> String {
     if let Some(id) = args.get("fixture").and_then(Json::as_str) {
-        let text = texts.get(id).unwrap_or_else(|| panic!("unknown fixture {id}")).clone();
-        assert_eq!(sha256_hex(text.as_bytes()), args["text_sha256"].as_str().unwrap(), "fixture text of {id}");
+        let text = texts
+            .get(id)
+            .unwrap_or_else(|| panic!("unknown fixture {id}"))
+            .clone();
+        assert_eq!(
+            sha256_hex(text.as_bytes()),
+            args["text_sha256"].as_str().unwrap(),
+            "fixture text of {id}"
+        );
         return text;
     }
-    args[key].as_str().unwrap_or_else(|| panic!("missing {key}")).to_owned()
+    args[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("missing {key}"))
+        .to_owned()
 }
 
 /// Checks a text output: literal, or `{"sha256", "len"}` for long ones.
@@ -101,8 +122,16 @@ pub fn check_text(expected: &Json, actual: &str, what: &str) {
     match expected {
         Json::String(s) => assert_eq!(actual, s, "{what}"),
         Json::Object(o) => {
-            assert_eq!(actual.len() as u64, o["len"].as_u64().unwrap(), "{what}: length");
-            assert_eq!(sha256_hex(actual.as_bytes()), o["sha256"].as_str().unwrap(), "{what}: sha256");
+            assert_eq!(
+                actual.len() as u64,
+                o["len"].as_u64().unwrap(),
+                "{what}: length"
+            );
+            assert_eq!(
+                sha256_hex(actual.as_bytes()),
+                o["sha256"].as_str().unwrap(),
+                "{what}: sha256"
+            );
         }
         other => panic!("{what}: unexpected golden {other}"),
     }
@@ -113,18 +142,30 @@ pub fn check_bytes(expected: &Json, actual: &[u8], what: &str) {
     match expected {
         Json::String(s) => assert_eq!(actual, b64decode(s).as_slice(), "{what}"),
         Json::Object(o) => {
-            assert_eq!(actual.len() as u64, o["len"].as_u64().unwrap(), "{what}: length");
-            assert_eq!(sha256_hex(actual), o["sha256"].as_str().unwrap(), "{what}: sha256");
+            assert_eq!(
+                actual.len() as u64,
+                o["len"].as_u64().unwrap(),
+                "{what}: length"
+            );
+            assert_eq!(
+                sha256_hex(actual),
+                o["sha256"].as_str().unwrap(),
+                "{what}: sha256"
+            );
         }
         other => panic!("{what}: unexpected golden {other}"),
     }
 }
 
 pub fn b64decode(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(s).expect("base64 in golden")
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64 in golden")
 }
 
 /// The published error message of an `{"error": {...}}` expectation, if it is one.
 pub fn expected_error(expect: &Json) -> Option<&str> {
-    expect.get("error").map(|e| e["message"].as_str().expect("message"))
+    expect
+        .get("error")
+        .map(|e| e["message"].as_str().expect("message"))
 }
