@@ -1,7 +1,8 @@
 'use strict'
 
-// Cost of RingExporter.pushSpan on the calling thread, per size class: the median of batch
-// averages, and p50/p99 of single calls. The exporter runs with a callback sink that discards
+// Cost of RingExporter.pushSpan (a span object) and pushSpanFields (positional arguments, what
+// the SDK hook uses) on the calling thread, per size class: the median of batch averages, and
+// p50/p99 of single calls. The exporter runs with a callback sink that discards
 // requests, so its drain thread competes for the CPU as in production.
 //
 //   node benches/node/push-span.bench.js [--quick]
@@ -53,6 +54,15 @@ async function main() {
     scheduleDelayMillis: 200,
   })
   const rows = []
+  const variants = [
+    ['pushSpan', (span) => exporter.pushSpan(span)],
+    // As the SDK hook calls it: fields read from a JS object and passed positionally.
+    ['pushSpanFields', (s) => exporter.pushSpanFields(s.traceId, s.spanId, s.parentSpanId, s.name, s.packageName,
+      s.instrumentationName, s.submoduleName, s.packageType, s.kind, s.environment, s.statusCode, s.statusMessage,
+      s.isPreAppStart, s.isRootSpan, s.timestampSeconds, s.timestampNanos, s.durationSeconds, s.durationNanos,
+      s.inputValueJson, s.outputValueJson, s.inputSchemaMergesJson, s.outputSchemaMergesJson, s.metadataJson)],
+  ]
+  for (const [method, push] of variants)
   for (const size of ['200b', '2k', '20k']) {
     const spans = bySize.get(size).map((payload, index) => ringSpan(payload, index))
     const batch = size === '20k' ? 200 : 1000
@@ -62,12 +72,12 @@ async function main() {
     let refused = 0
     for (let round = 0; round < rounds + 1; round += 1) {
       const start = process.hrtime.bigint()
-      for (let i = 0; i < batch; i += 1) if (!exporter.pushSpan(spans[i % spans.length])) refused += 1
+      for (let i = 0; i < batch; i += 1) if (!push(spans[i % spans.length])) refused += 1
       const perCall = Number(process.hrtime.bigint() - start) / batch
       if (round > 0) batchAverages.push(perCall) // round 0 warms up
       for (let i = 0; i < 200; i += 1) {
         const t0 = process.hrtime.bigint()
-        exporter.pushSpan(spans[i % spans.length])
+        push(spans[i % spans.length])
         singles.push(Number(process.hrtime.bigint() - t0))
       }
       // Let the drain thread catch up so the ring never fills.
@@ -75,6 +85,7 @@ async function main() {
     }
     singles.sort((a, b) => a - b)
     rows.push({
+      method,
       size,
       'median (batch avg)': formatNs(median(batchAverages)),
       'p50 single': formatNs(singles[Math.floor(singles.length * 0.5)]),
@@ -85,7 +96,7 @@ async function main() {
   await exporter.shutdown(30_000)
   fs.rmSync(ringDir, { recursive: true, force: true })
   console.log(`node ${process.version}, ${os.cpus()[0].model}; single-call figures include ~50 ns of hrtime overhead`)
-  printTable(rows, ['size', 'median (batch avg)', 'p50 single', 'p99 single', 'refused'])
+  printTable(rows, ['method', 'size', 'median (batch avg)', 'p50 single', 'p99 single', 'refused'])
 }
 
 main().catch((error) => {

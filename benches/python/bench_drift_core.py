@@ -60,11 +60,11 @@ def per_call_ns(function: Callable[[], Any], batch: int) -> float:
 
 
 def compare(ours: Callable[[], Any], theirs: Callable[[], Any], budget_s: float) -> tuple[float, float]:
-    """Median per-call ns of each side, rounds interleaved, batches sized to ~budget/20."""
+    """Median per-call ns of each side over 20 interleaved rounds, batches sized to ~budget/40."""
     probe = max(per_call_ns(theirs, 1), per_call_ns(ours, 1), 50.0)
-    batch = max(1, int(budget_s / 20 / probe * 1e9))
+    batch = max(1, int(budget_s / 40 / probe * 1e9))
     ours_times, theirs_times = [], []
-    for _ in range(10):
+    for _ in range(20):
         ours_times.append(per_call_ns(ours, batch))
         theirs_times.append(per_call_ns(theirs, batch))
     return statistics.median(ours_times), statistics.median(theirs_times)
@@ -346,7 +346,7 @@ def main() -> None:
         f"median {push['push_span_2kb_median_ns']:.0f} ns/span (p10 {push['push_span_2kb_p10_ns']:.0f} ns), "
         f"drops {push['dropped']}"
     )
-    on_end = bench_sdk_on_end(published, payloads, spans=300)
+    on_end = bench_sdk_on_end(published, payloads, spans=600)
     if on_end:
         print(
             "SDK TdSpanProcessor.on_end per 2 KB span (median): "

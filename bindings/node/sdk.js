@@ -177,6 +177,20 @@ function shouldExport(span, blocked) {
   return true
 }
 
+/** The span's package name, as the SDK's `SpanTransformer.extractPackageName`. */
+function packageNameOf(attributes) {
+  return optionalString(attributes[ATTR.PACKAGE_NAME]) || 'unknown'
+}
+
+/** The span's instrumentation name, as the SDK's `SpanTransformer.extractInstrumentationName`. */
+function instrumentationNameOf(span, attributes, packageName) {
+  const library = span.instrumentationLibrary || span.instrumentationScope
+  return (
+    optionalString(attributes[ATTR.INSTRUMENTATION_NAME]) ||
+    (library && library.name ? `tusk-instrumentation-${library.name}` : `tusk-instrumentation-${packageName}`)
+  )
+}
+
 /**
  * The span's fields as `RingExporter.pushSpan` takes them: the SDK's attribute strings as they
  * are, the same mapping of kind, status and package type as the SDK's `SpanTransformer` and
@@ -186,11 +200,7 @@ function spanToRingSpan(span, environment) {
   const attributes = span.attributes
   const context = span.spanContext()
   const otelKind = span.kind
-  const library = span.instrumentationLibrary || span.instrumentationScope
-  const packageName = optionalString(attributes[ATTR.PACKAGE_NAME]) || 'unknown'
-  const instrumentationName =
-    optionalString(attributes[ATTR.INSTRUMENTATION_NAME]) ||
-    (library && library.name ? `tusk-instrumentation-${library.name}` : `tusk-instrumentation-${packageName}`)
+  const packageName = packageNameOf(attributes)
   const packageType = attributes[ATTR.PACKAGE_TYPE]
   return {
     traceId: context.traceId,
@@ -198,7 +208,7 @@ function spanToRingSpan(span, environment) {
     parentSpanId: span.parentSpanId || (span.parentSpanContext && span.parentSpanContext.spanId) || '',
     name: stringOrEmpty(attributes[ATTR.NAME]),
     packageName,
-    instrumentationName,
+    instrumentationName: instrumentationNameOf(span, attributes, packageName),
     submoduleName: stringOrEmpty(attributes[ATTR.SUBMODULE_NAME]),
     packageType: typeof packageType === 'number' ? packageType : 0,
     kind: OTEL_KIND_TO_PROTO[otelKind] ?? 0,
@@ -218,6 +228,47 @@ function spanToRingSpan(span, environment) {
     metadataJson: optionalString(attributes[ATTR.METADATA]),
     transformMetadataJson: optionalString(attributes[ATTR.TRANSFORM_METADATA]),
   }
+}
+
+/**
+ * Pushes one SDK span. With a native exporter, the fields go positionally through
+ * `pushSpanFields` (no intermediate object, no property lookups on the native side); any other
+ * exporter object (tests, custom sinks) gets `pushSpan(spanToRingSpan(...))`.
+ */
+function pushSdkSpan(exporter, span, environment) {
+  if (typeof exporter.pushSpanFields !== 'function') return exporter.pushSpan(spanToRingSpan(span, environment))
+  const attributes = span.attributes
+  const context = span.spanContext()
+  const otelKind = span.kind
+  const status = span.status
+  const packageName = packageNameOf(attributes)
+  const packageType = attributes[ATTR.PACKAGE_TYPE]
+  return exporter.pushSpanFields(
+    context.traceId,
+    context.spanId,
+    span.parentSpanId || (span.parentSpanContext && span.parentSpanContext.spanId) || '',
+    stringOrEmpty(attributes[ATTR.NAME]),
+    packageName,
+    instrumentationNameOf(span, attributes, packageName),
+    stringOrEmpty(attributes[ATTR.SUBMODULE_NAME]),
+    typeof packageType === 'number' ? packageType : 0,
+    OTEL_KIND_TO_PROTO[otelKind] ?? 0,
+    environment,
+    status && status.code === OTEL_STATUS_OK ? PROTO_STATUS_OK : PROTO_STATUS_ERROR,
+    (status && status.message) || '',
+    attributes[ATTR.IS_PRE_APP_START] === true,
+    otelKind === OTEL_SPAN_KIND_SERVER,
+    span.startTime[0],
+    span.startTime[1],
+    span.duration[0],
+    span.duration[1],
+    stringOrEmpty(attributes[ATTR.INPUT_VALUE]) || '{}',
+    optionalString(attributes[ATTR.OUTPUT_VALUE]),
+    mergesToCoreJson(attributes[ATTR.INPUT_SCHEMA_MERGES]),
+    mergesToCoreJson(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
+    optionalString(attributes[ATTR.METADATA]),
+    optionalString(attributes[ATTR.TRANSFORM_METADATA]),
+  )
 }
 
 /** The ring exporter's sink, derived from the SDK's own configuration unless given. */
@@ -274,7 +325,7 @@ function patchSdkExporter(core, sdkExporter, options) {
           stats.filtered += 1
           continue
         }
-        if (exporter.pushSpan(spanToRingSpan(span, environment))) stats.pushed += 1
+        if (pushSdkSpan(exporter, span, environment)) stats.pushed += 1
         else stats.rejected += 1
       } catch {
         // A malformed span must not cost the others their export; the count says it happened.

@@ -2,6 +2,11 @@
 //! heap-backed [`RingMem`] whose every word is a `shuttle` atomic, so shuttle explores the
 //! interleavings of two producers and one consumer (random and PCT schedules). Capacities are
 //! tiny (64 bytes of data) so that wrap-around, padding and full-ring paths are hit constantly.
+//!
+//! Shuttle explores schedules under sequential consistency; it does not model weak memory. loom
+//! would (needs `--cfg loom` builds), Miri and ThreadSanitizer need a nightly toolchain; none of
+//! them is available on the installed stable toolchain, so the Release/Acquire/SeqCst choices
+//! are argued in comments at each atomic and in docs/design.md.
 
 use std::ptr::NonNull;
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use napi::{JsValue, Status};
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, JsError, from_exporter, from_napi, js_error};
-use crate::ring_span::{PropertyKeys, SpanReader};
+use crate::ring_span::{FIELD_COUNT, PropertyKeys, SpanReader};
 
 /// Default budget of `forceFlush`/`shutdown` when no timeout is given (OpenTelemetry's 30 s).
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
@@ -400,7 +400,83 @@ impl RingExporter {
         let keys = ensure_property_keys(&Env::from_raw(raw_env))?;
         // SAFETY: `raw_env` and the value come from this very call, so both are live, and the
         // keys belong to that env (instance data is per environment).
-        unsafe { self.reader.read(raw_env, keys, span.raw())? };
+        unsafe { self.reader.read_object(raw_env, keys, span.raw())? };
+        Ok(shared
+            .exporter
+            .push_span(&self.reader.record(&self.sdk_version))
+            .is_ok())
+    }
+
+    /// `pushSpan` with the fields as positional arguments (in `RingSpan` order: ids, name,
+    /// package, kind, environment, status, flags, timing, then the JSON texts). Same result and
+    /// errors; for hot paths such as the SDK hook, it skips 25 property lookups per span.
+    #[allow(clippy::too_many_arguments)]
+    #[napi(
+        ts_args_type = "traceId: string, spanId: string, parentSpanId: string | undefined | null, name: string, packageName: string, instrumentationName: string, submoduleName: string | undefined | null, packageType: number | undefined | null, kind: number, environment: string | undefined | null, statusCode: number, statusMessage: string | undefined | null, isPreAppStart: boolean | undefined | null, isRootSpan: boolean | undefined | null, timestampSeconds: number, timestampNanos: number, durationSeconds: number, durationNanos: number, inputValueJson: string, outputValueJson?: string | null, inputSchemaMergesJson?: string | null, outputSchemaMergesJson?: string | null, metadataJson?: string | null, transformMetadataJson?: string | null, stackTrace?: string | null"
+    )]
+    pub fn push_span_fields(
+        &mut self,
+        trace_id: Unknown<'_>,
+        span_id: Unknown<'_>,
+        parent_span_id: Unknown<'_>,
+        name: Unknown<'_>,
+        package_name: Unknown<'_>,
+        instrumentation_name: Unknown<'_>,
+        submodule_name: Unknown<'_>,
+        package_type: Unknown<'_>,
+        kind: Unknown<'_>,
+        environment: Unknown<'_>,
+        status_code: Unknown<'_>,
+        status_message: Unknown<'_>,
+        is_pre_app_start: Unknown<'_>,
+        is_root_span: Unknown<'_>,
+        timestamp_seconds: Unknown<'_>,
+        timestamp_nanos: Unknown<'_>,
+        duration_seconds: Unknown<'_>,
+        duration_nanos: Unknown<'_>,
+        input_value_json: Unknown<'_>,
+        output_value_json: Unknown<'_>,
+        input_schema_merges_json: Unknown<'_>,
+        output_schema_merges_json: Unknown<'_>,
+        metadata_json: Unknown<'_>,
+        transform_metadata_json: Unknown<'_>,
+        stack_trace: Unknown<'_>,
+    ) -> Result<bool, JsError> {
+        let Some(shared) = &self.shared else {
+            return Ok(false);
+        };
+        let args: [Unknown<'_>; FIELD_COUNT] = [
+            trace_id,
+            span_id,
+            parent_span_id,
+            name,
+            package_name,
+            instrumentation_name,
+            submodule_name,
+            package_type,
+            kind,
+            environment,
+            status_code,
+            status_message,
+            is_pre_app_start,
+            is_root_span,
+            timestamp_seconds,
+            timestamp_nanos,
+            duration_seconds,
+            duration_nanos,
+            input_value_json,
+            output_value_json,
+            input_schema_merges_json,
+            output_schema_merges_json,
+            metadata_json,
+            transform_metadata_json,
+            stack_trace,
+        ];
+        let raw_env = trace_id.value().env;
+        let raw = args.map(|arg| arg.raw());
+        // SAFETY: the env and the argument values come from this very call, so all are live
+        // (missing trailing arguments are `undefined` values of it).
+        unsafe { self.reader.read_args(raw_env, &raw)? };
         Ok(shared
             .exporter
             .push_span(&self.reader.record(&self.sdk_version))

@@ -19,9 +19,10 @@ use napi::sys;
 
 use crate::error::{ErrorCode, JsError, JsResult, js_error};
 
-/// The properties `pushSpan` reads; the discriminant indexes [`FIELD_NAMES`] and the keys.
+/// The span fields `pushSpan` reads, in the argument order of `pushSpanFields`; the
+/// discriminant indexes [`FIELD_NAMES`] and the environment's key array.
 #[derive(Debug, Clone, Copy)]
-enum Field {
+pub enum Field {
     TraceId,
     SpanId,
     ParentSpanId,
@@ -29,8 +30,17 @@ enum Field {
     PackageName,
     InstrumentationName,
     SubmoduleName,
+    PackageType,
+    Kind,
     Environment,
+    StatusCode,
     StatusMessage,
+    IsPreAppStart,
+    IsRootSpan,
+    TimestampSeconds,
+    TimestampNanos,
+    DurationSeconds,
+    DurationNanos,
     InputValueJson,
     OutputValueJson,
     InputSchemaMergesJson,
@@ -38,18 +48,10 @@ enum Field {
     MetadataJson,
     TransformMetadataJson,
     StackTrace,
-    PackageType,
-    Kind,
-    StatusCode,
-    IsPreAppStart,
-    IsRootSpan,
-    TimestampSeconds,
-    TimestampNanos,
-    DurationSeconds,
-    DurationNanos,
 }
 
-const FIELD_COUNT: usize = 25;
+/// Number of span fields.
+pub const FIELD_COUNT: usize = 25;
 
 /// JavaScript property names, in [`Field`] order.
 const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
@@ -60,8 +62,17 @@ const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
     c"packageName",
     c"instrumentationName",
     c"submoduleName",
+    c"packageType",
+    c"kind",
     c"environment",
+    c"statusCode",
     c"statusMessage",
+    c"isPreAppStart",
+    c"isRootSpan",
+    c"timestampSeconds",
+    c"timestampNanos",
+    c"durationSeconds",
+    c"durationNanos",
     c"inputValueJson",
     c"outputValueJson",
     c"inputSchemaMergesJson",
@@ -69,15 +80,6 @@ const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
     c"metadataJson",
     c"transformMetadataJson",
     c"stackTrace",
-    c"packageType",
-    c"kind",
-    c"statusCode",
-    c"isPreAppStart",
-    c"isRootSpan",
-    c"timestampSeconds",
-    c"timestampNanos",
-    c"durationSeconds",
-    c"durationNanos",
 ];
 
 impl Field {
@@ -90,11 +92,8 @@ impl Field {
 /// strings cost one N-API call.
 const MIN_SPARE_BYTES: usize = 64 * 1024;
 
-/// `NAPI_AUTO_LENGTH`: the string is NUL-terminated.
-const NAPI_AUTO_LENGTH: isize = -1;
-
-/// The property-name strings of one environment, created once and kept in a JS array held by
-/// reference (Node 20 cannot reference a string directly). Stored as the addon's N-API instance
+/// The property-name strings of one environment, created once (internalized) and kept in a JS
+/// array held by reference (Node 20 cannot reference a string directly). Stored as the addon's N-API instance
 /// data, so each environment (the main thread, every Worker) has its own, released when that
 /// environment is torn down.
 pub struct PropertyKeys {
@@ -113,25 +112,36 @@ impl PropertyKeys {
                 "could not create the span property keys",
             )
         };
+        // The names come from evaluating a constant array literal: string literals in script
+        // source are internalized by V8, and an internalized key takes V8's fast property
+        // lookup path (a key made with napi_create_string_* is interned again on every lookup).
+        let names: Vec<&str> = FIELD_NAMES
+            .iter()
+            .map(|name| name.to_str().unwrap_or_default())
+            .collect();
+        let source = format!("[\"{}\"]", names.join("\",\""));
+        let mut script = ptr::null_mut();
+        // SAFETY: live env (contract); the pointer/length describe `source`; `script` is a valid
+        // out pointer.
+        let created = unsafe {
+            sys::napi_create_string_utf8(
+                env,
+                source.as_ptr().cast(),
+                source.len() as isize,
+                &mut script,
+            )
+        };
         let mut array = ptr::null_mut();
-        // SAFETY: live env (contract); `array` is a valid out pointer.
-        if unsafe { sys::napi_create_array_with_length(env, FIELD_COUNT, &mut array) }
-            != sys::Status::napi_ok
-        {
+        let evaluated = created == sys::Status::napi_ok
+            // SAFETY: live env; `script` is a string of it; `array` is a valid out pointer. The
+            // script is a constant literal of this crate.
+            && unsafe { sys::napi_run_script(env, script, &mut array) } == sys::Status::napi_ok;
+        let mut is_array = false;
+        let checked = evaluated
+            // SAFETY: live env; `array` is a value of it; `is_array` is a valid out pointer.
+            && unsafe { sys::napi_is_array(env, array, &mut is_array) } == sys::Status::napi_ok;
+        if !checked || !is_array {
             return Err(failed());
-        }
-        for (index, name) in FIELD_NAMES.iter().enumerate() {
-            let mut key = ptr::null_mut();
-            // SAFETY: live env; `name` is NUL-terminated; `key` is a valid out pointer.
-            let created = unsafe {
-                sys::napi_create_string_utf8(env, name.as_ptr(), NAPI_AUTO_LENGTH, &mut key)
-            };
-            let stored = created == sys::Status::napi_ok
-                // SAFETY: live env; `array` and `key` were just created in it.
-                && unsafe { sys::napi_set_element(env, array, index as u32, key) } == sys::Status::napi_ok;
-            if !stored {
-                return Err(failed());
-            }
         }
         let mut reference = ptr::null_mut();
         // SAFETY: live env; `array` is an object of it; `reference` is a valid out pointer.
@@ -221,7 +231,7 @@ impl SpanReader {
     /// # Safety
     /// `env` must be the live environment of the current call, `object` a value of it, and
     /// `keys` created in `env`.
-    pub unsafe fn read(
+    pub unsafe fn read_object(
         &mut self,
         env: sys::napi_env,
         keys: &PropertyKeys,
@@ -235,13 +245,42 @@ impl SpanReader {
                 "pushSpan expects a span object",
             ));
         }
-        self.arena.clear();
         // SAFETY: `keys` were created in the live `env` (contract).
         let keys = unsafe { keys.array(env)? };
-        let reader = ObjectReader { env, object, keys };
+        // SAFETY: live env, object and keys for the whole call (contract).
+        unsafe {
+            self.read(ObjectReader {
+                env,
+                source: Source::Object { object, keys },
+            })
+        }
+    }
+
+    /// Reads the span from positional arguments, in [`Field`] order (`pushSpanFields`).
+    ///
+    /// # Safety
+    /// `env` must be the live environment of the current call and `args` values of it.
+    pub unsafe fn read_args(
+        &mut self,
+        env: sys::napi_env,
+        args: &[sys::napi_value; FIELD_COUNT],
+    ) -> JsResult<()> {
+        // SAFETY: live env and argument values for the whole call (contract).
+        unsafe {
+            self.read(ObjectReader {
+                env,
+                source: Source::Args(args),
+            })
+        }
+    }
+
+    /// # Safety
+    /// The reader's env and values must be live for the whole call.
+    unsafe fn read(&mut self, reader: ObjectReader<'_>) -> JsResult<()> {
+        self.arena.clear();
         let arena = &mut self.arena;
-        // SAFETY: every call below needs `env`, `object` and `keys` valid, which this function's
-        // own contract guarantees for its whole duration.
+        // SAFETY: every call below needs the reader's env and values live, which this
+        // function's contract guarantees for its whole duration.
         unsafe {
             self.strings = StringFields {
                 trace_id: reader.required_string(Field::TraceId, arena)?,
@@ -321,12 +360,21 @@ impl SpanReader {
     }
 }
 
-/// Reads typed properties of one JS object.
-struct ObjectReader {
+/// Where the field values come from.
+enum Source<'a> {
+    /// Properties of a span object, looked up with the environment's key array.
+    Object {
+        object: sys::napi_value,
+        keys: sys::napi_value,
+    },
+    /// Positional arguments in [`Field`] order.
+    Args(&'a [sys::napi_value; FIELD_COUNT]),
+}
+
+/// Reads the typed fields of one span.
+struct ObjectReader<'a> {
     env: sys::napi_env,
-    object: sys::napi_value,
-    /// The environment's array of property-name strings, in [`Field`] order.
-    keys: sys::napi_value,
+    source: Source<'a>,
 }
 
 fn wrong_type(field: Field, expected: &str) -> JsError {
@@ -347,13 +395,17 @@ unsafe fn type_of(env: sys::napi_env, value: sys::napi_value) -> Option<sys::nap
     (status == sys::Status::napi_ok).then_some(value_type)
 }
 
-impl ObjectReader {
+impl ObjectReader<'_> {
     /// # Safety
-    /// `self.env`, `self.object` and `self.keys` must be valid (see [`SpanReader::read`]).
+    /// The reader's env and values must be live (see [`SpanReader::read`]).
     unsafe fn property(&self, field: Field) -> JsResult<sys::napi_value> {
+        let (object, keys) = match self.source {
+            Source::Args(args) => return Ok(args[field as usize]),
+            Source::Object { object, keys } => (object, keys),
+        };
         let mut key = ptr::null_mut();
         // SAFETY: per this function's contract; the array has `FIELD_COUNT` elements.
-        let status = unsafe { sys::napi_get_element(self.env, self.keys, field as u32, &mut key) };
+        let status = unsafe { sys::napi_get_element(self.env, keys, field as u32, &mut key) };
         if status != sys::Status::napi_ok {
             return Err(js_error(
                 ErrorCode::ExporterError,
@@ -363,7 +415,7 @@ impl ObjectReader {
         let mut value = ptr::null_mut();
         // SAFETY: live env, object and key; `value` is a valid out pointer. A getter may run JS
         // and throw: that surfaces as a non-ok status.
-        let status = unsafe { sys::napi_get_property(self.env, self.object, key, &mut value) };
+        let status = unsafe { sys::napi_get_property(self.env, object, key, &mut value) };
         if status != sys::Status::napi_ok {
             return Err(js_error(
                 ErrorCode::InvalidArg,

@@ -102,6 +102,31 @@ test('pushed spans reach the callback sink as ExportSpansRequest bytes with core
   assert.equal(health.running, true)
 })
 
+test('pushSpanFields (positional) exports exactly what pushSpan (object) exports', async (t) => {
+  const { exporter, requests } = callbackExporter(t)
+  const viaObject = { ...ringSpan(11), traceId: 'trace-object', transformMetadataJson: '{"actions":[]}', stackTrace: 'at x' }
+  const viaFields = { ...viaObject, traceId: 'trace-fields' }
+  assert.equal(exporter.pushSpan(viaObject), true)
+  const s = viaFields
+  assert.equal(exporter.pushSpanFields(s.traceId, s.spanId, s.parentSpanId, s.name, s.packageName, s.instrumentationName,
+    s.submoduleName, s.packageType, s.kind, s.environment, s.statusCode, s.statusMessage, s.isPreAppStart, s.isRootSpan,
+    s.timestampSeconds, s.timestampNanos, s.durationSeconds, s.durationNanos, s.inputValueJson, s.outputValueJson,
+    s.inputSchemaMergesJson, s.outputSchemaMergesJson, s.metadataJson, s.transformMetadataJson, s.stackTrace), true)
+  // Trailing optional arguments may be left out.
+  assert.equal(exporter.pushSpanFields('trace-short', 's', '', 'n', 'p', 'i', '', 0, 1, undefined, 1, '', false, false,
+    1, 2, 0, 3, '{"a":1}'), true)
+  assert.throws(() => exporter.pushSpanFields(), (error) => error instanceof Error && /traceId/.test(error.message))
+  assert.throws(() => exporter.pushSpanFields('t', 's', '', 'n', 'p', 'i', '', 0, 'kind'), /kind/)
+  assert.equal(await exporter.forceFlush(10_000), true)
+  const spans = exportedSpans(requests)
+  assert.equal(spans.length, 3)
+  const byTrace = new Map(spans.map((span) => [span.traceId, span]))
+  const fromObject = { ...byTrace.get('trace-object'), traceId: '' }
+  const fromFields = { ...byTrace.get('trace-fields'), traceId: '' }
+  assert.deepEqual(fromFields, fromObject)
+  assert.equal(byTrace.get('trace-short').name, 'n')
+})
+
 test('the health snapshot has the documented camelCase fields', (t) => {
   const { exporter } = callbackExporter(t)
   const health = exporter.getHealthSnapshot()

@@ -44,11 +44,11 @@ pub(crate) struct RingExporter {
 }
 
 impl RingExporter {
-    fn exporter(&self) -> &Exporter {
+    fn exporter(&self) -> PyResult<&Exporter> {
         // Only `Drop` takes it out, and nothing can call a method after that.
         self.exporter
             .as_ref()
-            .expect("RingExporter used after drop")
+            .ok_or_else(|| PyOSError::new_err("RingExporter is being dropped"))
     }
 }
 
@@ -144,9 +144,9 @@ impl RingExporter {
         );
         let sdk_version = config.service.sdk_version.clone();
         // Creating the ring maps memory and starts threads: no Python objects involved.
-        let exporter = py
-            .detach(|| Exporter::start(config))
-            .map_err(config_error)?;
+        let exporter = guarded("RingExporter()", || {
+            py.detach(|| Exporter::start(config)).map_err(config_error)
+        })?;
         Ok(RingExporter {
             exporter: Some(exporter),
             sdk_version,
@@ -246,7 +246,7 @@ impl RingExporter {
                 transform_metadata_json: transform_metadata.as_ref().map(|text| text.as_bytes()),
                 stack_trace: stack_trace.as_deref(),
             };
-            Ok(self.exporter().push_span(&record).is_ok())
+            Ok(self.exporter()?.push_span(&record).is_ok())
         })
     }
 
@@ -255,11 +255,13 @@ impl RingExporter {
     #[pyo3(signature = (timeout = None))]
     fn force_flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let budget = wait_budget(timeout)?;
-        let exporter = self.exporter();
-        if self.shut_down.load(Ordering::Acquire) {
-            return Ok(exporter.health().in_flight == 0);
-        }
-        Ok(py.detach(|| exporter.force_flush(budget)))
+        let exporter = self.exporter()?;
+        guarded("RingExporter.force_flush", || {
+            if self.shut_down.load(Ordering::Acquire) {
+                return Ok(exporter.health().in_flight == 0);
+            }
+            Ok(py.detach(|| exporter.force_flush(budget)))
+        })
     }
 
     /// Stops accepting spans, exports what is queued within `timeout` seconds (default 30) and
@@ -267,20 +269,27 @@ impl RingExporter {
     #[pyo3(signature = (timeout = None))]
     fn shutdown(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let budget = wait_budget(timeout)?;
-        let exporter = self.exporter();
+        let exporter = self.exporter()?;
         self.shut_down.store(true, Ordering::Release);
-        Ok(py.detach(|| exporter.shutdown(budget)))
+        guarded("RingExporter.shutdown", || {
+            Ok(py.detach(|| exporter.shutdown(budget)))
+        })
     }
 
     /// Counters, ring occupancy and circuit state as a dict (see `HealthSnapshot` in the stub).
     fn health_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        health_dict(py, &self.exporter().health())
+        let exporter = self.exporter()?;
+        guarded("RingExporter.health_snapshot", || {
+            health_dict(py, &exporter.health())
+        })
     }
 
     /// Path of this process's ring file (what a `drift-exporter run` sidecar attaches to).
-    fn ring_path(&self, py: Python<'_>) -> Option<PathBuf> {
-        let exporter = self.exporter();
-        py.detach(|| exporter.ring_path())
+    fn ring_path(&self, py: Python<'_>) -> PyResult<Option<PathBuf>> {
+        let exporter = self.exporter()?;
+        guarded("RingExporter.ring_path", || {
+            Ok(py.detach(|| exporter.ring_path()))
+        })
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -294,17 +303,20 @@ impl RingExporter {
         _exc_type: Option<&Bound<'_, PyAny>>,
         _exc: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
-    ) {
-        let exporter = self.exporter();
+    ) -> PyResult<()> {
+        let exporter = self.exporter()?;
         self.shut_down.store(true, Ordering::Release);
-        py.detach(|| exporter.shutdown(DEFAULT_WAIT));
+        guarded("RingExporter.__exit__", || {
+            py.detach(|| exporter.shutdown(DEFAULT_WAIT));
+            Ok(())
+        })
     }
 
-    fn __repr__(&self) -> String {
-        format!(
+    fn __repr__(&self) -> PyResult<String> {
+        Ok(format!(
             "RingExporter(sink={})",
-            sink_name(&self.exporter().config().sink)
-        )
+            sink_name(&self.exporter()?.config().sink)
+        ))
     }
 }
 
@@ -312,11 +324,14 @@ impl Drop for RingExporter {
     fn drop(&mut self) {
         let mut exporter = self.exporter.take();
         // Dropping an exporter shuts it down, which waits for its threads; a callback sink needs
-        // the GIL, so wait with it released. During interpreter teardown, drop as is.
-        let _ = Python::try_attach(|py| py.detach(|| drop(exporter.take())));
-        if let Some(exporter) = exporter {
-            exporter.shutdown(DROP_WAIT);
-        }
+        // the GIL, so wait with it released. During interpreter teardown, drop as is. A panic
+        // must not unwind into CPython's deallocator.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = Python::try_attach(|py| py.detach(|| drop(exporter.take())));
+            if let Some(exporter) = exporter.take() {
+                exporter.shutdown(DROP_WAIT);
+            }
+        }));
     }
 }
 

@@ -292,6 +292,20 @@ pub struct DemoReport {
     pub sidecar: SidecarSnapshot,
     pub files_written: usize,
     pub out_dir: PathBuf,
+    /// CPU seconds the sidecar (this process: drain, sender, main thread) used.
+    pub sidecar_cpu_secs: f64,
+}
+
+/// User + system CPU time of this process, in seconds.
+fn process_cpu_secs() -> f64 {
+    // SAFETY: `getrusage` fills the zero-initialised struct we own; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// Runs the demo. `exe` is this binary (re-executed as the producers).
@@ -321,6 +335,7 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
         }),
     };
     let files_before = count_files(&options.out_dir);
+    let cpu_before = process_cpu_secs();
     let sidecar = Sidecar::start(&config)?;
     let started = Instant::now();
     let mut children = Vec::new();
@@ -378,6 +393,7 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
     }
     sidecar.shutdown(Duration::from_secs(20));
     let elapsed_secs = started.elapsed().as_secs_f64();
+    let sidecar_cpu_secs = process_cpu_secs() - cpu_before;
     let snapshot = sidecar.snapshot();
     let _ = std::fs::remove_dir(&ring_dir);
     Ok(DemoReport {
@@ -386,6 +402,7 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
         sidecar: snapshot,
         files_written: count_files(&options.out_dir).saturating_sub(files_before),
         out_dir: options.out_dir.clone(),
+        sidecar_cpu_secs,
     })
 }
 
@@ -427,6 +444,11 @@ pub fn render_report(report: &DemoReport) -> String {
         accepted,
         json_bytes as f64 / 1e6,
         dropped
+    ));
+    out.push_str(&format!(
+        "sidecar cost: {:.2} CPU-seconds, {:.0} spans per CPU-second (decode, hash, schema, protobuf/JSON, file writes)\n",
+        report.sidecar_cpu_secs,
+        health.exported as f64 / report.sidecar_cpu_secs.max(1e-9)
     ));
     let counters = &report.sidecar.rings.counters;
     out.push_str(&format!(
