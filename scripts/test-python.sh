@@ -48,7 +48,7 @@ make_venv "$PUB_VENV"
 
 step "installing test tools and the SDK into target/py/test"
 run_logged "$TEST_VENV/bin/python" -m pip install --quiet \
-    "maturin>=1.9,<2" "pytest>=8,<10" "gunicorn>=23,<26" "$SDK_SPEC"
+    "maturin>=1.9,<2" "pytest>=8,<10" "gunicorn>=23,<26" "mypy>=1.18,<3" "$SDK_SPEC"
 
 step "installing $PUBLISHED_SPEC and the SDK into target/py/published"
 run_logged "$PUB_VENV/bin/python" -m pip install --quiet "$PUBLISHED_SPEC" "$SDK_SPEC"

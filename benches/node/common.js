@@ -33,11 +33,23 @@ function loadPayloadsBySize() {
   return bySize
 }
 
-/** Calls `fn(i)` `iterations` times; nanoseconds per call. */
+/** Calls `fn(i)` `iterations` times; wall nanoseconds per call. */
 function timeBatch(fn, iterations) {
   const start = process.hrtime.bigint()
   for (let i = 0; i < iterations; i += 1) fn(i)
   return Number(process.hrtime.bigint() - start) / iterations
+}
+
+/**
+ * Calls `fn(i)` `iterations` times; CPU nanoseconds (user + system) of the process per call.
+ * For single-threaded work on a shared machine this excludes the time the thread waited for a
+ * core, which wall time does not; batches must last milliseconds (microsecond resolution).
+ */
+function cpuBatch(fn, iterations) {
+  const start = process.cpuUsage()
+  for (let i = 0; i < iterations; i += 1) fn(i)
+  const used = process.cpuUsage(start)
+  return ((used.user + used.system) * 1000) / iterations
 }
 
 const median = (values) => {
@@ -50,7 +62,7 @@ const median = (values) => {
  * Times `a` and `b` in alternating rounds (the order flips each round so neither always runs
  * warm) and returns the median ns/call of each.
  */
-function interleaved(a, b, { rounds, iterations }) {
+function interleaved(a, b, { rounds, iterations, measure = cpuBatch }) {
   // Warm-up: JIT, caches, first-call allocations.
   timeBatch(a, Math.max(1, iterations >> 2))
   timeBatch(b, Math.max(1, iterations >> 2))
@@ -58,11 +70,11 @@ function interleaved(a, b, { rounds, iterations }) {
   const tb = []
   for (let round = 0; round < rounds; round += 1) {
     if (round % 2 === 0) {
-      ta.push(timeBatch(a, iterations))
-      tb.push(timeBatch(b, iterations))
+      ta.push(measure(a, iterations))
+      tb.push(measure(b, iterations))
     } else {
-      tb.push(timeBatch(b, iterations))
-      ta.push(timeBatch(a, iterations))
+      tb.push(measure(b, iterations))
+      ta.push(measure(a, iterations))
     }
   }
   return { a: median(ta), b: median(tb) }
@@ -82,4 +94,4 @@ function printTable(rows, columns) {
   for (const row of rows) console.log(line(columns.map((column) => row[column])))
 }
 
-module.exports = { REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, interleaved, median, formatNs, printTable }
+module.exports = { REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, cpuBatch, interleaved, median, formatNs, printTable }

@@ -6,8 +6,9 @@
 // `@use-tusk/drift-core-node/sdk` on the `TuskDrift` they import (the ESM and CommonJS builds of
 // the SDK are separate module instances).
 //
-// Ring options come from `TUSK_DRIFT_RING_*` variables read by the native exporter; the sink
-// follows the SDK's configuration (see sdk.js).
+// Exporter settings come from the `TUSK_*` variables the native exporter reads (see
+// docs/design.md, "Exporter"); the sink and the service identity follow the SDK's configuration
+// (see sdk.js).
 
 const enabled = /^(1|true|yes|on)$/i.test(process.env.TUSK_DRIFT_RING_EXPORTER || '')
 

@@ -87,15 +87,30 @@ class BlockedTraces {
   }
 }
 
+// Converted merges by their SDK text: an instrumentation writes the same few merges over and
+// over, so nearly every span is a cache hit. Bounded: cleared when it grows past the limit.
+const MERGES_CACHE_LIMIT = 512
+const mergesCache = new Map()
+
 /**
  * The SDK writes schema merges with camelCase keys (`decodedType`, `matchImportance`); the core
- * reads the published snake_case names. Merges are a few dozen bytes, so this costs little.
+ * reads the published snake_case names.
  */
 function mergesToCoreJson(mergesJson) {
   if (typeof mergesJson !== 'string' || mergesJson.length === 0) return undefined
   if (mergesJson.indexOf('decodedType') === -1 && mergesJson.indexOf('matchImportance') === -1) {
     return mergesJson
   }
+  let converted = mergesCache.get(mergesJson)
+  if (converted === undefined) {
+    if (mergesCache.size >= MERGES_CACHE_LIMIT) mergesCache.clear()
+    converted = convertMerges(mergesJson)
+    mergesCache.set(mergesJson, converted)
+  }
+  return converted
+}
+
+function convertMerges(mergesJson) {
   let merges
   try {
     merges = JSON.parse(mergesJson)
@@ -168,9 +183,13 @@ function shouldExport(span, blocked) {
   }
   const inputText = stringOrEmpty(attributes[ATTR.INPUT_VALUE])
   const outputText = stringOrEmpty(attributes[ATTR.OUTPUT_VALUE])
-  const estimated =
-    Buffer.byteLength(inputText, 'utf8') + Buffer.byteLength(outputText, 'utf8') + SDK_SPAN_OVERHEAD_BYTES
-  if (estimated > SDK_MAX_SPAN_BYTES) {
+  // At most 3 UTF-8 bytes per UTF-16 unit: below that bound no byte count is needed.
+  const bound = 3 * (inputText.length + outputText.length) + SDK_SPAN_OVERHEAD_BYTES
+  if (
+    bound > SDK_MAX_SPAN_BYTES &&
+    Buffer.byteLength(inputText, 'utf8') + Buffer.byteLength(outputText, 'utf8') + SDK_SPAN_OVERHEAD_BYTES >
+      SDK_MAX_SPAN_BYTES
+  ) {
     blocked.block(traceId)
     return false
   }

@@ -208,7 +208,17 @@ fn bench_export_request<M: Measurement>(c: &mut Criterion<M>) {
     });
     group.bench_function("builder_push_span", |b| {
         b.iter_batched(
-            || ExportRequestBuilder::new("svc", "production", "0.2.0", "instance"),
+            || {
+                let mut builder =
+                    ExportRequestBuilder::new("svc", "production", "0.2.0", "instance");
+                builder.reserve(
+                    spans
+                        .iter()
+                        .map(|s| ExportRequestBuilder::span_field_len(s.len()))
+                        .sum(),
+                );
+                builder
+            },
             |mut builder| {
                 for s in &spans {
                     builder.push_span(s).unwrap();
@@ -255,7 +265,9 @@ fn run<M: Measurement>(mut c: Criterion<M>) {
 
 fn main() {
     if std::env::var_os("DRIFT_BENCH_CPU_TIME").is_some() {
-        run(config().with_measurement(ThreadCpuTime).configure_from_args());
+        run(config()
+            .with_measurement(ThreadCpuTime)
+            .configure_from_args());
     } else {
         run(config().configure_from_args());
     }
@@ -265,7 +277,10 @@ fn main() {
 struct ThreadCpuTime;
 
 fn thread_cpu_ns() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec and CLOCK_THREAD_CPUTIME_ID is supported on
     // every Linux the benches run on; the call only writes `ts`.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
@@ -312,7 +327,12 @@ impl ValueFormatter for CpuTimeFormatter {
         unit
     }
 
-    fn scale_throughputs(&self, _typical: f64, throughput: &Throughput, values: &mut [f64]) -> &'static str {
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
         let per_iter = match *throughput {
             Throughput::Bytes(b) | Throughput::BytesDecimal(b) => b as f64 / (1024.0 * 1024.0),
             Throughput::Elements(e) | Throughput::ElementsAndBytes { elements: e, .. } => e as f64,

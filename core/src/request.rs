@@ -73,6 +73,12 @@ impl ExportRequestBuilder {
         self.spans += 1;
     }
 
+    /// Reserves room for `additional` more bytes of spans (see [`Self::span_field_len`]), so a
+    /// batch of known size is assembled without growing the buffer.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// Bytes one span of `span_len` bytes adds to the request.
     pub fn span_field_len(span_len: usize) -> usize {
         1 + encoded_len_varint(span_len as u64) + span_len
@@ -126,7 +132,7 @@ pub fn build_export_spans_request_bytes<S: AsRef<[u8]>>(
         .iter()
         .map(|s| ExportRequestBuilder::span_field_len(s.as_ref().len()))
         .sum();
-    builder.buf.reserve(total);
+    builder.reserve(total);
     for span in spans {
         builder.push_span(span.as_ref())?;
     }

@@ -127,7 +127,21 @@ struct Reader<'b> {
 
 impl Reader<'_> {
     /// prost's `decode_varint`: at most ten bytes, the tenth below 2.
+    #[inline(always)]
     fn varint(&mut self, end: usize) -> Result<u64, Invalid> {
+        // One-byte varints (tags, short lengths, small enums) are the common case.
+        if self.pos < end {
+            let byte = self.bytes[self.pos];
+            if byte < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.varint_multi_byte(end)
+    }
+
+    #[inline(never)]
+    fn varint_multi_byte(&mut self, end: usize) -> Result<u64, Invalid> {
         let mut value = 0u64;
         for count in 0..10 {
             if self.pos >= end {
@@ -147,6 +161,7 @@ impl Reader<'_> {
     }
 
     /// prost's `decode_key`: `(field number, wire type)`.
+    #[inline(always)]
     fn key(&mut self, end: usize) -> Result<(u32, u8), Invalid> {
         let key = self.varint(end)?;
         if key > u64::from(u32::MAX) {
@@ -199,7 +214,9 @@ fn message_fields(
             Some(Field::Str) => {
                 expect_wire(wire_type, 2)?;
                 let field_end = reader.delimited_end(end)?;
-                if std::str::from_utf8(&reader.bytes[reader.pos..field_end]).is_err() {
+                let text = &reader.bytes[reader.pos..field_end];
+                // ASCII (ids, hashes, most keys) is checked inline; the rest by the full check.
+                if !text.is_ascii() && std::str::from_utf8(text).is_err() {
                     return Err(Invalid);
                 }
                 reader.pos = field_end;

@@ -394,6 +394,23 @@ pub(crate) fn parse_header(
     })
 }
 
+/// Reopens an fd received from a producer through `/proc/self/fd`, giving this consumer its own
+/// open file description: `flock` locks belong to open file descriptions, and an fd passed over
+/// `SCM_RIGHTS` (or a `dup`) shares the producer's, so locking it would not exclude a second
+/// consumer. Without `/proc` the fd is used as it is.
+pub(crate) fn reopen_own_description(file: File) -> File {
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&proc_path)
+    {
+        Ok(reopened) => reopened,
+        Err(_) => file,
+    }
+}
+
 /// Takes the consumer lock (an advisory `flock`, released by the kernel if the consumer dies).
 pub(crate) fn lock_consumer(file: &File, path: &Path) -> Result<(), RingError> {
     // SAFETY: flock on an fd we own.

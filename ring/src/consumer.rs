@@ -93,6 +93,9 @@ pub struct Consumer {
     cursor: Cursor,
     in_process: bool,
     scratch: Vec<u8>,
+    /// Fork generation this consumer was made in: a copy inherited by a child must not drain
+    /// (the parent's consumer still does) nor release the parent's lock.
+    fork_generation: u64,
 }
 
 impl Consumer {
@@ -107,7 +110,8 @@ impl Consumer {
     /// Attaches to a ring received as an fd (a memfd from [`Producer::create_memfd`]). The same
     /// checks as [`Consumer::attach`] except the path-based ones (symlink, mode).
     pub fn attach_fd(fd: OwnedFd, opts: &AttachOptions) -> Result<Consumer, RingError> {
-        let (mapping, info) = backing::attach_file(std::fs::File::from(fd), None, opts)?;
+        let file = backing::reopen_own_description(std::fs::File::from(fd));
+        let (mapping, info) = backing::attach_file(file, None, opts)?;
         Self::from_mapping(mapping, info)
     }
 
@@ -126,6 +130,7 @@ impl Consumer {
             cursor,
             in_process: false,
             scratch: Vec::new(),
+            fork_generation: process::fork_generation(),
         })
     }
 
@@ -151,6 +156,7 @@ impl Consumer {
             cursor,
             in_process: true,
             scratch: Vec::new(),
+            fork_generation: process::fork_generation(),
         })
     }
 
@@ -163,6 +169,7 @@ impl Consumer {
         max_bytes: usize,
         mut f: impl FnMut(Record<'_>),
     ) -> Result<DrainSummary, RingError> {
+        self.check_not_inherited()?;
         if let Some(reason) = &self.cursor.quarantine {
             return Err(RingError::Quarantined {
                 reason: reason.clone(),
@@ -212,7 +219,9 @@ impl Consumer {
 
     /// Whether a committed record waits at the head.
     pub fn has_data(&self) -> bool {
-        self.cursor.quarantine.is_none() && self.handle.core.committed_at(self.cursor.head)
+        self.cursor.quarantine.is_none()
+            && self.check_not_inherited().is_ok()
+            && self.handle.core.committed_at(self.cursor.head)
     }
 
     /// Waits until a committed record is at the head or `timeout` passes: spins briefly,
@@ -320,7 +329,16 @@ impl Consumer {
         Ok(report)
     }
 
+    fn check_not_inherited(&self) -> Result<(), RingError> {
+        if process::current_fork_generation() == self.fork_generation {
+            Ok(())
+        } else {
+            Err(RingError::InheritedAcrossFork)
+        }
+    }
+
     fn require_dead(&self) -> Result<(), RingError> {
+        self.check_not_inherited()?;
         if self.in_process {
             // Our own process is the producer: it is alive by definition, but a claim cannot be
             // in progress only if the caller knows all producers stopped. Refuse, like for any
@@ -368,7 +386,11 @@ impl Consumer {
     }
 
     /// Unlinks a named ring's file (after a final drain or recovery) and drops the consumer.
+    /// Does nothing in a child that inherited the consumer across `fork()`.
     pub fn remove_file(self) -> std::io::Result<()> {
+        if self.check_not_inherited().is_err() {
+            return Ok(());
+        }
         match self.path() {
             Some(path) => std::fs::remove_file(path),
             None => Ok(()),
@@ -378,7 +400,7 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        if self.in_process {
+        if self.in_process && self.check_not_inherited().is_ok() {
             backing::unlock_consumer(&self.handle.mapping.file);
             self.handle.consumer_taken.store(false, Ordering::Release);
         }

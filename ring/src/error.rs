@@ -90,6 +90,9 @@ pub enum RingError {
     /// The ring was quarantined because its contents are malformed; nothing more is read from it.
     #[error("ring is quarantined: {reason}")]
     Quarantined { reason: String },
+    /// This consumer was inherited across `fork()`; only the process that created it may drain.
+    #[error("consumer handle was inherited across fork")]
+    InheritedAcrossFork,
     /// Recovery refused because the producer process is still alive.
     #[error("producer process {pid} is still alive")]
     ProducerAlive { pid: u32 },

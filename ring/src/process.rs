@@ -61,14 +61,26 @@ pub(crate) fn own_start_ticks() -> u64 {
     stat_of(std::process::id()).map_or(0, |(start, _)| start)
 }
 
-/// Whether `pid` with start time `start_ticks` still runs.
+/// Whether `pid` with start time `start_ticks` still runs. Without a readable `/proc` the start
+/// time cannot be checked: then a process that exists counts as alive (never declare a live
+/// producer dead: recovery would skip claims it is still writing).
 pub(crate) fn state_of(pid: u32, start_ticks: u64) -> ProcState {
-    if pid == 0 {
+    if pid == 0 || pid > i32::MAX as u32 {
         return ProcState::Gone;
     }
     match stat_of(pid) {
         Some((start, zombie)) if start == start_ticks && !zombie => ProcState::Alive,
-        _ => ProcState::Gone,
+        Some(_) => ProcState::Gone,
+        None if std::path::Path::new("/proc/self/stat").exists() => ProcState::Gone,
+        None => {
+            // SAFETY: signal 0 only checks that the process exists; no signal is sent.
+            let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+            if rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+                ProcState::Alive
+            } else {
+                ProcState::Gone
+            }
+        }
     }
 }
 

@@ -670,11 +670,12 @@ impl<M: RingMem> RingCore<M> {
 }
 
 /// Whether `required` more bytes fit after `tail` given `head`. A head/tail pair that is not
-/// consistent (a corrupt header) counts as full, so producers never write outside their claim.
+/// consistent, or a misaligned tail (a corrupt header), counts as full, so producers never write
+/// outside their claim or at a misaligned offset.
 #[inline]
 fn fits(tail: u64, head: u64, cap: u64, required: u64) -> bool {
     let used = tail.wrapping_sub(head);
-    used <= cap && required <= cap - used
+    used <= cap && required <= cap - used && tail.is_multiple_of(RECORD_ALIGN as u64)
 }
 
 /// The stored checksum: the payload's CRC-32C XOR a multiplicative hash of the header fields

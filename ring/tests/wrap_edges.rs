@@ -244,3 +244,47 @@ fn sleeping_consumer_wakes_on_urgent_record_and_watermark() {
     feeder.join().unwrap();
     assert!(consumer.stats().wakeups_sent >= 2);
 }
+
+/// A memfd ring handed over as an fd: the consumer attaches through it (owner and header checks
+/// apply; a wrong expected owner is refused).
+#[test]
+fn memfd_ring_is_attached_through_its_fd() {
+    use drift_ring::{AttachOptions, RingError};
+    let (producer, fd) = Producer::create_memfd(&RingConfig::with_capacity(4096)).unwrap();
+    assert!(producer.path().is_none());
+    producer.try_push(4, b"over the fd").unwrap();
+    let wrong = AttachOptions {
+        expected_uid: Some(4242),
+    };
+    let dup = fd.try_clone().unwrap();
+    assert!(matches!(
+        Consumer::attach_fd(dup, &wrong),
+        Err(RingError::WrongOwner { .. })
+    ));
+    let mut consumer = Consumer::attach_fd(fd, &AttachOptions::default()).unwrap();
+    assert_eq!(
+        drain_payloads(&mut consumer, 10),
+        vec![b"over the fd".to_vec()]
+    );
+    assert!(matches!(
+        Consumer::from_producer(&producer),
+        Err(RingError::ConsumerExists { .. })
+    ));
+    consumer.remove_file().unwrap(); // nothing to unlink for a memfd
+}
+
+/// A closed ring wakes a sleeping consumer at once.
+#[test]
+fn closing_wakes_the_consumer() {
+    let (producer, consumer) = tiny();
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        producer.close();
+        producer
+    });
+    let started = Instant::now();
+    assert!(!consumer.wait_for_data(Duration::from_secs(20)));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let producer = closer.join().unwrap();
+    assert_eq!(producer.try_push(2, b"late"), Err(PushError::Closed));
+}

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, JsError, from_core, js_error};
-use crate::js_string::JsText;
+use crate::js_string::{JsBytes, JsText};
 
 /// `normalizeAndHash` result.
 #[napi(object, object_from_js = false)]
@@ -33,7 +33,8 @@ pub struct ProcessExportPayloadResult {
     pub decoded_schema_json: JsText,
     #[napi(ts_type = "string")]
     pub decoded_schema_hash: JsText,
-    pub protobuf_struct_bytes: Buffer,
+    #[napi(ts_type = "Buffer")]
+    pub protobuf_struct_bytes: JsBytes,
 }
 
 /// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
@@ -64,10 +65,10 @@ pub fn normalize_and_hash(payload_json: String) -> Result<NormalizeAndHashResult
 }
 
 /// `google.protobuf.Struct` bytes of the top-level object (empty when it is not an object).
-#[napi]
-pub fn object_to_protobuf_struct_bytes(payload_json: String) -> Result<Buffer, JsError> {
+#[napi(ts_return_type = "Buffer")]
+pub fn object_to_protobuf_struct_bytes(payload_json: String) -> Result<JsBytes, JsError> {
     drift_core_rs::object_to_protobuf_struct_bytes(&payload_json)
-        .map(Buffer::from)
+        .map(JsBytes)
         .map_err(from_core)
 }
 
@@ -95,7 +96,7 @@ pub fn process_export_payload(
         decoded_value_hash: JsText(result.decoded_value_hash),
         decoded_schema_json: JsText(result.decoded_schema_json),
         decoded_schema_hash: JsText(result.decoded_schema_hash),
-        protobuf_struct_bytes: Buffer::from(result.protobuf_struct_bytes),
+        protobuf_struct_bytes: JsBytes(result.protobuf_struct_bytes),
     })
 }
 
@@ -173,8 +174,8 @@ fn payload<'a>(bytes: Option<&'a [u8]>, value: Option<&'a Value<'a>>) -> SpanPay
 
 /// `tusk.drift.core.v1.Span` bytes. Unlike the published addon's, deterministic: schema
 /// properties are written in key order.
-#[napi]
-pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<Buffer, JsError> {
+#[napi(ts_return_type = "Buffer")]
+pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<JsBytes, JsError> {
     let input_schema_value = parse_field("input_schema_json", &input.input_schema_json)?;
     let output_schema_value = parse_field("output_schema_json", &input.output_schema_json)?;
     let metadata = parse_optional("metadata_json", input.metadata_json.as_deref())?;
@@ -233,20 +234,20 @@ pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<Buffer,
         },
     };
     drift_core_rs::build_span_proto_bytes(&span)
-        .map(Buffer::from)
+        .map(JsBytes)
         .map_err(from_core)
 }
 
 /// `tusk.drift.backend.v1.ExportSpansRequest` bytes: the header fields and each span, checked
 /// to be a well-formed `Span` and appended as is.
-#[napi]
+#[napi(ts_return_type = "Buffer")]
 pub fn build_export_spans_request_bytes(
     observable_service_id: String,
     environment: String,
     sdk_version: String,
     sdk_instance_id: String,
     spans: Vec<Buffer>,
-) -> Result<Buffer, JsError> {
+) -> Result<JsBytes, JsError> {
     drift_core_rs::build_export_spans_request_bytes(
         &observable_service_id,
         &environment,
@@ -254,6 +255,6 @@ pub fn build_export_spans_request_bytes(
         &sdk_instance_id,
         &spans,
     )
-    .map(Buffer::from)
+    .map(JsBytes)
     .map_err(from_core)
 }

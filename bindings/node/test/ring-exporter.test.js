@@ -116,7 +116,8 @@ test('pushSpanFields (positional) exports exactly what pushSpan (object) exports
   assert.equal(exporter.pushSpanFields('trace-short', 's', '', 'n', 'p', 'i', '', 0, 1, undefined, 1, '', false, false,
     1, 2, 0, 3, '{"a":1}'), true)
   assert.throws(() => exporter.pushSpanFields(), (error) => error instanceof Error && /traceId/.test(error.message))
-  assert.throws(() => exporter.pushSpanFields('t', 's', '', 'n', 'p', 'i', '', 0, 'kind'), /kind/)
+  assert.throws(() => exporter.pushSpanFields('t', 's', '', 'n', 'p', 'i', '', 0, 'server', undefined, 1, '', false,
+    false, 1, 2, 0, 3, '{}'), /`kind` must be a number/)
   assert.equal(await exporter.forceFlush(10_000), true)
   const spans = exportedSpans(requests)
   assert.equal(spans.length, 3)

@@ -30,11 +30,11 @@ function makeProject(configYaml) {
   return dir
 }
 
-function runApp(cwd, { useRing, env = {} }) {
+function runApp(cwd, { useRing, env = {}, nodeArgs = [] }) {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [APP],
+      [...nodeArgs, APP],
       {
         cwd,
         timeout: 60_000,
@@ -195,6 +195,24 @@ test('api sink: the ring path posts ExportSpansRequest to the backend like the s
   }
   // Also exercised here: the decode helper on a whole request.
   assert.equal(decodeExportRequest(ringRequests[0].body).observableServiceId, 'svc-hookup')
+})
+
+test('no code change: TUSK_DRIFT_RING_EXPORTER=1 with -r register routes spans through the ring', async (t) => {
+  const dir = makeProject('service:\n  name: hookup-test\n')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  await runApp(dir, {
+    useRing: false,
+    nodeArgs: ['-r', path.join(ADDON_DIR, 'register.js')],
+    env: { TUSK_DRIFT_RING_EXPORTER: '1', DRIFT_TEST_REQUESTS: '3' },
+  })
+  const spans = readTraceSpans(dir)
+  assert.equal(spans.length, 3)
+  // The ring path's schemas carry the core's snake_case merge keys; the SDK's own path writes
+  // camelCase (`decodedType`), so this tells the two apart.
+  for (const span of spans) {
+    assert.equal(span.inputSchema.properties.body.decoded_type, 1)
+    assert.equal(span.inputSchema.properties.body.decodedType, undefined)
+  }
 })
 
 test('the hook keeps the SDK filters: spans of other libraries and oversized spans are not pushed', () => {

@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::args::{bool_arg, int_arg, opt_bytes_arg, opt_str_arg, str_arg};
 use crate::errors::core_error;
-use crate::from_py::with_value;
+use crate::from_py::{check_convertible, with_value};
 use crate::guard::guarded;
 use crate::schema_from_py::schema_from_py;
 use crate::to_py::{schema_to_py, value_to_py};
@@ -264,8 +264,10 @@ fn build_span_proto_bytes_pyobject<'py>(
         // Values are converted (and so type-checked) even when Struct bytes replace them, as
         // the published binding does; then the bytes arguments are checked.
         with_value(metadata, |metadata| {
-            with_value(input_value, |input| {
-                with_value(output_value, |output| {
+            let input_given = !input_value_proto_struct_bytes.is_none();
+            let output_given = !output_value_proto_struct_bytes.is_none();
+            with_value_unless(input_value, input_given, |input| {
+                with_value_unless(output_value, output_given, |output| {
                     let input_bytes = opt_bytes_arg(input_value_proto_struct_bytes)?;
                     let output_bytes = opt_bytes_arg(output_value_proto_struct_bytes)?;
                     let span = SpanInput {
@@ -314,11 +316,27 @@ fn build_span_proto_bytes_pyobject<'py>(
 /// Prebuilt `Struct` bytes win over the value, as in the published builder.
 fn span_payload<'a>(
     bytes: Option<&'a Bound<'_, PyBytes>>,
-    value: &'a Value<'a>,
+    value: &'a Option<Value<'a>>,
 ) -> SpanPayload<'a> {
-    match bytes {
-        Some(bytes) => SpanPayload::StructBytes(bytes.as_bytes()),
-        None => SpanPayload::Value(value),
+    match (bytes, value) {
+        (Some(bytes), _) => SpanPayload::StructBytes(bytes.as_bytes()),
+        (None, Some(value)) => SpanPayload::Value(value),
+        (None, None) => SpanPayload::None,
+    }
+}
+
+/// The value of `object` for `f`, or, when `replaced` (prebuilt Struct bytes will be used
+/// instead), only the published conversion's checks: the same errors, nothing built.
+fn with_value_unless<R>(
+    object: &Bound<'_, PyAny>,
+    replaced: bool,
+    f: impl for<'v> FnOnce(Option<Value<'v>>) -> PyResult<R>,
+) -> PyResult<R> {
+    if replaced {
+        check_convertible(object)?;
+        f(None)
+    } else {
+        with_value(object, |value| f(Some(value)))
     }
 }
 

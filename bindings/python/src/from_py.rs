@@ -62,6 +62,96 @@ pub(crate) fn with_value<'py, R>(
     result
 }
 
+/// Checks that `object` converts under the published rules, raising exactly what
+/// [`with_value`] would raise, without building anything: for arguments whose content is then
+/// read selectively (schemas). Same traversal order as the walk, so the first error is the same.
+pub(crate) fn check_convertible(object: &Bound<'_, PyAny>) -> PyResult<()> {
+    let mut too_deep = false;
+    match check(object.py(), object.as_ptr(), 1, &mut too_deep) {
+        Ok(()) if too_deep => with_value(object, |_| Ok(())), // computes the published column
+        Ok(()) => Ok(()),
+        Err(WalkError::Unsupported) => Err(unsupported_value_error()),
+        Err(WalkError::KeyType(name)) => Err(key_type_error(&name)),
+        Err(WalkError::Python(error)) => Err(error),
+    }
+}
+
+fn check(
+    py: Python<'_>,
+    ptr: *mut ffi::PyObject,
+    depth: usize,
+    too_deep: &mut bool,
+) -> Result<(), WalkError> {
+    match kind_of(ptr) {
+        Kind::Str => {
+            // SAFETY: `ptr` is a live `str` (checked by `kind_of`) and the GIL is held.
+            let object = unsafe { Bound::from_borrowed_ptr(py, ptr) };
+            // SAFETY: the type was checked above.
+            let string = unsafe { object.cast_unchecked::<PyString>() };
+            str_view(string)
+                .map(drop)
+                .map_err(|_| WalkError::Unsupported)
+        }
+        Kind::Int => int_value(ptr).map(drop),
+        Kind::Float | Kind::None | Kind::Bool(_) => Ok(()),
+        Kind::List | Kind::Tuple | Kind::Dict if depth > MAX_DEPTH => {
+            *too_deep = true;
+            Ok(())
+        }
+        Kind::List | Kind::Tuple => {
+            let is_list = matches!(kind_of(ptr), Kind::List);
+            // SAFETY: `ptr` is a live list or tuple (checked by `kind_of`) and the GIL is held;
+            // the size and item reads run no Python code (same calls as the walk).
+            let len = unsafe {
+                if is_list {
+                    ffi::PyList_Size(ptr)
+                } else {
+                    ffi::PyTuple_Size(ptr)
+                }
+            }
+            .max(0);
+            for index in 0..len {
+                // SAFETY: as above, `index` is within the size, which nothing can change.
+                let item = unsafe {
+                    if is_list {
+                        ffi::PyList_GetItem(ptr, index)
+                    } else {
+                        ffi::PyTuple_GetItem(ptr, index)
+                    }
+                };
+                if item.is_null() {
+                    // SAFETY: GIL held; clears the IndexError of an impossible out-of-range read.
+                    unsafe { ffi::PyErr_Clear() };
+                    break;
+                }
+                check(py, item, depth + 1, too_deep)?;
+            }
+            Ok(())
+        }
+        Kind::Dict => {
+            let mut position: ffi::Py_ssize_t = 0;
+            let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+            // SAFETY: PyDict_Next with valid out-pointers on a live dict (checked by
+            // `kind_of`) that no code mutates during the loop; borrowed references.
+            while unsafe { ffi::PyDict_Next(ptr, &mut position, &mut key, &mut value) } != 0 {
+                // SAFETY: `key` is a live object owned by the dict.
+                if unsafe { ffi::PyUnicode_Check(key) } == 0 {
+                    return Err(WalkError::KeyType(type_name(py, key)));
+                }
+                // SAFETY: as above; the type was just checked.
+                let key_object = unsafe { Bound::from_borrowed_ptr(py, key) };
+                // SAFETY: `key_object` is a `str`.
+                let key_string = unsafe { key_object.cast_unchecked::<PyString>() };
+                str_view(key_string).map_err(WalkError::Python)?;
+                check(py, value, depth + 1, too_deep)?;
+            }
+            Ok(())
+        }
+        Kind::Other => Err(WalkError::Unsupported),
+    }
+}
+
 struct Walker<'py> {
     py: Python<'py>,
     /// Strong references to every `str` whose text the value borrows.
@@ -182,7 +272,7 @@ impl<'py> Walker<'py> {
 }
 
 /// What a Python object is, for the conversion rules.
-enum Kind {
+pub(crate) enum Kind {
     Str,
     Dict,
     Int,
@@ -196,7 +286,7 @@ enum Kind {
 
 /// Exact types first (the common case, one pointer compare each), then subclasses (IntEnum,
 /// str enums, OrderedDict, ...) in the published order.
-fn kind_of(ptr: *mut ffi::PyObject) -> Kind {
+pub(crate) fn kind_of(ptr: *mut ffi::PyObject) -> Kind {
     // SAFETY: `ptr` is a live object kept alive by the root argument (directly or through a
     // container that no code mutates during the walk) and the GIL is held; these calls only
     // read the object's type and the interpreter's singletons.
@@ -237,7 +327,7 @@ fn kind_of(ptr: *mut ffi::PyObject) -> Kind {
 }
 
 /// The published rule for `int`: an i64 stays an integer, anything else becomes a double.
-fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
+pub(crate) fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
     let mut overflow: std::ffi::c_int = 0;
     // SAFETY: `ptr` is an int (or subclass); the GIL is held; `overflow` is a valid out-pointer.
     let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
@@ -265,7 +355,7 @@ fn error_pending() -> bool {
     !unsafe { ffi::PyErr_Occurred() }.is_null()
 }
 
-fn float_value<'v>(ptr: *mut ffi::PyObject) -> Value<'v> {
+pub(crate) fn float_value<'v>(ptr: *mut ffi::PyObject) -> Value<'v> {
     // SAFETY: `ptr` is a float (or subclass); reading its value runs no Python code.
     let double = unsafe { ffi::PyFloat_AsDouble(ptr) };
     if double.is_finite() {

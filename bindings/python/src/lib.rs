@@ -26,7 +26,8 @@ use pyo3::prelude::*;
 /// and a shared-memory ring exporter.
 #[pymodule]
 fn drift_core(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // `setattr`, not `add`: `add` would list it in `__all__`, which the published module does not.
+    module.setattr("__version__", env!("CARGO_PKG_VERSION"))?;
     api::register(module)?;
     ring::register(module)?;
     Ok(())

@@ -296,14 +296,16 @@ impl RingExporter {
         slf
     }
 
-    #[pyo3(signature = (_exc_type = None, _exc = None, _traceback = None))]
+    #[pyo3(signature = (exc_type = None, exc = None, traceback = None))]
     fn __exit__(
         &self,
         py: Python<'_>,
-        _exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _traceback: Option<&Bound<'_, PyAny>>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        // The exception (if any) propagates: shutting down never suppresses it.
+        let _ = (exc_type, exc, traceback);
         let exporter = self.exporter()?;
         self.shut_down.store(true, Ordering::Release);
         guarded("RingExporter.__exit__", || {

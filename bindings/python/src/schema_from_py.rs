@@ -8,54 +8,103 @@
 //! `properties` entries whose value is not an object are default schemas; an `items` key with
 //! any value (even `null`) sets `items`, the default schema unless the value is an object;
 //! other keys are ignored. The parity tests pin each of these cases.
+//!
+//! The same result is computed here without building a `Value` tree: one checking pass (the
+//! published errors, in the same order) and one reading pass that looks up only the six keys a
+//! schema has. The SDK passes two schemas per span, so this is the span builder's main cost.
 
 use std::borrow::Cow;
 
 use drift_core_rs::{JsonSchema, Value};
+use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
 
-use crate::from_py::with_value;
+use crate::from_py::{Kind, check_convertible, float_value, int_value, kind_of};
+use crate::pystr::str_view;
 
-/// Builds the schema of `object` (keys are copied: schemas are small).
+/// Builds the schema of `object` (property names are copied: schemas are small).
 pub(crate) fn schema_from_py(object: &Bound<'_, PyAny>) -> PyResult<JsonSchema<'static>> {
-    with_value(object, |value| Ok(schema_of(&value)))
+    check_convertible(object)?;
+    // The check bounded the nesting (127 levels), so the reading recursion is bounded too.
+    read(object)
 }
 
-fn schema_of(value: &Value<'_>) -> JsonSchema<'static> {
-    let Value::Object(object) = value else {
-        return JsonSchema::default();
+fn read(object: &Bound<'_, PyAny>) -> PyResult<JsonSchema<'static>> {
+    let Ok(dict) = object.cast::<PyDict>() else {
+        return Ok(JsonSchema::default());
     };
+    let py = dict.py();
     let mut schema = JsonSchema {
-        schema_type: object.get("type").and_then(as_i32).unwrap_or_default(),
-        encoding: object.get("encoding").and_then(as_i32),
-        decoded_type: object.get("decoded_type").and_then(as_i32),
-        match_importance: object.get("match_importance").and_then(as_f64),
+        schema_type: lookup(dict, intern!(py, "type"))?
+            .and_then(|v| as_i32(&v))
+            .unwrap_or_default(),
+        encoding: lookup(dict, intern!(py, "encoding"))?.and_then(|v| as_i32(&v)),
+        decoded_type: lookup(dict, intern!(py, "decoded_type"))?.and_then(|v| as_i32(&v)),
+        match_importance: lookup(dict, intern!(py, "match_importance"))?.and_then(|v| as_f64(&v)),
         ..JsonSchema::default()
     };
-    if let Some(items) = object.get("items") {
-        schema.items = Some(Box::new(schema_of(items)));
+    if let Some(items) = lookup(dict, intern!(py, "items"))? {
+        schema.items = Some(Box::new(read(&items)?));
     }
-    if let Some(Value::Object(properties)) = object.get("properties") {
-        // Members are already sorted and unique, as the core's schema requires.
-        schema.properties = properties
-            .members()
-            .iter()
-            .map(|(key, child)| (Cow::Owned(key.to_string()), schema_of(child)))
-            .collect();
+    if let Some(properties) = lookup(dict, intern!(py, "properties"))?
+        && let Ok(properties) = properties.cast::<PyDict>()
+    {
+        let mut children = Vec::with_capacity(properties.len());
+        for (key, child) in properties.iter() {
+            // Keys are `str` without lone surrogates: the check pass raised otherwise.
+            let key = str_view(key.cast::<PyString>()?)?.into_owned();
+            children.push((key, child));
+        }
+        // The schema's properties are kept in canonical (UTF-8 byte) order; dict keys are unique.
+        children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        schema.properties = children
+            .into_iter()
+            .map(|(key, child)| Ok((Cow::Owned(key), read(&child)?)))
+            .collect::<PyResult<_>>()?;
     }
-    schema
+    Ok(schema)
 }
 
-/// serde_json's `as_i64()` followed by `as i32` (the published conversion truncates).
-fn as_i32(value: &Value<'_>) -> Option<i32> {
-    match value {
-        Value::Int(i) => Some(*i as i32),
-        Value::UInt(u) => i64::try_from(*u).ok().map(|i| i as i32),
+/// The value of `key`, as the published conversion's object lookup sees it (a dict subclass's
+/// own `__getitem__` is not called, as in the conversion).
+fn lookup<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    // SAFETY: both pointers are live objects (held by the Bounds) and the GIL is held;
+    // PyDict_GetItemWithError returns a borrowed reference or null (with or without an error).
+    let found = unsafe { ffi::PyDict_GetItemWithError(dict.as_ptr(), key.as_ptr()) };
+    if found.is_null() {
+        return match PyErr::take(dict.py()) {
+            Some(error) => Err(error),
+            None => Ok(None),
+        };
+    }
+    // SAFETY: `found` is a live borrowed reference owned by the dict; this takes a new one.
+    Ok(Some(unsafe { Bound::from_borrowed_ptr(dict.py(), found) }))
+}
+
+/// serde_json's `as_i64()` followed by `as i32` on the converted value (the published
+/// conversion truncates): integers that fit i64 only; bools, floats and bigger ints are `None`.
+fn as_i32(value: &Bound<'_, PyAny>) -> Option<i32> {
+    match kind_of(value.as_ptr()) {
+        Kind::Int => match int_value(value.as_ptr()) {
+            Ok(Value::Int(i)) => Some(i as i32),
+            _ => None,
+        },
         _ => None,
     }
 }
 
-/// serde_json's `as_f64()`: any number; non-finite values never get here (they are `null`).
-fn as_f64(value: &Value<'_>) -> Option<f64> {
-    value.as_f64().filter(|f| f.is_finite())
+/// serde_json's `as_f64()` on the converted value: any number; NaN and infinities were
+/// converted to `null`, so they are `None`; floats go through the published round trip.
+fn as_f64(value: &Bound<'_, PyAny>) -> Option<f64> {
+    let converted = match kind_of(value.as_ptr()) {
+        Kind::Int => int_value(value.as_ptr()).ok()?,
+        Kind::Float => float_value(value.as_ptr()),
+        _ => return None,
+    };
+    converted.as_f64().filter(|f| f.is_finite())
 }

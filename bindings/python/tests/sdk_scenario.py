@@ -24,10 +24,11 @@ def main() -> None:
     sdk = TuskDrift.initialize(env="e2e")
     sdk.mark_app_as_ready()
     exporter = None
-    if mode == "install":
+    if mode in ("install", "uninstall"):
         import drift_core.sdk
 
         exporter = drift_core.sdk.install(schedule_delay_millis=50)
+        assert drift_core.sdk.install() is exporter  # idempotent
 
     kinds = [SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL]
     for index in range(count):
@@ -61,9 +62,16 @@ def main() -> None:
             ),
         )
         info.span.set_status(Status(StatusCode.OK if index % 5 else StatusCode.UNSET))
+        if mode == "uninstall" and index == count // 2:
+            # Half the spans through the ring, then back to the stock path.
+            import drift_core.sdk
+
+            ring_health = exporter.health_snapshot()
+            drift_core.sdk.uninstall(30)
+            exporter = None
         info.span.end()
 
-    if mode != "stock":
+    if mode in ("install", "env"):
         import drift_core.sdk as hook
 
         exporter = exporter or hook.installed_exporter()
@@ -72,7 +80,9 @@ def main() -> None:
         exporter.force_flush(30)
         health = exporter.health_snapshot()
     sdk.shutdown()
-    print(json.dumps({"hooked": exporter is not None, "health": health}))
+    if mode == "uninstall":
+        health = ring_health
+    print(json.dumps({"hooked": mode != "stock", "health": health}))
 
 
 if __name__ == "__main__":

@@ -29,13 +29,16 @@ def published_python() -> str:
     return python
 
 
-def record(python: str, project: Path, backend: MockBackend, mode: str, extra_env: dict[str, str] | None = None):
+def record(python: str, project: Path, backend: MockBackend | None, mode: str, extra_env: dict[str, str] | None = None):
+    """Runs sdk_scenario.py in `project`, exporting to `backend`, or with None to the SDK's
+    local traces directory `project/.tusk/traces`."""
     tusk = project / ".tusk"
     tusk.mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text("[project]\nname = 'e2e-app'\nversion = '0'\n")
-    (tusk / "config.yaml").write_text(
-        f"service:\n  id: svc-e2e\n  name: e2e\nrecording:\n  export_spans: true\ntusk_api:\n  url: {backend.url}\n"
-    )
+    config = "service:\n  id: svc-e2e\n  name: e2e\n"
+    if backend is not None:
+        config += f"recording:\n  export_spans: true\ntusk_api:\n  url: {backend.url}\n"
+    (tusk / "config.yaml").write_text(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUSK_")}
     env.update(
         {
@@ -117,3 +120,46 @@ def test_our_module_under_the_stock_path_matches_the_published_one(tmp_path, sto
         backend.close()
     assert report["hooked"] is False
     assert spans == stock_spans
+
+
+def test_uninstall_returns_to_the_stock_path(tmp_path, stock_spans):
+    """Half the spans go through the ring, then uninstall() restores the stock on_end: every span
+    still arrives, each with the stock path's content."""
+    backend = MockBackend()
+    try:
+        report = record(sys.executable, tmp_path, backend, "uninstall")
+        spans = spans_by_name(backend)
+    finally:
+        backend.close()
+    assert report["hooked"] is True
+    assert report["health"]["pushed"] == SPAN_COUNT // 2
+    assert spans == stock_spans
+
+
+HASH_FIELDS = ("inputValueHash", "outputValueHash", "inputSchemaHash", "outputSchemaHash")
+
+
+def trace_lines(project: Path) -> dict[str, dict]:
+    lines = {}
+    for path in (project / ".tusk" / "traces").glob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                span = json.loads(line)
+                lines[span["name"]] = span
+    return lines
+
+
+def test_file_sink_writes_the_stock_hashes(tmp_path):
+    """Without remote export the SDK writes JSON lines under .tusk/traces; the hookup's file sink
+    writes the same spans with the same hashes and values there."""
+    stock_project, ring_project = tmp_path / "stock", tmp_path / "ring"
+    record(published_python(), stock_project, None, "stock")
+    report = record(sys.executable, ring_project, None, "install")
+    assert report["health"]["exported"] == SPAN_COUNT
+    stock, ring = trace_lines(stock_project), trace_lines(ring_project)
+    assert len(stock) == SPAN_COUNT and ring.keys() == stock.keys()
+    for name, span in ring.items():
+        for field in HASH_FIELDS:
+            assert span[field] == stock[name][field], (name, field)
+        assert span["inputValue"] == stock[name]["inputValue"], name
+        assert span["outputValue"] == stock[name]["outputValue"], name

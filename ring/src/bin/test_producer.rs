@@ -7,8 +7,9 @@
 //!   claim abandoned at that point, then `records` more from another thread, then `SIGKILL`
 //!   to itself: a deterministic crash point.
 //! * `forever`: `threads` writers push until the test kills the process.
-//! * `fork`: pushes, forks; the child checks that the inherited producer refuses to push and
-//!   drops it; the parent pushes again after the child exited.
+//! * `fork`: pushes, takes an in-process consumer, forks; the child checks that the inherited
+//!   producer refuses to push and the inherited consumer refuses to drain, and drops both; the
+//!   parent checks it still holds the consumer lock and pushes again.
 //!
 //! Arguments are `key=value`: `dir`, `mode`, `threads`, `records`, `max` (payload bytes),
 //! `capacity`.
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use drift_ring::{Producer, PushError, RingConfig};
+use drift_ring::{AttachOptions, Consumer, Producer, PushError, RingConfig, RingError};
 
 const RECORD_TYPE: u16 = 2;
 
@@ -140,6 +141,8 @@ fn fork_check(producer: &Producer) -> Result<(), String> {
     producer
         .try_push(RECORD_TYPE, b"parent-before")
         .map_err(|e| e.to_string())?;
+    // An in-process consumer (holding the ring's consumer lock) is inherited by the child too.
+    let consumer = Consumer::from_producer(producer).map_err(|e| e.to_string())?;
     // SAFETY: the process is single-threaded here; the child only calls async-signal-safe
     // operations plus our push (which returns at once) before `_exit`.
     let pid = unsafe { libc::fork() };
@@ -151,6 +154,13 @@ fn fork_check(producer: &Producer) -> Result<(), String> {
             && !producer.owned_by_this_process();
         let inherited = producer.clone();
         drop(inherited);
+        let mut consumer = consumer;
+        let refused = refused
+            && matches!(
+                consumer.drain(usize::MAX, usize::MAX, |_| {}),
+                Err(RingError::InheritedAcrossFork)
+            );
+        drop(consumer); // must not release the parent's consumer lock
         // SAFETY: leaves the child immediately without running the parent's destructors.
         unsafe { libc::_exit(if refused { 0 } else { 3 }) };
     }
@@ -160,6 +170,12 @@ fn fork_check(producer: &Producer) -> Result<(), String> {
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         return Err(format!("child failed: status {status}"));
     }
+    let path = producer.path().expect("named ring");
+    match Consumer::attach(path, &AttachOptions::default()) {
+        Err(RingError::ConsumerExists { .. }) => {}
+        other => return Err(format!("the parent's consumer lock was lost: {other:?}")),
+    }
+    drop(consumer);
     producer
         .try_push(RECORD_TYPE, b"parent-after")
         .map_err(|e| e.to_string())

@@ -4,12 +4,27 @@ from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict, Union
+from typing import Any, Literal, TypedDict, Union, final
+
+from typing_extensions import Self
+
+__all__ = [
+    "normalize_json",
+    "deterministic_hash",
+    "normalize_and_hash",
+    "object_to_protobuf_struct_bytes",
+    "object_to_protobuf_struct_field_count",
+    "process_export_payload",
+    "process_export_payload_pyobject",
+    "build_span_proto_bytes_pyobject",
+    "build_export_spans_request_bytes_pyobject",
+    "RingExporter",
+]
 
 __version__: str
 
 # A JSON-like Python value: None, bool, int, float, str, list/tuple of values, dict[str, value].
-JsonValue = Union[None, bool, int, float, str, Sequence[Any], Mapping[str, Any]]
+_JsonValue = Union[None, bool, int, float, str, Sequence[Any], Mapping[str, Any]]
 
 def normalize_json(payload_json: str) -> str:
     """Canonical JSON text: keys sorted by UTF-8 bytes, compact. ValueError("invalid json: ...")."""
@@ -31,7 +46,7 @@ def process_export_payload(payload_json: str, schema_merges_json: str | None) ->
     decoded_schema_hash, protobuf_struct_bytes)`."""
 
 def process_export_payload_pyobject(
-    payload: JsonValue, schema_merges: Mapping[str, Mapping[str, Any]] | None
+    payload: _JsonValue, schema_merges: Mapping[str, Mapping[str, Any]] | None
 ) -> tuple[Any, str, dict[str, Any], str, bytes]:
     """`(normalized_value, decoded_value_hash, decoded_schema, decoded_schema_hash,
     protobuf_struct_bytes)`. TypeError for values that are not JSON-like."""
@@ -61,9 +76,9 @@ def build_span_proto_bytes_pyobject(
     timestamp_nanos: int,
     duration_seconds: int,
     duration_nanos: int,
-    metadata: JsonValue,
-    input_value: JsonValue,
-    output_value: JsonValue,
+    metadata: _JsonValue,
+    input_value: _JsonValue,
+    output_value: _JsonValue,
     input_value_proto_struct_bytes: bytes | None,
     output_value_proto_struct_bytes: bytes | None,
 ) -> bytes:
@@ -78,7 +93,7 @@ def build_export_spans_request_bytes_pyobject(
 ) -> bytes:
     """`tusk.drift.backend.v1.ExportSpansRequest` bytes embedding `spans` as given."""
 
-class DroppedByReason(TypedDict):
+class _DroppedByReason(TypedDict):
     queue_full: int
     too_large: int
     already_shutdown: int
@@ -86,14 +101,14 @@ class DroppedByReason(TypedDict):
     export_failed: int
     fork_discarded: int
 
-class HealthSnapshot(TypedDict):
+class _HealthSnapshot(TypedDict):
     queue_size_bytes: int
     queue_capacity_bytes: int
     fill_ratio: float
     pushed: int
     exported: int
     dropped_total: int
-    dropped: DroppedByReason
+    dropped: _DroppedByReason
     in_flight: int
     batches: int
     bytes_sent: int
@@ -105,6 +120,7 @@ class HealthSnapshot(TypedDict):
     running: bool
     pid: int
 
+@final
 class RingExporter:
     """Spans into this process's shared-memory ring; an exporter thread (or a `drift-exporter run`
     sidecar) turns them into `ExportSpansRequest`s off the application thread.
@@ -115,8 +131,8 @@ class RingExporter:
     "file"). Unset options come from `TUSK_*` environment variables, then defaults. Fork-safe: a child process gets its own ring on first push.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         sink: Literal["api", "file", "sidecar"] | Callable[[bytes], object] | None = None,
         url: str | None = None,
@@ -133,7 +149,7 @@ class RingExporter:
         max_export_batch_bytes: int | None = None,
         schedule_delay_millis: int | None = None,
         export_timeout_millis: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def push_span(
         self,
         trace_id: str,
@@ -167,13 +183,13 @@ class RingExporter:
         """Waits (GIL released) until every span pushed so far is exported or dropped."""
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stops accepting spans, drains and delivers what is queued; idempotent."""
-    def health_snapshot(self) -> HealthSnapshot: ...
+    def health_snapshot(self) -> _HealthSnapshot: ...
     def ring_path(self) -> Path | None:
         """Path of this process's ring file when it has one (what a sidecar attaches to)."""
     def __enter__(self) -> RingExporter: ...
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
     ) -> None: ...

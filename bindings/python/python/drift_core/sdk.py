@@ -29,7 +29,7 @@ import os
 import threading
 from typing import Any
 
-from .drift_core import RingExporter
+from . import RingExporter
 
 __all__ = ["install", "uninstall", "installed_exporter", "ENV_VAR"]
 
@@ -211,7 +211,7 @@ def _attribute_getter(span: Any) -> Any:
     return attributes.get if attributes is not None else {}.get
 
 
-def _patch_class(cls: type) -> None:
+def _patch_class(cls: Any) -> None:
     """Replace on_end/shutdown/force_flush on the processor class (caller holds _state_lock)."""
     global _class_patched
     if _class_patched:
@@ -309,6 +309,9 @@ def _patch_class(cls: type) -> None:
                 as_json(get(A.OUTPUT_SCHEMA_MERGES)),
                 as_json(get(A.METADATA)),
                 self._environment,
+                # Not part of the exported Span; the file sink writes them, as the SDK's does.
+                as_json(get(A.TRANSFORM_METADATA)),
+                as_text(get(A.STACK_TRACE)) or None,
             )
         except Exception as exc:  # a span must never break the app's request
             logger.error("Error in ring exporter on_end: %s", exc, exc_info=True)

@@ -1,0 +1,46 @@
+import type { RingExporter, RingExporterOptions, RingSpan } from './index'
+
+/** Counts kept by the hook (delivery outcomes are in `exporter.getHealthSnapshot()`). */
+export interface RingHookStats {
+  /** Spans accepted by the ring. */
+  pushed: number
+  /** Spans the ring refused (full, too large, after shutdown). */
+  rejected: number
+  /** Spans the SDK's own export filters would have dropped. */
+  filtered: number
+  /** Spans whose fields could not be read (malformed span objects). */
+  conversionErrors: number
+}
+
+export interface RingHookHandle {
+  /** The exporter in use (undefined until the SDK has built its exporter). */
+  exporter: RingExporter | undefined
+  stats: RingHookStats | undefined
+  /** Resolves once the hook is installed (at once when the SDK was already initialized). */
+  ready: Promise<{ exporter: RingExporter; stats: RingHookStats; restore(): void }>
+  /** Puts the SDK's own export path back. */
+  restore(): void
+}
+
+export interface UseRingExporterOptions extends RingExporterOptions {
+  /** Use this exporter instead of creating one. */
+  exporter?: RingExporter
+  /** Budget of the SDK exporter's forceFlush (default 5000 ms). */
+  flushTimeoutMs?: number
+  /** Budget of the SDK exporter's shutdown (default 5000 ms). */
+  shutdownTimeoutMs?: number
+  /** Flush the ring when the event loop empties (`beforeExit`); default true. */
+  flushOnExit?: boolean
+}
+
+/**
+ * Routes the finished spans of `@use-tusk/drift-node-sdk` (RECORD mode) through a native
+ * `RingExporter`. Call with the SDK's `TuskDrift`, before or after `TuskDrift.initialize()`.
+ */
+export declare function useRingExporter(tuskDrift: unknown, options?: UseRingExporterOptions): RingHookHandle
+
+/** The `pushSpan` argument for one of the SDK's ended OpenTelemetry spans. */
+export declare function spanToRingSpan(span: unknown, environment?: string): RingSpan
+
+/** The SDK's camelCase schema merges JSON as the core's snake_case JSON. */
+export declare function mergesToCoreJson(mergesJson: string | undefined): string | undefined
