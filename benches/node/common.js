@@ -4,6 +4,14 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const v8 = require('node:v8')
+const vm = require('node:vm')
+
+// A full collection between timed batches, outside the timing: the published addon returns
+// external Buffers whose memory V8 is not told about, so without it a long run grows to many GB
+// (one was OOM-killed at 23 GB) and the collector's pauses land in random batches.
+v8.setFlagsFromString('--expose-gc')
+const collectGarbage = vm.runInNewContext('gc')
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..')
 const BINDING_DIR = path.join(REPO_ROOT, 'bindings', 'node')
@@ -68,13 +76,17 @@ function interleaved(a, b, { rounds, iterations, measure = cpuBatch }) {
   timeBatch(b, Math.max(1, iterations >> 2))
   const ta = []
   const tb = []
+  const run = (fn, into) => {
+    collectGarbage()
+    into.push(measure(fn, iterations))
+  }
   for (let round = 0; round < rounds; round += 1) {
     if (round % 2 === 0) {
-      ta.push(measure(a, iterations))
-      tb.push(measure(b, iterations))
+      run(a, ta)
+      run(b, tb)
     } else {
-      tb.push(measure(b, iterations))
-      ta.push(measure(a, iterations))
+      run(b, tb)
+      run(a, ta)
     }
   }
   return { a: median(ta), b: median(tb) }
@@ -94,4 +106,4 @@ function printTable(rows, columns) {
   for (const row of rows) console.log(line(columns.map((column) => row[column])))
 }
 
-module.exports = { REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, cpuBatch, interleaved, median, formatNs, printTable }
+module.exports = { collectGarbage, REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, cpuBatch, interleaved, median, formatNs, printTable }

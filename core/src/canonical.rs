@@ -5,13 +5,14 @@ use crate::CoreError;
 use crate::number;
 use crate::value::Value;
 
-/// Nesting bound of the writers, only to keep their recursion off the end of the stack for values
-/// built by hand; parsed values never come near it.
-pub(crate) const STACK_SAFETY_DEPTH: usize = 1024;
+/// Nesting bound of the writers, only to keep their recursion well inside any thread's stack for
+/// values built by hand; parsed values never come near it.
+pub(crate) const STACK_SAFETY_DEPTH: usize = 256;
 
 /// The canonical text of `value`.
 ///
-/// Errors: [`CoreError::ValueTooDeep`] only for a hand-built value nested more than 1024 levels.
+/// Errors: [`CoreError::ValueTooDeep`] only for a hand-built value nested more than 256 levels
+/// (parsed values are at most 128 deep, a decoded body inside its payload included).
 pub fn to_string(value: &Value<'_>) -> Result<String, CoreError> {
     to_string_sized(value, 256)
 }

@@ -14,6 +14,29 @@
 //!   `tusk.drift.backend.v1.ExportSpansRequest` without decoding them.
 //!
 //! The text functions (`normalize_json`, `deterministic_hash`, ...) mirror the published API names.
+//!
+//! ```
+//! use drift_core_rs::{SpanInput, SpanPayload, build_span_proto_bytes, normalize_and_hash, process_export_payload};
+//!
+//! let (text, hash) = normalize_and_hash(r#"{"b": 2, "a": 1.0}"#).unwrap();
+//! assert_eq!(text, r#"{"a":1.0,"b":2}"#);
+//! assert_eq!(hash.len(), 64);
+//!
+//! // An HTTP body the SDK marked as base64-encoded JSON.
+//! let payload = process_export_payload(
+//!     r#"{"body": "eyJ4IjogMX0=", "method": "GET"}"#,
+//!     Some(r#"{"body": {"encoding": 1, "decoded_type": 1}}"#),
+//! )
+//! .unwrap();
+//! assert_eq!(payload.decoded_json, r#"{"body":{"x":1},"method":"GET"}"#);
+//!
+//! let mut span = SpanInput::default();
+//! span.identity.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+//! span.payloads.input = SpanPayload::StructBytes(&payload.protobuf_struct_bytes);
+//! span.hashes.input_value_hash = &payload.decoded_value_hash;
+//! let bytes = build_span_proto_bytes(&span).unwrap();
+//! assert!(drift_core_rs::validate_span_bytes(&bytes).is_ok());
+//! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -1,5 +1,7 @@
 //! Schema merges: per top-level key, how the SDK says the value is encoded.
 
+use crate::CoreError;
+
 /// The merge rule of one top-level key (`{encoding?, decoded_type?, match_importance?}`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SchemaMerge {
@@ -85,5 +87,3 @@ pub fn parse_schema_merges(json: &str) -> Result<SchemaMerges, CoreError> {
         )
     })))
 }
-
-use crate::CoreError;

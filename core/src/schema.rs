@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::value::Value;
+
 /// `JsonSchemaType` values of `tusk.drift.core.v1` used by the schema of a value.
 pub mod schema_type {
     /// A number.
@@ -224,8 +226,8 @@ impl<'a> JsonSchema<'a> {
     /// published Python binding's leniency: a missing or non-integer `type` is 0, `properties`
     /// that is not an object is empty, `items` present (even `null`) gives an item schema,
     /// `encoding`/`decoded_type` must be integers, a non-finite `match_importance` is dropped, and
-    /// a non-object is the empty schema. Integers outside `i32` are kept by truncation as Python's
-    /// conversion would refuse them; bindings should reject them before calling.
+    /// a non-object is the empty schema. Integers outside `i32` (and booleans) are ignored like
+    /// any other non-integer, as the published binding does.
     pub fn from_value(value: &Value<'a>) -> JsonSchema<'a> {
         let Some(object) = value.as_object() else {
             return JsonSchema::default();
@@ -276,5 +278,3 @@ impl<'a> JsonSchema<'a> {
         }
     }
 }
-
-use crate::value::Value;

@@ -92,3 +92,31 @@ test('random and hostile JSON texts give results or InvalidJson errors', () => {
   // Lone surrogates in a JS string become U+FFFD in UTF-8, as in the published addon.
   assert.equal(ours.normalizeJson('"\ud800"'), require('published-core').normalizeJson('"\ud800"'))
 })
+
+test('large results are memory V8 knows about: a loop of 4 MB requests stays bounded', async () => {
+  const { execFile } = require('node:child_process')
+  const path = require('node:path')
+  // In a child process so its peak RSS is this loop's alone. 300 requests of ~4 MB: 1.2 GB if
+  // the collector did not know about the external memory (it would not run in this loop).
+  const source = `
+    const core = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const span = core.buildSpanProtoBytes({ traceId: 't', spanId: 's', parentSpanId: '', name: 'n', packageName: 'p',
+      instrumentationName: 'i', submoduleName: '', packageType: 0, kind: 0, inputSchemaJson: '{}', outputSchemaJson: '{}',
+      inputSchemaHash: '', outputSchemaHash: '', inputValueHash: '', outputValueHash: '', statusCode: 0, statusMessage: '',
+      isPreAppStart: false, isRootSpan: false, timestampSeconds: 0, timestampNanos: 0, durationSeconds: 0, durationNanos: 0,
+      inputValueJson: JSON.stringify({ blob: 'x'.repeat(128 * 1024) }) })
+    const spans = Array.from({ length: 32 }, () => span)
+    let peak = 0
+    for (let i = 0; i < 300; i += 1) {
+      const request = core.buildExportSpansRequestBytes('svc', 'env', '1', 'i', spans)
+      if (request.length < 4_000_000) throw new Error('unexpected size ' + request.length)
+      peak = Math.max(peak, process.memoryUsage().rss)
+    }
+    console.log(peak)
+  `
+  const peak = await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', source], { timeout: 120_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(Number(stdout.trim())))
+  })
+  assert.ok(peak < 700 * 1024 * 1024, `peak RSS ${(peak / 1048576).toFixed(0)} MB`)
+})

@@ -18,6 +18,7 @@ mod guard;
 mod pystr;
 mod ring;
 mod schema_from_py;
+mod sdk_span;
 mod to_py;
 
 use pyo3::prelude::*;

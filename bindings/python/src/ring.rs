@@ -24,6 +24,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use crate::args::{bool_arg, int_arg, opt_str_arg, str_arg};
 use crate::guard::guarded;
 use crate::pystr::str_view;
+use crate::sdk_span::{SdkAttributes, SdkSpanFields, push_with};
 
 /// Budget of `force_flush()` / `shutdown()` called without a timeout.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -247,6 +248,66 @@ impl RingExporter {
                 stack_trace: stack_trace.as_deref(),
             };
             Ok(self.exporter()?.push_span(&record).is_ok())
+        })
+    }
+
+    /// The SDK hookup's push (`drift_core/sdk.py`): reads the span's attributes from
+    /// `attributes` (the ended span's attribute mapping) under the names in `keys` with the
+    /// SDK's rules and pushes the record. Returns 0 (pushed), 1 (dropped and counted) or 2 (not
+    /// pushed: input + output text exceed `max_value_bytes`, the SDK's span size limit).
+    #[pyo3(signature = (
+        attributes, keys, trace_id, span_id, parent_span_id, default_name, package_type, kind,
+        status_code, status_message, start_time_unix_nano, end_time_unix_nano, environment,
+        max_value_bytes
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn _push_sdk_span(
+        &self,
+        attributes: &Bound<'_, PyAny>,
+        keys: &Bound<'_, PyAny>,
+        trace_id: &Bound<'_, PyAny>,
+        span_id: &Bound<'_, PyAny>,
+        parent_span_id: &Bound<'_, PyAny>,
+        default_name: &Bound<'_, PyAny>,
+        package_type: i32,
+        kind: i32,
+        status_code: i32,
+        status_message: &Bound<'_, PyAny>,
+        start_time_unix_nano: i64,
+        end_time_unix_nano: i64,
+        environment: &Bound<'_, PyAny>,
+        max_value_bytes: usize,
+    ) -> PyResult<u8> {
+        guarded("RingExporter._push_sdk_span", || {
+            let exporter = self.exporter()?;
+            let trace_id = str_arg(trace_id, "trace_id")?;
+            let span_id = str_arg(span_id, "span_id")?;
+            let parent_span_id = str_arg(parent_span_id, "parent_span_id")?;
+            let default_name = str_arg(default_name, "default_name")?;
+            let status_message = str_arg(status_message, "status_message")?;
+            let environment = opt_str_arg(environment, "environment")?;
+            let fields = SdkSpanFields {
+                trace_id: &trace_id,
+                span_id: &span_id,
+                parent_span_id: &parent_span_id,
+                default_name: &default_name,
+                package_type,
+                kind,
+                status_code,
+                status_message: &status_message,
+                environment: environment.as_deref(),
+                sdk_version: &self.sdk_version,
+            };
+            let (timestamp, duration) = timing(start_time_unix_nano, end_time_unix_nano);
+            let mut attributes = SdkAttributes::new(attributes, keys)?;
+            push_with(
+                &mut attributes,
+                &fields,
+                timestamp,
+                duration,
+                max_value_bytes,
+                |record| exporter.push_span(record).is_ok(),
+            )
         })
     }
 

@@ -314,3 +314,99 @@ def test_garbage_collected_exporter_flushes(tmp_path):
     while not sink.requests and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(sink.spans()) == 1
+
+
+SDK_KEYS = tuple(
+    f"td.{name}"
+    for name in (
+        "name",
+        "package_name",
+        "instrumentation_name",
+        "submodule_name",
+        "is_pre_app_start",
+        "is_root_span",
+        "input_value",
+        "output_value",
+        "input_schema_merges",
+        "output_schema_merges",
+        "metadata",
+        "transform_metadata",
+        "stack_trace",
+    )
+)
+
+
+def push_sdk(exporter, attributes, max_value_bytes=1 << 20):
+    return exporter._push_sdk_span(
+        attributes,
+        SDK_KEYS,
+        "a" * 32,
+        "b" * 16,
+        "",
+        "otel-name",
+        1,
+        3,
+        1,
+        "",
+        1_000_000_123,
+        2_000_000_456,
+        "env",
+        max_value_bytes,
+    )
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {},
+        {"td.name": 42, "td.package_name": "pg", "td.is_pre_app_start": "TRUE", "td.is_root_span": 1},
+        {"td.is_pre_app_start": "no", "td.is_root_span": 0, "td.input_value": 5, "td.metadata": '{"k": [1]}'},
+        {"td.is_root_span": "yes", "td.input_value": '{"a": 1}', "td.output_value": "null", "td.stack_trace": ""},
+        {
+            "td.input_value": '{"body": "eyJ4IjoxfQ=="}',
+            "td.input_schema_merges": '{"body": {"encoding": 1, "decoded_type": 1}}',
+        },
+    ],
+)
+def test_sdk_push_reads_attributes_like_the_stock_converter(tmp_path, attributes):
+    """_push_sdk_span (the SDK hook's fast path) applies get_attribute_as_str/_bool/_dict."""
+    from drift.core.tracing.otel_converter import get_attribute_as_bool, get_attribute_as_str
+
+    sink = CollectingSink()
+    with ring_exporter(tmp_path, sink) as exporter:
+        assert push_sdk(exporter, attributes) == 0
+        assert exporter.force_flush(10)
+    (span,) = sink.spans()
+    assert span["name"] == get_attribute_as_str(attributes, "td.name", "otel-name")
+    assert span.get("package_name", "") == get_attribute_as_str(attributes, "td.package_name")
+    assert span.get("is_pre_app_start", False) == get_attribute_as_bool(attributes, "td.is_pre_app_start")
+    assert span.get("is_root_span", False) == get_attribute_as_bool(attributes, "td.is_root_span")
+    text = lambda key: attributes.get(key) if isinstance(attributes.get(key), str) else None  # noqa: E731
+    args = push_args(
+        0,
+        input_value=text("td.input_value"),
+        output_value=text("td.output_value"),
+        input_schema_merges=text("td.input_schema_merges"),
+        metadata=text("td.metadata"),
+    )
+    stock = stock_span_proto(*args)
+    for field in (
+        "input_value_hash",
+        "output_value_hash",
+        "input_schema_hash",
+        "output_schema_hash",
+        "input_value",
+        "metadata",
+    ):
+        assert span.get(field) == stock.get(field), field
+
+
+def test_sdk_push_over_the_size_limit_is_not_pushed(tmp_path):
+    sink = CollectingSink()
+    with ring_exporter(tmp_path, sink) as exporter:
+        attributes = {"td.input_value": json.dumps({"x": "y" * 600}), "td.output_value": json.dumps({"z": "w" * 600})}
+        assert push_sdk(exporter, attributes, max_value_bytes=1000) == 2
+        assert push_sdk(exporter, attributes, max_value_bytes=2000) == 0
+        assert exporter.force_flush(10)
+        assert exporter.health_snapshot()["pushed"] == 1
+    assert len(sink.spans()) == 1

@@ -220,3 +220,73 @@ proptest! {
         }
     }
 }
+
+/// Runs `f` on a thread with `kib` KiB of stack.
+fn on_stack<T: Send + 'static>(kib: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(kib * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// The deepest texts each dialect accepts parse on a 1 MiB thread stack, in debug builds too
+/// (release builds need far less; bindings run on threads of 2 MiB and more).
+#[test]
+fn deepest_accepted_nesting_fits_the_stack() {
+    let strict = format!("{}1{}", "[{\"a\":".repeat(63), "}]".repeat(63));
+    assert!(on_stack(1024, move || parse_json(&strict).is_ok()));
+    let depth = PYTHON_FLAVOUR_MAX_DEPTH / 2;
+    let python = format!("{}1{}", "[{\"a\":".repeat(depth), "}]".repeat(depth));
+    assert!(on_stack(1024, move || parse_json_with(
+        &python,
+        ParseOptions {
+            flavour: JsonFlavour::Python
+        }
+    )
+    .is_ok()));
+}
+
+#[test]
+#[ignore = "measurement helper: the smallest stack a 1000-level Python-flavour text parses on"]
+fn measure_python_flavour_stack() {
+    // Largest first: an overflow aborts the process, so the last line printed is the minimum.
+    for kib in [2048usize, 1024, 768, 512, 384, 256, 192, 128, 96, 64] {
+        let text = format!("{}1{}", "[{\"a\":".repeat(500), "}]".repeat(500));
+        let ok = on_stack(kib, move || {
+            parse_json_with(
+                &text,
+                ParseOptions {
+                    flavour: JsonFlavour::Python,
+                },
+            )
+            .is_ok()
+        });
+        eprintln!("{kib} KiB: ok={ok}");
+    }
+}
+
+/// Hand-built values deeper than the writers' bound are an error, not a stack overflow.
+#[test]
+fn writers_refuse_hand_built_values_that_are_too_deep() {
+    let mut value = Value::Null;
+    for _ in 0..300 {
+        value = Value::Array(vec![value]);
+    }
+    assert!(matches!(
+        crate::canonical::to_string(&value),
+        Err(CoreError::ValueTooDeep { .. })
+    ));
+    assert!(matches!(
+        crate::value_to_struct_bytes(&Value::Object(crate::Object::from_members(vec![(
+            "a".into(),
+            value.clone()
+        )]))),
+        Err(CoreError::ValueTooDeep { .. })
+    ));
+    assert!(matches!(
+        crate::process_export_value(value, &crate::SchemaMerges::new()),
+        Err(CoreError::ValueTooDeep { column: 128 })
+    ));
+}

@@ -179,6 +179,24 @@ class RingExporter:
         """Writes one span record (JSON fields as the `json.dumps` text the SDK holds) into the
         ring. Never raises for a full ring, an oversize span or after shutdown: returns False
         and counts the drop. TypeError only for arguments of the wrong type."""
+    def _push_sdk_span(
+        self,
+        attributes: Mapping[str, Any],
+        keys: tuple[str, ...],
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str,
+        default_name: str,
+        package_type: int,
+        kind: int,
+        status_code: int,
+        status_message: str,
+        start_time_unix_nano: int,
+        end_time_unix_nano: int,
+        environment: str | None,
+        max_value_bytes: int,
+    ) -> int:
+        """The SDK hookup's push (drift_core.sdk): 0 pushed, 1 dropped, 2 over the size limit."""
     def force_flush(self, timeout: float | None = None) -> bool:
         """Waits (GIL released) until every span pushed so far is exported or dropped."""
     def shutdown(self, timeout: float | None = None) -> bool:
