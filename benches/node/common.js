@@ -7,9 +7,10 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const vm = require('node:vm')
 
-// A full collection between timed batches, outside the timing: the published addon returns
-// external Buffers whose memory V8 is not told about, so without it a long run grows to many GB
-// (one was OOM-killed at 23 GB) and the collector's pauses land in random batches.
+// Between timed batches, outside the timing: a full collection, then a turn of the event loop
+// so that N-API finalizers (which Node defers to the loop) free the external Buffers the
+// published addon returns. Without both, a long run grows to many GB (one was OOM-killed at
+// 23 GB) and the collector's pauses land in random batches.
 v8.setFlagsFromString('--expose-gc')
 const collectGarbage = vm.runInNewContext('gc')
 
@@ -70,23 +71,29 @@ const median = (values) => {
  * Times `a` and `b` in alternating rounds (the order flips each round so neither always runs
  * warm) and returns the median ns/call of each.
  */
-function interleaved(a, b, { rounds, iterations, measure = cpuBatch }) {
+async function settle() {
+  collectGarbage()
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
+async function interleaved(a, b, { rounds, iterations, measure = cpuBatch }) {
   // Warm-up: JIT, caches, first-call allocations.
   timeBatch(a, Math.max(1, iterations >> 2))
   timeBatch(b, Math.max(1, iterations >> 2))
   const ta = []
   const tb = []
-  const run = (fn, into) => {
-    collectGarbage()
+  const run = async (fn, into) => {
+    await settle()
     into.push(measure(fn, iterations))
   }
   for (let round = 0; round < rounds; round += 1) {
     if (round % 2 === 0) {
-      run(a, ta)
-      run(b, tb)
+      await run(a, ta)
+      await run(b, tb)
     } else {
-      run(b, tb)
-      run(a, ta)
+      await run(b, tb)
+      await run(a, ta)
     }
   }
   return { a: median(ta), b: median(tb) }
@@ -106,4 +113,4 @@ function printTable(rows, columns) {
   for (const row of rows) console.log(line(columns.map((column) => row[column])))
 }
 
-module.exports = { collectGarbage, REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, cpuBatch, interleaved, median, formatNs, printTable }
+module.exports = { collectGarbage, settle, REPO_ROOT, BINDING_DIR, loadAddons, loadPayloadsBySize, timeBatch, cpuBatch, interleaved, median, formatNs, printTable }

@@ -66,28 +66,36 @@ const FUNCTIONS = [
 ]
 
 const SIZES = ['200b', '2k', '20k', '200k']
-const rows = []
-for (const [name, make] of FUNCTIONS) {
-  for (const size of SIZES) {
-    const payloads = bySize.get(size)
-    const targetBytes = { '200b': 200, '2k': 2000, '20k': 20000, '200k': 200000 }[size]
-    // Roughly constant wall time per batch across sizes.
-    const iterations = Math.max(quick ? 5 : 20, Math.round((quick ? 1e6 : 4e6) / targetBytes / payloads.length))
-    const oursFns = payloads.map((p) => make(ours, p))
-    const theirFns = payloads.map((p) => make(published, p))
-    const result = interleaved(
-      (i) => oursFns[i % oursFns.length](),
-      (i) => theirFns[i % theirFns.length](),
-      { rounds: quick ? 5 : 9, iterations: iterations * payloads.length },
-    )
-    rows.push({
-      function: name,
-      size,
-      ours: formatNs(result.a),
-      published: formatNs(result.b),
-      speedup: `${(result.b / result.a).toFixed(1)}x`,
-    })
+
+async function main() {
+  const rows = []
+  for (const [name, make] of FUNCTIONS) {
+    for (const size of SIZES) {
+      const payloads = bySize.get(size)
+      const targetBytes = { '200b': 200, '2k': 2000, '20k': 20000, '200k': 200000 }[size]
+      // Roughly constant wall time per batch across sizes.
+      const iterations = Math.max(quick ? 5 : 20, Math.round((quick ? 1e6 : 4e6) / targetBytes / payloads.length))
+      const oursFns = payloads.map((p) => make(ours, p))
+      const theirFns = payloads.map((p) => make(published, p))
+      const result = await interleaved(
+        (i) => oursFns[i % oursFns.length](),
+        (i) => theirFns[i % theirFns.length](),
+        { rounds: quick ? 5 : 9, iterations: iterations * payloads.length },
+      )
+      rows.push({
+        function: name,
+        size,
+        ours: formatNs(result.a),
+        published: formatNs(result.b),
+        speedup: `${(result.b / result.a).toFixed(1)}x`,
+      })
+    }
   }
+  console.log(`node ${process.version}, ${require('node:os').cpus()[0].model}`)
+  printTable(rows, ['function', 'size', 'ours', 'published', 'speedup'])
 }
-console.log(`node ${process.version}, ${require('node:os').cpus()[0].model}`)
-printTable(rows, ['function', 'size', 'ours', 'published', 'speedup'])
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -17,6 +17,13 @@ pub const DEFAULT_BASE_URL: &str = "https://api.usetusk.ai";
 /// Default directory of the file sink, relative to the working directory (same as the SDKs).
 pub const DEFAULT_TRACES_DIR: &str = ".tusk/traces";
 
+/// Default of [`RingSettings::max_span_bytes`] (the SDKs' 1 MiB span limit).
+pub const DEFAULT_MAX_SPAN_BYTES: usize = 1 << 20;
+/// Smallest accepted span limit: a record's header and empty fields alone take 124 bytes.
+pub const MIN_MAX_SPAN_BYTES: usize = 256;
+/// Largest ring the ring crate creates (record lengths are stored as `i32`).
+const MAX_RING_CAPACITY_BYTES: usize = 1 << 30;
+
 /// The shared-memory ring of this process (in-process and sidecar modes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingSettings {
@@ -26,7 +33,16 @@ pub struct RingSettings {
     /// Data bytes of the ring (rounded up to a power of two by the ring crate).
     pub capacity_bytes: usize,
     /// Largest encoded span record accepted; larger spans are dropped as `too_large`.
+    ///
+    /// Left at [`DEFAULT_MAX_SPAN_BYTES`] and not set by a file, a `TUSK_*` variable or
+    /// [`RingSettings::set_max_span_bytes`], it is clamped to the largest record the ring accepts
+    /// for `capacity_bytes` (so a small ring works without also lowering this). Any other value
+    /// is explicit: one the ring cannot hold is a configuration error.
     pub max_span_bytes: usize,
+    /// `max_span_bytes` was set explicitly, even to the default value: set by a file, a
+    /// `TUSK_*` variable or [`RingSettings::set_max_span_bytes`] (see
+    /// [`RingSettings::max_span_bytes_is_explicit`]).
+    pub max_span_bytes_explicit: bool,
 }
 
 impl Default for RingSettings {
@@ -34,12 +50,96 @@ impl Default for RingSettings {
         RingSettings {
             dir: None,
             capacity_bytes: 4 << 20,
-            max_span_bytes: 1 << 20,
+            max_span_bytes: DEFAULT_MAX_SPAN_BYTES,
+            max_span_bytes_explicit: false,
         }
     }
 }
 
 impl RingSettings {
+    /// Sets the span limit explicitly: it is then used as it is (never clamped), and a value
+    /// the ring cannot hold fails validation.
+    pub fn set_max_span_bytes(&mut self, bytes: usize) {
+        self.max_span_bytes = bytes;
+        self.max_span_bytes_explicit = true;
+    }
+
+    /// Whether `max_span_bytes` counts as set by the user: set through a file, a variable or
+    /// [`RingSettings::set_max_span_bytes`], or assigned a value other than the default.
+    pub fn max_span_bytes_is_explicit(&self) -> bool {
+        self.max_span_bytes_explicit || self.max_span_bytes != DEFAULT_MAX_SPAN_BYTES
+    }
+
+    /// The ring's data capacity as the ring crate creates it: `capacity_bytes` rounded up to a
+    /// power of two.
+    pub fn ring_capacity_bytes(&self) -> Result<usize, ExporterError> {
+        self.capacity_bytes
+            .checked_next_power_of_two()
+            .filter(|&capacity| capacity <= MAX_RING_CAPACITY_BYTES)
+            .ok_or_else(|| ExporterError::Config {
+                key: "ring_capacity_bytes".to_string(),
+                message: format!(
+                    "{} is larger than the {MAX_RING_CAPACITY_BYTES}-byte maximum",
+                    self.capacity_bytes
+                ),
+            })
+    }
+
+    /// The largest record (ring payload) a ring of this capacity accepts.
+    pub fn largest_ring_record_bytes(&self) -> Result<usize, ExporterError> {
+        let capacity = self.ring_capacity_bytes()?;
+        // `max_payload_for_capacity` subtracts the ring's record header from half the
+        // capacity; below that there is no room at all.
+        Ok(if capacity / 2 > drift_ring::RECORD_HEADER_LEN {
+            drift_ring::max_payload_for_capacity(capacity)
+        } else {
+            0
+        })
+    }
+
+    /// The span limit the exporter runs with: an explicit `max_span_bytes` as it is, the
+    /// default clamped to what the ring accepts. Errors name the setting to change.
+    pub fn effective_max_span_bytes(&self) -> Result<usize, ExporterError> {
+        let largest = self.largest_ring_record_bytes()?;
+        let capacity = self.ring_capacity_bytes()?;
+        if self.max_span_bytes_is_explicit() {
+            if self.max_span_bytes < MIN_MAX_SPAN_BYTES {
+                return Err(ExporterError::Config {
+                    key: "max_span_bytes".to_string(),
+                    message: format!(
+                        "{} is below the minimum of {MIN_MAX_SPAN_BYTES}",
+                        self.max_span_bytes
+                    ),
+                });
+            }
+            if self.max_span_bytes > largest {
+                return Err(ExporterError::Config {
+                    key: "max_span_bytes".to_string(),
+                    message: format!(
+                        "{} does not fit the ring: a ring of {capacity} bytes \
+                         (ring_capacity_bytes {} rounded up to a power of two) accepts records \
+                         of at most {largest} bytes; raise ring_capacity_bytes or lower \
+                         max_span_bytes",
+                        self.max_span_bytes, self.capacity_bytes
+                    ),
+                });
+            }
+            return Ok(self.max_span_bytes);
+        }
+        let clamped = self.max_span_bytes.min(largest);
+        if clamped < MIN_MAX_SPAN_BYTES {
+            return Err(ExporterError::Config {
+                key: "ring_capacity_bytes".to_string(),
+                message: format!(
+                    "{} is too small: a ring of {capacity} bytes accepts records of at most \
+                     {largest} bytes, below the {MIN_MAX_SPAN_BYTES}-byte minimum span limit",
+                    self.capacity_bytes
+                ),
+            });
+        }
+        Ok(clamped)
+    }
+
     /// The directory actually used: the configured one, else the ring crate's default (a
     /// private per-user directory under `/dev/shm`, `$XDG_RUNTIME_DIR` or the temp dir).
     pub fn resolved_dir(&self) -> Result<PathBuf, ExporterError> {
@@ -267,7 +367,9 @@ impl ExporterConfig {
             self.ring.dir = Some(dir.clone());
         }
         set(&mut self.ring.capacity_bytes, file.ring_capacity_bytes);
-        set(&mut self.ring.max_span_bytes, file.max_span_bytes);
+        if let Some(bytes) = file.max_span_bytes {
+            self.ring.set_max_span_bytes(bytes);
+        }
         set(
             &mut self.batch.max_export_batch_size,
             file.max_export_batch_size,
@@ -328,7 +430,8 @@ impl ExporterConfig {
         self.validate()
     }
 
-    /// Rejects settings that cannot work (zero sizes, a ring smaller than one span).
+    /// Rejects settings that cannot work (zero sizes, an explicit span limit the ring cannot
+    /// hold, a ring too small for any span).
     pub fn validate(&self) -> Result<(), ExporterError> {
         let bad = |key: &str, message: &str| {
             Err(ExporterError::Config {
@@ -342,12 +445,7 @@ impl ExporterConfig {
         if self.batch.max_export_batch_bytes < 1024 {
             return bad("max_export_batch_bytes", "must be at least 1024");
         }
-        if self.ring.max_span_bytes < 256 {
-            return bad("max_span_bytes", "must be at least 256");
-        }
-        if self.ring.capacity_bytes < self.ring.max_span_bytes {
-            return bad("ring_capacity_bytes", "must be at least max_span_bytes");
-        }
+        self.ring.effective_max_span_bytes()?;
         if let SinkConfig::Api(api) = &self.sink {
             if !(api.base_url.starts_with("http://") || api.base_url.starts_with("https://")) {
                 return bad("api_url", "must start with http:// or https://");

@@ -45,6 +45,8 @@ struct ProcessState {
     worker: Option<Worker>,
     /// Serializes shutdown within this process (never taken on the push path).
     shutdown_lock: std::sync::Mutex<bool>,
+    /// Set once a shutdown has finished (threads stopped or abandoned, ring closed).
+    shutdown_done: AtomicBool,
 }
 
 /// The in-process record source: this process's own ring.
@@ -207,12 +209,41 @@ impl Exporter {
     /// Exports every span pushed before this call: drains the ring, cuts the open batch and
     /// waits for the sink. True if all of them were settled (delivered or dropped) in time.
     /// In `Sidecar` mode: waits until the sidecar has read the ring up to now.
+    ///
+    /// After [`Exporter::shutdown`] there is nothing left to drive: it returns at once, true if
+    /// every span pushed was exported or counted as dropped (false if the shutdown left work
+    /// undone). While a shutdown runs on another thread it waits for that shutdown (within
+    /// `timeout`) and answers the same way.
     pub fn force_flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return self.settled_after_shutdown(deadline);
+        }
         match self.current_state() {
             Ok(state) => state.flush(deadline),
             Err(_) => false,
         }
+    }
+
+    /// `force_flush` once a shutdown has started: waits for it to finish (by `deadline`), then
+    /// reports whether everything pushed was settled. The drain thread is gone by then, so a
+    /// flush request would never be answered.
+    fn settled_after_shutdown(&self, deadline: Instant) -> bool {
+        let state = self.state();
+        if state.fork_generation != fork::generation() {
+            // A forked child of a shut-down exporter: it owns no ring or threads, and pushes
+            // are refused, so only the inherited counters can still be unsettled.
+            return self.counters.settled() >= Counters::get(&self.counters.pushed);
+        }
+        // Polling, not a condvar: this only runs in the rare case of a flush racing a
+        // shutdown, which itself is bounded by its own budget.
+        while !state.shutdown_done.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        state.everything_settled(&self.counters)
     }
 
     /// Stops accepting spans (later pushes count `already_shutdown`), drains and exports what
@@ -299,8 +330,8 @@ impl ProcessState {
     ) -> Result<ProcessState, ExporterError> {
         let fork_generation = fork::generation();
         let ring_config = RingConfig {
-            capacity_bytes: config.ring.capacity_bytes.next_power_of_two(),
-            max_record_bytes: config.ring.max_span_bytes,
+            capacity_bytes: config.ring.ring_capacity_bytes()?,
+            max_record_bytes: config.ring.effective_max_span_bytes()?,
             dir: config.ring.dir.clone(),
             ..RingConfig::default()
         };
@@ -345,6 +376,7 @@ impl ProcessState {
             max_span_bytes,
             worker,
             shutdown_lock: std::sync::Mutex::new(false),
+            shutdown_done: AtomicBool::new(false),
         })
     }
 
@@ -379,10 +411,16 @@ impl ProcessState {
                 worker.stop(deadline, counters, &|| self.producer.wake_consumer());
             }
             *done = true;
+            self.shutdown_done.store(true, Ordering::Release);
             if !flushed {
                 return false;
             }
         }
+        self.everything_settled(counters)
+    }
+
+    /// True if every span pushed so far is exported or counted as dropped.
+    fn everything_settled(&self, counters: &Counters) -> bool {
         match self.worker {
             Some(_) => counters.settled() >= Counters::get(&counters.pushed),
             // Sidecar mode: the ring has been read up to its end.

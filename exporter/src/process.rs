@@ -106,56 +106,120 @@ fn python_schema_merges(text: &str) -> SchemaMerges {
     SchemaMerges::from_rules(rules)
 }
 
+/// Which side of a span a value belongs to: the SDKs treat a missing input and a missing
+/// output differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Input,
+    Output,
+}
+
+impl Side {
+    fn value_field(self) -> &'static str {
+        match self {
+            Side::Input => "input_value_json",
+            Side::Output => "output_value_json",
+        }
+    }
+
+    fn merges_field(self) -> &'static str {
+        match self {
+            Side::Input => "input_schema_merges_json",
+            Side::Output => "output_schema_merges_json",
+        }
+    }
+}
+
+fn empty_object<'a>() -> Value<'a> {
+    Value::Object(drift_core_rs::Object::from_members(Vec::new()))
+}
+
+/// The Python SDK's `get_attribute_as_dict(attributes, key) or {}`: an absent attribute or one
+/// `json.loads` rejects (`JSONDecodeError`, which includes an empty text) reads as `None`, and
+/// `None` or any falsy value becomes `{}`. Nesting beyond Python's recursion limit raises
+/// `RecursionError` there, which is not caught: the span is lost, so it is an error here too.
+fn python_value<'a>(
+    text: Option<&'a str>,
+    field: &'static str,
+) -> Result<Value<'a>, ProcessError> {
+    let Some(text) = text else {
+        return Ok(empty_object());
+    };
+    match parse_flavoured(SdkFlavor::Python, text) {
+        Ok(value) if python_falsy(&value, text) => Ok(empty_object()),
+        Ok(value) => Ok(value),
+        Err(CoreError::InvalidJson { .. }) => Ok(empty_object()),
+        Err(error) => Err(ProcessError::Json { field, error }),
+    }
+}
+
+/// The Node SDK's `SpanTransformer.transformSpanToCleanJSON`: the input is always
+/// `JSON.parse`d (an absent, empty or invalid text throws and the span is lost); the output is
+/// parsed only when the attribute is truthy (absent or empty: `{}`).
+fn node_value<'a>(
+    side: Side,
+    text: Option<&'a str>,
+    field: &'static str,
+) -> Result<Value<'a>, ProcessError> {
+    match (side, text) {
+        (Side::Output, None | Some("")) => Ok(empty_object()),
+        (Side::Input, None) => Err(ProcessError::Record(RecordError::MissingField { field })),
+        (_, Some(text)) => {
+            parse_flavoured(SdkFlavor::Node, text).map_err(|error| ProcessError::Json { field, error })
+        }
+    }
+}
+
+/// Schema merges of one side. Python: the SDK's lenient reading (invalid JSON is no merges).
+/// Node: `text ? JSON.parse(text) : undefined`, and the output's merges are only read when the
+/// output value is (`has_value`).
 fn schema_merges(
     sdk: SdkFlavor,
     text: Option<&str>,
+    has_value: bool,
     field: &'static str,
 ) -> Result<SchemaMerges, ProcessError> {
     match (sdk, text) {
         (_, None) => Ok(SchemaMerges::new()),
         (SdkFlavor::Python, Some(text)) => Ok(python_schema_merges(text)),
+        (SdkFlavor::Node, Some(text)) if text.is_empty() || !has_value => Ok(SchemaMerges::new()),
         (SdkFlavor::Node, Some(text)) => {
             parse_schema_merges(text).map_err(|error| ProcessError::Json { field, error })
         }
     }
 }
 
-/// Runs the value form of `process_export_payload` on one side of a span. `text` is `None` for
-/// an absent output value, which both SDKs export as `{}`.
+/// Runs the value form of `process_export_payload` on one side of a span, reading `text` (the
+/// value attribute, `None` if absent) and `merges_text` as that SDK's export path does (rules in
+/// `docs/record-format.md`, "Processing").
 pub fn process_side<'a>(
     sdk: SdkFlavor,
+    side: Side,
     text: Option<&'a str>,
     merges_text: Option<&str>,
-    field: &'static str,
-    merges_field: &'static str,
 ) -> Result<ProcessedPayload<'a>, ProcessError> {
-    let empty_object = || Value::Object(drift_core_rs::Object::from_members(Vec::new()));
-    let value = match text {
-        None => empty_object(),
-        // The Node SDK exports an empty output attribute as `{}` (it tests the string's truthiness).
-        Some("") if field == "output_value_json" => empty_object(),
-        Some(text) => {
-            let value =
-                parse_flavoured(sdk, text).map_err(|error| ProcessError::Json { field, error })?;
-            if sdk == SdkFlavor::Python && python_falsy(&value, text) {
-                empty_object()
-            } else {
-                value
-            }
-        }
+    let field = side.value_field();
+    let value = match sdk {
+        SdkFlavor::Python => python_value(text, field)?,
+        SdkFlavor::Node => node_value(side, text, field)?,
     };
-    let merges = schema_merges(sdk, merges_text, merges_field)?;
+    let has_value = text.is_some_and(|text| !text.is_empty());
+    let merges = schema_merges(sdk, merges_text, has_value, side.merges_field())?;
     process_export_value(value, &merges).map_err(|error| ProcessError::Json { field, error })
 }
 
-/// Optional JSON fields (metadata): an object or nothing. Python reads invalid JSON as absent
-/// (the SDK logs a warning); Node's `JSON.parse` throws and loses the span.
+/// Optional JSON fields (metadata): an object or nothing. Python reads absent or invalid JSON
+/// as `None` (the SDK logs a warning); Node skips an absent or empty attribute, and its
+/// `JSON.parse` throws on invalid text and loses the span.
 fn optional_object<'a>(
     sdk: SdkFlavor,
     text: Option<&'a str>,
     field: &'static str,
 ) -> Result<Option<Value<'a>>, ProcessError> {
     let Some(text) = text else { return Ok(None) };
+    if sdk == SdkFlavor::Node && text.is_empty() {
+        return Ok(None);
+    }
     match parse_flavoured(sdk, text) {
         Ok(value @ Value::Object(_)) => Ok(Some(value)),
         Ok(_) => Ok(None),
@@ -207,17 +271,15 @@ struct Sides<'a> {
 fn process_sides<'a>(record: &DecodedRecord<'a>) -> Result<Sides<'a>, ProcessError> {
     let input = process_side(
         record.sdk,
+        Side::Input,
         Some(record.input_value_json),
         record.input_schema_merges_json,
-        "input_value_json",
-        "input_schema_merges_json",
     )?;
     let output = process_side(
         record.sdk,
+        Side::Output,
         record.output_value_json,
         record.output_schema_merges_json,
-        "output_value_json",
-        "output_schema_merges_json",
     )?;
     let metadata = optional_object(record.sdk, record.metadata_json, "metadata_json")?;
     Ok(Sides {

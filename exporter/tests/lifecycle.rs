@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{OwnedSpan, fixtures_of, temp_dir, test_config};
 use drift_exporter::{DropReason, Exporter, ExporterConfig, SdkFlavor, SinkConfig};
@@ -54,7 +54,10 @@ fn shutdown_drains_is_idempotent_and_counts_late_pushes() {
         exporter.shutdown(Duration::from_secs(1)),
         "second shutdown is a no-op"
     );
-    assert!(!exporter.force_flush(Duration::from_millis(50)) || exporter.health().in_flight == 0);
+    assert!(
+        exporter.force_flush(Duration::from_secs(10)),
+        "after a completed shutdown everything is settled"
+    );
     let health = exporter.health();
     assert_eq!(
         (
@@ -229,4 +232,200 @@ fn configuration_precedence_defaults_toml_env_then_code() {
             .is_err()
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn force_flush_after_a_completed_shutdown_returns_at_once() {
+    let ring_dir = temp_dir("lifecycle-flush-after-shutdown");
+    let (delivered, sink) = counting_callback();
+    let exporter = Exporter::start(test_config(ring_dir.clone(), sink)).unwrap();
+    for span in spans(10, "200b") {
+        exporter.push_span(&span.record()).unwrap();
+    }
+    assert!(exporter.shutdown(Duration::from_secs(10)));
+    assert_eq!(delivered.load(Ordering::SeqCst), 10);
+    // A late push is counted (already_shutdown), so everything pushed is still settled.
+    let late = spans(1, "200b");
+    assert_eq!(
+        exporter.push_span(&late[0].record()),
+        Err(DropReason::AlreadyShutdown)
+    );
+    // Before the fix this waited for its whole timeout: the drain thread that would answer
+    // the flush request is gone. The bound is far below the timeout, not a speed target.
+    let started = Instant::now();
+    assert!(exporter.force_flush(Duration::from_secs(30)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "force_flush after shutdown took {:?}",
+        started.elapsed()
+    );
+    let health = exporter.health();
+    assert_eq!((health.exported, health.in_flight), (10, 0), "{health:?}");
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn force_flush_after_a_shutdown_that_left_work_undone_returns_false_at_once() {
+    let ring_dir = temp_dir("lifecycle-flush-after-failed-shutdown");
+    // A sink stuck in its first delivery until the test releases it.
+    let release = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let gate = release.clone();
+    let sink = SinkConfig::Callback(Arc::new(move |_bytes: Vec<u8>| {
+        let (lock, released) = &*gate;
+        let mut done = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while !*done {
+            done = released.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }));
+    let exporter = Exporter::start(test_config(ring_dir.clone(), sink)).unwrap();
+    for span in spans(10, "200b") {
+        exporter.push_span(&span.record()).unwrap();
+    }
+    assert!(
+        !exporter.shutdown(Duration::from_millis(300)),
+        "the batch in delivery cannot settle within the budget"
+    );
+    let started = Instant::now();
+    assert!(!exporter.force_flush(Duration::from_secs(30)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "force_flush after shutdown took {:?}",
+        started.elapsed()
+    );
+    assert!(exporter.health().in_flight > 0);
+    // Let the detached sender finish; its batch is then counted and a flush says so.
+    {
+        let (lock, released) = &*release;
+        *lock.lock().unwrap() = true;
+        released.notify_all();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while exporter.health().in_flight > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(exporter.force_flush(Duration::from_secs(1)));
+    let health = exporter.health();
+    assert_eq!(health.pushed, health.exported + health.dropped_total);
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn force_flush_racing_a_shutdown_waits_for_it_and_reports_its_outcome() {
+    let ring_dir = temp_dir("lifecycle-flush-during-shutdown");
+    let (delivered, sink) = counting_callback();
+    let mut config = test_config(ring_dir.clone(), sink);
+    config.batch.schedule_delay = Duration::from_secs(60);
+    let exporter = Arc::new(Exporter::start(config).unwrap());
+    for span in spans(200, "2k") {
+        exporter.push_span(&span.record()).unwrap();
+    }
+    let flusher = {
+        let exporter = exporter.clone();
+        std::thread::spawn(move || {
+            (0..50)
+                .map(|_| exporter.force_flush(Duration::from_secs(20)))
+                .collect::<Vec<bool>>()
+        })
+    };
+    assert!(exporter.shutdown(Duration::from_secs(20)));
+    let started = Instant::now();
+    let outcomes = flusher.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "flushes did not end with the shutdown"
+    );
+    assert!(outcomes.iter().all(|&ok| ok), "{outcomes:?}");
+    assert_eq!(delivered.load(Ordering::SeqCst), 200);
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn a_small_ring_without_a_span_limit_clamps_the_default_limit() {
+    let ring_dir = temp_dir("lifecycle-small-ring");
+    let (delivered, sink) = counting_callback();
+    let mut config = test_config(ring_dir.clone(), sink);
+    // 64 KiB of ring with the default 1 MiB span limit: the limit becomes the largest record
+    // such a ring accepts (half the ring less the ring's record header).
+    config.ring.capacity_bytes = 64 << 10;
+    assert!(!config.ring.max_span_bytes_is_explicit());
+    let largest = drift_ring::max_payload_for_capacity(64 << 10);
+    assert_eq!(config.ring.effective_max_span_bytes().unwrap(), largest);
+    config.validate().unwrap();
+    let exporter = Exporter::start(config).unwrap();
+    for span in spans(5, "2k") {
+        exporter.push_span(&span.record()).unwrap();
+    }
+    // A span just over the limit is refused as too_large, not a ring error.
+    let mut big = spans(1, "200b").remove(0);
+    big.input_json = format!(r#"{{"blob":"{}"}}"#, "x".repeat(largest));
+    assert_eq!(
+        exporter.push_span(&big.record()),
+        Err(DropReason::TooLarge)
+    );
+    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert_eq!(delivered.load(Ordering::SeqCst), 5);
+    assert!(exporter.shutdown(Duration::from_secs(5)));
+
+    // The same through the environment (what the bindings' options go through).
+    let vars: BTreeMap<String, String> = [("TUSK_RING_CAPACITY_BYTES", "8192")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut config = ExporterConfig::default();
+    config.apply_vars(&vars).unwrap();
+    assert_eq!(
+        config.ring.effective_max_span_bytes().unwrap(),
+        drift_ring::max_payload_for_capacity(8192)
+    );
+    // A capacity that is not a power of two is rounded up first, as the ring does.
+    config.ring.capacity_bytes = 5000;
+    assert_eq!(
+        config.ring.effective_max_span_bytes().unwrap(),
+        drift_ring::max_payload_for_capacity(8192)
+    );
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn an_explicit_span_limit_the_ring_cannot_hold_is_a_clear_error() {
+    let ring_dir = temp_dir("lifecycle-explicit-limit");
+    let (_, sink) = counting_callback();
+    let mut config = test_config(ring_dir.clone(), sink);
+    config.ring.capacity_bytes = 64 << 10;
+    // Set explicitly, even to the default value: never clamped.
+    config.ring.set_max_span_bytes(1 << 20);
+    let error = Exporter::start(config.clone()).err().expect("must not start");
+    let message = error.to_string();
+    assert!(message.contains("max_span_bytes"), "{message}");
+    assert!(message.contains("ring_capacity_bytes"), "{message}");
+    assert!(message.contains(&drift_ring::max_payload_for_capacity(64 << 10).to_string()));
+
+    // A plain assignment of another value is explicit too.
+    let mut assigned = config.clone();
+    assigned.ring.max_span_bytes_explicit = false;
+    assigned.ring.max_span_bytes = 40 << 10;
+    assert!(assigned.ring.max_span_bytes_is_explicit());
+    assert!(assigned.validate().is_err());
+    assigned.ring.max_span_bytes = 16 << 10;
+    assert_eq!(assigned.ring.effective_max_span_bytes().unwrap(), 16 << 10);
+
+    // From a variable, with a ring too small for it.
+    let vars: BTreeMap<String, String> = [
+        ("TUSK_RING_CAPACITY_BYTES", "65536"),
+        ("TUSK_MAX_SPAN_BYTES", "1048576"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let error = ExporterConfig::default().apply_vars(&vars).unwrap_err();
+    assert!(error.to_string().contains("max_span_bytes"), "{error}");
+
+    // A ring too small for any span is an error naming the capacity, explicit limit or not.
+    let mut tiny = ExporterConfig::default();
+    tiny.ring.capacity_bytes = 256;
+    let error = tiny.validate().unwrap_err().to_string();
+    assert!(error.contains("ring_capacity_bytes"), "{error}");
+    tiny.ring.capacity_bytes = usize::MAX;
+    assert!(tiny.validate().is_err(), "an impossible capacity never panics");
+    std::fs::remove_dir_all(ring_dir).ok();
 }

@@ -137,3 +137,105 @@ fn node_records_hash_like_the_node_binding() {
         assert_eq!(parsed["inputValue"], expected, "normalized value: {name}");
     }
 }
+
+/// The Python SDK reads a value attribute with `get_attribute_as_dict(...) or {}`: text
+/// `json.loads` rejects (including an empty attribute) is exported as `{}`, never dropped. The
+/// golden cases "invalid json", "empty attribute", ... check the hashes against the real SDK;
+/// this checks the whole span and its file line.
+#[test]
+fn python_invalid_or_empty_values_are_exported_as_an_empty_object() {
+    let payload = common::fixtures().remove(0);
+    let empty = drift_core_rs::process_export_payload("{}", None).unwrap();
+    for text in ["", "   ", "{\"unterminated\": ", "not json", "{\"a\": 1} x"] {
+        let mut span = OwnedSpan::from_payload(3, &payload, SdkFlavor::Python);
+        span.input_json = text.to_string();
+        span.output_json = Some(text.to_string());
+        // Merges cannot rescue a value the SDK never read.
+        span.input_merges = Some(r#"{"body": {"encoding": 1}}"#.to_string());
+        let bytes = span.record().to_bytes().unwrap();
+        let proto = Span::decode(
+            span_bytes_from_record(&bytes)
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+                .as_slice(),
+        )
+        .unwrap();
+        assert_eq!(proto.input_value_hash, empty.decoded_value_hash, "{text:?}");
+        assert_eq!(proto.input_schema_hash, empty.decoded_schema_hash, "{text:?}");
+        assert_eq!(proto.output_value_hash, empty.decoded_value_hash, "{text:?}");
+        assert_eq!(proto.input_value, Some(Default::default()), "{text:?}");
+        let line = span_json_line_from_record(&bytes).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&line.json).unwrap();
+        assert_eq!(parsed["inputValue"], serde_json::json!({}), "{text:?}");
+        assert_eq!(parsed["outputValue"], serde_json::json!({}), "{text:?}");
+    }
+}
+
+#[test]
+fn python_spans_the_sdk_itself_cannot_convert_are_still_dropped() {
+    let payload = common::fixtures().remove(0);
+    let mut span = OwnedSpan::from_payload(4, &payload, SdkFlavor::Python);
+    // Beyond Python's recursion limit `json.loads` raises RecursionError, which the SDK does
+    // not catch: the span is lost there too.
+    span.input_json = format!("{}1{}", "[".repeat(1500), "]".repeat(1500));
+    let error = span_bytes_from_record(&span.record().to_bytes().unwrap()).unwrap_err();
+    assert!(error.to_string().contains("recursion limit"), "{error}");
+    // An enum the core rejects.
+    let mut span = OwnedSpan::from_payload(4, &payload, SdkFlavor::Python);
+    span.kind = 42;
+    assert!(span_bytes_from_record(&span.record().to_bytes().unwrap()).is_err());
+    // Invalid metadata is no metadata (the SDK's get_attribute_as_dict), not a drop.
+    let mut span = OwnedSpan::from_payload(4, &payload, SdkFlavor::Python);
+    span.metadata_json = Some("{broken".into());
+    let proto = Span::decode(
+        span_bytes_from_record(&span.record().to_bytes().unwrap())
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!(proto.metadata, Some(Default::default()));
+}
+
+/// The Node SDK's `transformSpanToCleanJSON` always `JSON.parse`s the input (an empty or
+/// invalid input throws and loses the span) but parses the output, its merges and the
+/// metadata only when the attribute is a non-empty string.
+#[test]
+fn node_values_follow_transform_span_to_clean_json() {
+    let payload = common::fixtures().remove(0);
+    let empty = drift_core_rs::process_export_payload("{}", None).unwrap();
+    let build = |span: &OwnedSpan| span_bytes_from_record(&span.record().to_bytes().unwrap());
+
+    for input in ["", "  ", "{\"unterminated\": "] {
+        let mut span = OwnedSpan::from_payload(5, &payload, SdkFlavor::Node);
+        span.input_json = input.to_string();
+        assert!(build(&span).is_err(), "input {input:?} throws in the SDK");
+    }
+
+    // Output absent or empty: `{}`, and its merges are never read (even invalid ones).
+    for output in [None, Some(String::new())] {
+        let mut span = OwnedSpan::from_payload(5, &payload, SdkFlavor::Node);
+        span.output_json = output.clone();
+        span.output_merges = Some("{not json".into());
+        let proto = Span::decode(build(&span).unwrap().as_slice()).unwrap();
+        assert_eq!(proto.output_value_hash, empty.decoded_value_hash, "{output:?}");
+    }
+    // A present output with invalid merges: JSON.parse throws.
+    let mut span = OwnedSpan::from_payload(5, &payload, SdkFlavor::Node);
+    span.output_merges = Some("{not json".into());
+    assert!(build(&span).is_err());
+    // Invalid output JSON throws.
+    span.output_merges = None;
+    span.output_json = Some("{\"x\":".into());
+    assert!(build(&span).is_err());
+
+    // Empty merges and empty metadata are falsy: skipped, not parsed.
+    let mut span = OwnedSpan::from_payload(5, &payload, SdkFlavor::Node);
+    span.input_merges = Some(String::new());
+    span.metadata_json = Some(String::new());
+    let proto = Span::decode(build(&span).unwrap().as_slice()).unwrap();
+    let plain = drift_core_rs::process_export_payload(&span.input_json, None).unwrap();
+    assert_eq!(proto.input_value_hash, plain.decoded_value_hash);
+    assert_eq!(proto.metadata, Some(Default::default()));
+    // Invalid metadata throws.
+    span.metadata_json = Some("{broken".into());
+    assert!(build(&span).is_err());
+}

@@ -144,10 +144,17 @@ impl DrainLoop {
                         .flush_completed
                         .fetch_max(flush_request, Ordering::AcqRel);
                 }
-                self.control.notify_progress();
                 if stopping {
+                    // This thread is ending: answer every flush request, including any made
+                    // from now on, so no `force_flush` waits for a thread that is gone (what
+                    // it cut is in the send queue, which the flush still waits for).
+                    self.control
+                        .flush_completed
+                        .store(u64::MAX, Ordering::Release);
+                    self.control.notify_progress();
                     return;
                 }
+                self.control.notify_progress();
                 continue;
             }
             let wait = self

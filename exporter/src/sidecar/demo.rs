@@ -92,7 +92,7 @@ pub fn produce(options: &ProduceOptions) -> Result<ProducerReport, ExporterError
         ring: RingSettings {
             dir: Some(options.ring_dir.clone()),
             capacity_bytes: 4 << 20,
-            max_span_bytes: 1 << 20,
+            ..RingSettings::default()
         },
         sink: SinkConfig::Sidecar,
         ..ExporterConfig::default()

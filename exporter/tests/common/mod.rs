@@ -172,7 +172,7 @@ pub fn test_config(ring_dir: PathBuf, sink: SinkConfig) -> ExporterConfig {
         ring: RingSettings {
             dir: Some(ring_dir),
             capacity_bytes: 4 << 20,
-            max_span_bytes: 1 << 20,
+            ..RingSettings::default()
         },
         batch: BatchSettings {
             max_export_batch_size: 64,
