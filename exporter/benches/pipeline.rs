@@ -3,7 +3,8 @@
 //! Each iteration drains a ring holding a batch of encoded span records, processes every record
 //! (decode, `process_export_value` for input and output, span bytes) and appends the spans to an
 //! `ExportSpansRequest`. Throughput is MB/s of span JSON (input + output text); spans/s is
-//! `spans_per_batch / time`. Baseline in the same run: the core's text-form
+//! `spans_per_batch / time`. `drain_process_lines_*` is the file sink's path (the same records
+//! rendered as the SDKs' JSON lines). Baseline in the same run: the core's text-form
 //! `process_export_payload` alone on the same payloads (what the SDKs call per span today).
 //!
 //! `cargo bench -p drift-exporter --bench pipeline`
@@ -14,7 +15,10 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use drift_core_rs::ExportRequestBuilder;
-use drift_exporter::{SPAN_RECORD_TYPE, SdkFlavor, SpanRecord, Timestamp, span_bytes_from_record};
+use drift_exporter::{
+    SPAN_RECORD_TYPE, SdkFlavor, SpanRecord, Timestamp, span_bytes_from_record,
+    span_json_line_from_record,
+};
 use drift_ring::{Consumer, Producer, RingConfig};
 
 /// CPU time of the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`): "per core" figures that do
@@ -289,6 +293,26 @@ fn bench_pipeline_named<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
                         })
                         .unwrap();
                     black_box(request.finish())
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        // The file sink's path: the same records rendered as the SDKs' JSON lines.
+        group.bench_function(format!("drain_process_lines_{spans}_spans"), |b| {
+            b.iter_batched(
+                || {
+                    for record in &records {
+                        producer.try_push(SPAN_RECORD_TYPE, record).unwrap();
+                    }
+                },
+                |()| {
+                    let mut lines = Vec::with_capacity(spans);
+                    consumer
+                        .drain(usize::MAX, usize::MAX, |record| {
+                            lines.push(span_json_line_from_record(record.payload).unwrap());
+                        })
+                        .unwrap();
+                    black_box(lines)
                 },
                 BatchSize::PerIteration,
             )

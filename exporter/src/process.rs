@@ -13,6 +13,7 @@ use drift_core_rs::{
 use crate::pipeline::SpanOutput;
 use crate::record::{DecodedRecord, RecordError, SdkFlavor, decode_record};
 use crate::sink::SpanLine;
+use crate::span_proto::SpanProto;
 
 /// Why a record was dropped as `serialization_error`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -138,10 +139,7 @@ fn empty_object<'a>() -> Value<'a> {
 /// `json.loads` rejects (`JSONDecodeError`, which includes an empty text) reads as `None`, and
 /// `None` or any falsy value becomes `{}`. Nesting beyond Python's recursion limit raises
 /// `RecursionError` there, which is not caught: the span is lost, so it is an error here too.
-fn python_value<'a>(
-    text: Option<&'a str>,
-    field: &'static str,
-) -> Result<Value<'a>, ProcessError> {
+fn python_value<'a>(text: Option<&'a str>, field: &'static str) -> Result<Value<'a>, ProcessError> {
     let Some(text) = text else {
         return Ok(empty_object());
     };
@@ -164,9 +162,8 @@ fn node_value<'a>(
     match (side, text) {
         (Side::Output, None | Some("")) => Ok(empty_object()),
         (Side::Input, None) => Err(ProcessError::Record(RecordError::MissingField { field })),
-        (_, Some(text)) => {
-            parse_flavoured(SdkFlavor::Node, text).map_err(|error| ProcessError::Json { field, error })
-        }
+        (_, Some(text)) => parse_flavoured(SdkFlavor::Node, text)
+            .map_err(|error| ProcessError::Json { field, error }),
     }
 }
 
@@ -248,7 +245,7 @@ impl Processor {
         if self.lines {
             span_json_line_from_record(payload).map(SpanOutput::Line)
         } else {
-            span_bytes_from_record(payload).map(SpanOutput::Proto)
+            span_proto_from_record(payload).map(SpanOutput::Proto)
         }
     }
 
@@ -292,12 +289,17 @@ fn process_sides<'a>(record: &DecodedRecord<'a>) -> Result<Sides<'a>, ProcessErr
 /// `tusk.drift.core.v1.Span` bytes for a record, exactly as the SDK's export path would build
 /// them (hashes, schemas, `Struct`s).
 pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
+    span_proto_from_record(bytes).map(SpanProto::into_bytes)
+}
+
+/// The span in parts, written straight into the request by the batcher.
+fn span_proto_from_record(bytes: &[u8]) -> Result<SpanProto, ProcessError> {
     let record = decode_record(bytes)?;
-    let sides = process_sides(&record)?;
+    let mut sides = process_sides(&record)?;
     crate::span_proto::build(
         &record,
-        &sides.input,
-        &sides.output,
+        &mut sides.input,
+        &mut sides.output,
         sides.metadata.as_ref(),
     )
 }

@@ -3,14 +3,47 @@
 //! SDK's `CleanSpanData`): camelCase keys, `status: {code, message}`,
 //! `timestamp: {seconds, nanos}`, values and schemas as JSON.
 
+use std::fmt::Write as _;
+
 use drift_core_rs::{CoreError, ProcessedPayload, Value, canonical};
 
 use crate::record::DecodedRecord;
 
+/// Appends `text` as a JSON string, escaped as serde_json and Python's
+/// `json.dumps(ensure_ascii=False)` do: `"`, `\\` and control characters (short forms for
+/// `\b \f \n \r \t`, `\u00XX` for the rest); everything else as UTF-8. Written in place:
+/// this runs for a dozen strings of every span.
 fn push_str(out: &mut String, text: &str) {
-    // serde_json escapes like Python's `json.dumps(ensure_ascii=False)`: quotes, backslashes
-    // and control characters; everything else is written as UTF-8.
-    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string()));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(text.len() + 2);
+    out.push('"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &str = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte escaped is ASCII, so `start..i` ends on a character boundary.
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 fn push_key(out: &mut String, key: &str) {
@@ -65,10 +98,11 @@ pub(crate) fn render(
         push_key(&mut out, key);
         push_str(&mut out, hash);
     }
+    // `write!` into a String cannot fail.
     push_key(&mut out, "kind");
-    out.push_str(&record.kind.to_string());
+    let _ = write!(out, "{}", record.kind);
     push_key(&mut out, "status");
-    out.push_str(&format!("{{\"code\":{},\"message\":", record.status_code));
+    let _ = write!(out, "{{\"code\":{},\"message\":", record.status_code);
     push_str(&mut out, record.status_message);
     out.push('}');
     push_key(&mut out, "isPreAppStart");
@@ -77,20 +111,21 @@ pub(crate) fn render(
     } else {
         "false"
     });
-    push_key(&mut out, "timestamp");
-    out.push_str(&format!(
-        "{{\"seconds\":{},\"nanos\":{}}}",
-        record.timestamp.seconds, record.timestamp.nanos
-    ));
-    push_key(&mut out, "duration");
-    out.push_str(&format!(
-        "{{\"seconds\":{},\"nanos\":{}}}",
-        record.duration.seconds, record.duration.nanos
-    ));
+    for (key, time) in [
+        ("timestamp", record.timestamp),
+        ("duration", record.duration),
+    ] {
+        push_key(&mut out, key);
+        let _ = write!(
+            out,
+            "{{\"seconds\":{},\"nanos\":{}}}",
+            time.seconds, time.nanos
+        );
+    }
     push_key(&mut out, "isRootSpan");
     out.push_str(if record.is_root_span { "true" } else { "false" });
     push_key(&mut out, "packageType");
-    out.push_str(&record.package_type.to_string());
+    let _ = write!(out, "{}", record.package_type);
     if let Some(environment) = record.environment {
         push_key(&mut out, "environment");
         push_str(&mut out, environment);
@@ -109,4 +144,28 @@ pub(crate) fn render(
     }
     out.push('}');
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_str;
+
+    #[test]
+    fn strings_are_escaped_exactly_like_serde_json() {
+        let mut every_control: String = (0u8..0x20).map(char::from).collect();
+        every_control.push_str("\u{7f}");
+        for text in [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "é北京 😀",
+            "tab\tnl\ncr\r",
+            every_control.as_str(),
+            "\u{0}at start and end\u{1f}",
+        ] {
+            let mut out = String::from("x");
+            push_str(&mut out, text);
+            assert_eq!(out[1..], serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
 }

@@ -358,10 +358,7 @@ fn a_small_ring_without_a_span_limit_clamps_the_default_limit() {
     // A span just over the limit is refused as too_large, not a ring error.
     let mut big = spans(1, "200b").remove(0);
     big.input_json = format!(r#"{{"blob":"{}"}}"#, "x".repeat(largest));
-    assert_eq!(
-        exporter.push_span(&big.record()),
-        Err(DropReason::TooLarge)
-    );
+    assert_eq!(exporter.push_span(&big.record()), Err(DropReason::TooLarge));
     assert!(exporter.force_flush(Duration::from_secs(10)));
     assert_eq!(delivered.load(Ordering::SeqCst), 5);
     assert!(exporter.shutdown(Duration::from_secs(5)));
@@ -394,7 +391,9 @@ fn an_explicit_span_limit_the_ring_cannot_hold_is_a_clear_error() {
     config.ring.capacity_bytes = 64 << 10;
     // Set explicitly, even to the default value: never clamped.
     config.ring.set_max_span_bytes(1 << 20);
-    let error = Exporter::start(config.clone()).err().expect("must not start");
+    let error = Exporter::start(config.clone())
+        .err()
+        .expect("must not start");
     let message = error.to_string();
     assert!(message.contains("max_span_bytes"), "{message}");
     assert!(message.contains("ring_capacity_bytes"), "{message}");
@@ -426,6 +425,9 @@ fn an_explicit_span_limit_the_ring_cannot_hold_is_a_clear_error() {
     let error = tiny.validate().unwrap_err().to_string();
     assert!(error.contains("ring_capacity_bytes"), "{error}");
     tiny.ring.capacity_bytes = usize::MAX;
-    assert!(tiny.validate().is_err(), "an impossible capacity never panics");
+    assert!(
+        tiny.validate().is_err(),
+        "an impossible capacity never panics"
+    );
     std::fs::remove_dir_all(ring_dir).ok();
 }

@@ -160,8 +160,14 @@ fn python_invalid_or_empty_values_are_exported_as_an_empty_object() {
         )
         .unwrap();
         assert_eq!(proto.input_value_hash, empty.decoded_value_hash, "{text:?}");
-        assert_eq!(proto.input_schema_hash, empty.decoded_schema_hash, "{text:?}");
-        assert_eq!(proto.output_value_hash, empty.decoded_value_hash, "{text:?}");
+        assert_eq!(
+            proto.input_schema_hash, empty.decoded_schema_hash,
+            "{text:?}"
+        );
+        assert_eq!(
+            proto.output_value_hash, empty.decoded_value_hash,
+            "{text:?}"
+        );
         assert_eq!(proto.input_value, Some(Default::default()), "{text:?}");
         let line = span_json_line_from_record(&bytes).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&line.json).unwrap();
@@ -216,7 +222,10 @@ fn node_values_follow_transform_span_to_clean_json() {
         span.output_json = output.clone();
         span.output_merges = Some("{not json".into());
         let proto = Span::decode(build(&span).unwrap().as_slice()).unwrap();
-        assert_eq!(proto.output_value_hash, empty.decoded_value_hash, "{output:?}");
+        assert_eq!(
+            proto.output_value_hash, empty.decoded_value_hash,
+            "{output:?}"
+        );
     }
     // A present output with invalid merges: JSON.parse throws.
     let mut span = OwnedSpan::from_payload(5, &payload, SdkFlavor::Node);
