@@ -1,7 +1,8 @@
 //! Throughput of every core function on the fixture size classes (200 B, 2 KB, 20 KB, 200 KB),
 //! with the published core's pipeline rebuilt on serde_json as the baseline in the same run.
 //!
-//! Run: `cargo bench -p drift-core-rs --bench core` (add `-- normalize_and_hash` to filter).
+//! Run: `cargo bench -p drift-core-rs --bench core` (add `-- normalize_and_hash` to filter, and
+//! `DRIFT_BENCH_KIND=postgres` to keep only the fixtures whose id starts with it).
 //! With `DRIFT_BENCH_CPU_TIME=1` the clock is the benchmark thread's CPU time instead of wall time:
 //! on a shared machine (the project's has 2 cores and several builds running) it leaves out the
 //! time the thread waits for a core, and is what `docs/benchmarks.md` reports next to wall time.
@@ -25,7 +26,13 @@ struct Class {
 }
 
 fn classes() -> Vec<Class> {
-    let all = common::fixtures();
+    // `DRIFT_BENCH_KIND=redis` (a fixture id prefix) keeps one kind of payload, to see which
+    // kind a change helps.
+    let kind = std::env::var("DRIFT_BENCH_KIND").unwrap_or_default();
+    let all: Vec<_> = common::fixtures()
+        .into_iter()
+        .filter(|f| f.id.starts_with(&kind))
+        .collect();
     CLASSES
         .iter()
         .map(|&name| {

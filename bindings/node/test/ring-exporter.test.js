@@ -328,3 +328,34 @@ test('a live exporter (threads, unref-ed callback) never keeps the process alive
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('an exporter garbage-collected without shutdown is drained off the event loop', async () => {
+  const dir = tempDir('drift-ring-')
+  try {
+    const traces = path.join(dir, 'traces')
+    const source = `
+      const { RingExporter } = require('.')
+      ;(function scope() {
+        // No final drain at exit (exitFlushTimeoutMs 0): only the drop can export the span.
+        const e = new RingExporter({ ringDir: ${JSON.stringify(dir)}, sink: 'file', tracesDir: ${JSON.stringify(traces)},
+          scheduleDelayMillis: 60000, exitFlushTimeoutMs: 0 })
+        e.pushSpan(${JSON.stringify(ringSpan(3))})
+      })()
+      const started = process.hrtime.bigint()
+      global.gc()
+      const blockedMs = Number(process.hrtime.bigint() - started) / 1e6
+      // The drop drains on a helper thread; give it a moment, then report.
+      setTimeout(() => console.log(JSON.stringify({ blockedMs })), 300)
+    `
+    const result = await new Promise((resolve) => {
+      execFile(process.execPath, ['--expose-gc', '-e', source], { timeout: 20_000, cwd: path.resolve(__dirname, '..') },
+        (error, stdout, stderr) => resolve({ error, stdout, stderr }))
+    })
+    assert.equal(result.error, null, result.stderr)
+    const { blockedMs } = JSON.parse(result.stdout.trim())
+    assert.ok(blockedMs < 1000, `gc() took ${blockedMs} ms`)
+    assert.equal(fs.readdirSync(traces).length, 1, 'the span was exported by the drop')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

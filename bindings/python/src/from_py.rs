@@ -346,7 +346,9 @@ pub(crate) fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkEr
         unsafe { ffi::PyErr_Clear() };
         return Err(WalkError::Unsupported);
     }
-    Ok(Value::Float(published_round_trip(double)))
+    // A finite double (beyond the double range is the error above), read the way the published
+    // binding reads it.
+    Ok(Value::from_host_float(double))
 }
 
 /// Whether the last C-API call left an exception set.
@@ -358,89 +360,8 @@ fn error_pending() -> bool {
 pub(crate) fn float_value<'v>(ptr: *mut ffi::PyObject) -> Value<'v> {
     // SAFETY: `ptr` is a float (or subclass); reading its value runs no Python code.
     let double = unsafe { ffi::PyFloat_AsDouble(ptr) };
-    if double.is_finite() {
-        Value::Float(published_round_trip(double))
-    } else {
-        Value::Null
-    }
-}
-
-/// The double the published binding ends up hashing for a Python float: the shortest
-/// round-trip digits of the value (ryu), turned back into a double by serde_json's
-/// `f64_from_parts` (significand as a double, times or divided by a correctly rounded power of
-/// ten), which is not always correctly rounded. The parity tests check this against the
-/// published wheel on hundreds of random doubles.
-fn published_round_trip(double: f64) -> f64 {
-    let mut buffer = ryu::Buffer::new();
-    let text = buffer.format_finite(double);
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (mantissa, exponent_text) = text.split_once('e').unwrap_or((text, "0"));
-    let Ok(mut exponent) = exponent_text.parse::<i32>() else {
-        return double;
-    };
-    let mut significand: u64 = 0;
-    let mut after_point = false;
-    for byte in mantissa.bytes() {
-        match byte {
-            b'.' => after_point = true,
-            b'0'..=b'9' => {
-                significand = significand * 10 + u64::from(byte - b'0');
-                if after_point {
-                    exponent -= 1;
-                }
-            }
-            _ => return double,
-        }
-    }
-    let magnitude = f64_from_parts(significand, exponent).unwrap_or(double.abs());
-    if negative { -magnitude } else { magnitude }
-}
-
-/// serde_json's `f64_from_parts` without `float_roundtrip`; `None` when it overflows.
-fn f64_from_parts(significand: u64, mut exponent: i32) -> Option<f64> {
-    let powers = powers_of_ten();
-    let mut f = significand as f64;
-    loop {
-        match powers.get(exponent.unsigned_abs() as usize) {
-            Some(&power) => {
-                if exponent >= 0 {
-                    f *= power;
-                    if f.is_infinite() {
-                        return None;
-                    }
-                } else {
-                    f /= power;
-                }
-                return Some(f);
-            }
-            None => {
-                if f == 0.0 {
-                    return Some(f);
-                }
-                if exponent >= 0 {
-                    return None;
-                }
-                f /= 1e308;
-                exponent += 308;
-            }
-        }
-    }
-}
-
-/// `10^0 ..= 10^308`, each the correctly rounded double (as serde_json's table of literals).
-fn powers_of_ten() -> &'static [f64; 309] {
-    static POWERS: std::sync::OnceLock<[f64; 309]> = std::sync::OnceLock::new();
-    POWERS.get_or_init(|| {
-        let mut powers = [0.0; 309];
-        for (index, power) in powers.iter_mut().enumerate() {
-            // Rust's float parsing is correctly rounded, like the compiler's literals.
-            *power = format!("1e{index}").parse().unwrap_or(f64::INFINITY);
-        }
-        powers
-    })
+    // NaN and infinities become null; finite doubles take the published core's round trip.
+    Value::from_host_float(double)
 }
 
 fn type_name(py: Python<'_>, ptr: *mut ffi::PyObject) -> String {
