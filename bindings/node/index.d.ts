@@ -38,6 +38,16 @@ export declare class RingExporter {
    * stops the threads. Idempotent.
    */
   shutdown(timeoutMs?: number | undefined | null): Promise<boolean>
+  /**
+   * `shutdown()` on the calling thread, for a `process.on('exit')` handler (where Promises
+   * never settle): stops accepting spans, exports what is queued and stops the threads,
+   * **blocking the thread up to `timeoutMs`** (default: `exitFlushTimeoutMs`, 2000). Returns
+   * `true` if every span pushed was delivered or counted as dropped in time. Idempotent.
+   * Every exporter already runs this on `exit` by itself; call it for a tighter budget or an
+   * earlier point. The callback sink cannot receive what this exports while the event loop
+   * is blocked (or gone, at exit): use it with the `file`/`api`/`sidecar` sinks.
+   */
+  shutdownSync(timeoutMs?: number | undefined | null): boolean
   /** Counters, ring occupancy, circuit state. */
   getHealthSnapshot(): RingExporterHealth
 }
@@ -57,6 +67,8 @@ export declare function buildSpanProtoBytes(input: BuildSpanProtoBytesInput): Bu
 /**
  * `buildSpanProtoBytes` input, with the published field names and types. Schemas, metadata and
  * values are JSON texts; prebuilt `Struct` bytes win over the JSON values when given.
+ * Declared for the generated `index.d.ts`; the call reads the object itself
+ * ([`crate::span_input`]).
  */
 export interface BuildSpanProtoBytesInput {
   traceId: string

@@ -29,7 +29,9 @@ export interface UseRingExporterOptions extends RingExporterOptions {
   flushTimeoutMs?: number
   /** Budget of the SDK exporter's shutdown (default 5000 ms). */
   shutdownTimeoutMs?: number
-  /** Flush the ring when the event loop empties (`beforeExit`); default true. */
+  /** Flush the ring when the event loop empties (`beforeExit`); default true. On `exit`
+   * (including `process.exit()`) the ring is always drained synchronously within
+   * `exitFlushTimeoutMs` (default 2000 ms; see `RingExporter.shutdownSync`). */
   flushOnExit?: boolean
 }
 

@@ -308,7 +308,7 @@ function sinkOptionsFromSdk(core, sdkExporter) {
     }
   }
   const files = adapters.find((adapter) => adapter && adapter.name === 'filesystem')
-  return { sink: 'file', fileDir: files ? files.baseDirectory : undefined }
+  return { sink: 'file', tracesDir: files ? files.baseDirectory : undefined }
 }
 
 function resolveCore(tuskDrift) {
@@ -370,6 +370,15 @@ function patchSdkExporter(core, sdkExporter, options) {
       exporter.forceFlush(options.flushTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS).catch(() => {})
     })
   }
+  // `process.exit()` skips `beforeExit` (and Promises never settle after it): on `exit`, what
+  // reached the ring is exported synchronously, on the exiting thread, within
+  // `exitFlushTimeoutMs`. Every native exporter registers this drain for itself when it is
+  // created; the hookup states it here too (with its option, if given) so the guarantee does
+  // not rest on an exporter built elsewhere. Whichever runs second returns at once (shutdown
+  // is idempotent).
+  process.once('exit', () => {
+    if (typeof exporter.shutdownSync === 'function') exporter.shutdownSync(options.exitFlushTimeoutMs)
+  })
 
   const state = {
     exporter,

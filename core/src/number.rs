@@ -220,6 +220,82 @@ impl Scan<'_> {
     }
 }
 
+/// Digits the fast path of [`parse_short`] reads: below 10^15, so that every literal it takes is
+/// an exact integer, or a decimal that [`reread_is_exact`] can decide.
+const SHORT_DIGITS: usize = 15;
+
+/// Fast path for the literals payloads are made of (`42`, `-7`, `12.5`, `0.001`): at most 15
+/// digits in all, no exponent. Returns the value [`scan`] + [`serde_value`] give (same
+/// significand, same `from_parts`, same stability test; a property test compares them) and the
+/// index past the literal, or `None` to let the general reader decide (longer literals,
+/// exponents, malformed text).
+#[inline]
+pub(crate) fn parse_short(bytes: &[u8], start: usize) -> Option<(Value<'static>, usize)> {
+    let mut i = start;
+    let positive = bytes.get(i) != Some(&b'-');
+    if !positive {
+        i += 1;
+    }
+    let int_start = i;
+    let mut significand = 0u64;
+    while let Some(&c) = bytes.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        significand = significand * 10 + u64::from(d);
+        i += 1;
+        if i - int_start > SHORT_DIGITS {
+            return None;
+        }
+    }
+    let int_digits = i - int_start;
+    if int_digits == 0 || (int_digits > 1 && bytes[int_start] == b'0') {
+        return None; // not a number, or a leading zero: the general reader words it
+    }
+    match bytes.get(i) {
+        Some(b'.') => {}
+        Some(b'e' | b'E') => return None,
+        _ => {
+            let value = if positive {
+                Value::UInt(significand)
+            } else if significand == 0 {
+                Value::Float(-0.0) // serde_json reads `-0` as a double
+            } else {
+                // At most 15 digits: fits i64.
+                Value::Int(-(significand as i64))
+            };
+            return Some((value, i));
+        }
+    }
+    i += 1; // '.'
+    let frac_start = i;
+    while let Some(&c) = bytes.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        significand = significand * 10 + u64::from(d);
+        i += 1;
+        if i - int_start - 1 > SHORT_DIGITS {
+            return None;
+        }
+    }
+    let frac_digits = i - frac_start;
+    if frac_digits == 0 || matches!(bytes.get(i), Some(b'e' | b'E')) {
+        return None;
+    }
+    // `frac_digits <= 15`: the cast is exact.
+    let exponent = -(frac_digits as i32);
+    let f = from_parts(positive, significand, exponent)?;
+    let f = if reread_is_exact(significand, exponent) {
+        f
+    } else {
+        published_float_round_trip(f)
+    };
+    Some((Value::Float(f), i))
+}
+
 /// `true` when reading `significand × 10^exponent` with serde_json's algorithm, writing the
 /// result's shortest text and reading that again gives the same double.
 ///
@@ -461,3 +537,71 @@ static POW10: [f64; 309] = [
     1e293, 1e294, 1e295, 1e296, 1e297, 1e298, 1e299, 1e300, 1e301, 1e302, 1e303, 1e304, 1e305,
     1e306, 1e307, 1e308,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the general reader makes of the literal at the start of `bytes`.
+    fn general(bytes: &[u8]) -> Option<(Value<'static>, usize)> {
+        let scanned = scan(bytes, 0)?;
+        Some((serde_value(&scanned)?, scanned.end))
+    }
+
+    fn same(a: &Option<(Value<'static>, usize)>, b: &Option<(Value<'static>, usize)>) -> bool {
+        match (a, b) {
+            (Some((Value::Float(x), i)), Some((Value::Float(y), j))) => {
+                x.to_bits() == y.to_bits() && i == j
+            }
+            _ => a == b,
+        }
+    }
+
+    #[test]
+    fn short_literals_read_as_the_general_reader_does() {
+        for literal in [
+            "0", "-0", "7", "-7", "0.0", "-0.0", "12.5", "0.001", "1234.0", "999999999999999",
+            "-999999999999999", "99999999999999.9", "0.000000000000001", "9007199254740.993",
+            "3.14159265358979", "0.1", "0.30000000000001", "5e3",
+        ] {
+            let short = parse_short(literal.as_bytes(), 0);
+            if let Some(expected) = general(literal.as_bytes()) {
+                if short.is_some() {
+                    assert!(same(&short, &Some(expected.clone())), "{literal}");
+                }
+            }
+        }
+        assert!(parse_short(b"42,", 0).is_some_and(|(v, end)| v == Value::UInt(42) && end == 2));
+        assert!(parse_short(b"-0]", 0).is_some_and(|(v, _)| v.as_f64().is_some_and(f64::is_sign_negative)));
+        for rejected in ["01", "-", "1.", "1.e5", "1e5", "1234567890123456", "0.1234567890123456", "-.5"] {
+            assert!(parse_short(rejected.as_bytes(), 0).is_none(), "{rejected}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whenever the fast path takes a literal, it gives the general reader's value and end.
+        #[test]
+        fn parse_short_matches_the_general_reader(
+            negative in any::<bool>(),
+            int_part in "[0-9]{1,17}",
+            frac in prop::option::of("[0-9]{0,17}"),
+            tail in prop_oneof![Just(""), Just(","), Just("e1"), Just("]"), Just("5")],
+        ) {
+            let literal = format!(
+                "{}{}{}{}",
+                if negative { "-" } else { "" },
+                int_part,
+                frac.map(|f| format!(".{f}")).unwrap_or_default(),
+                tail,
+            );
+            let short = parse_short(literal.as_bytes(), 0);
+            if short.is_some() {
+                let expected = general(literal.as_bytes());
+                prop_assert!(same(&short, &expected), "{} -> {:?} vs {:?}", literal, short, expected);
+            }
+        }
+    }
+}

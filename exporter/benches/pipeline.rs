@@ -258,24 +258,6 @@ fn bench_push<M: Measurement>(c: &mut Criterion<M>) {
     std::fs::remove_dir_all(dir).ok();
 }
 
-fn validated_span(bytes: &[u8]) -> Vec<u8> {
-    use drift_core_rs::*;
-    use drift_exporter::process::{Side, process_side};
-    let r = drift_exporter::decode_record(bytes).unwrap();
-    let i = process_side(r.sdk, Side::Input, Some(r.input_value_json), r.input_schema_merges_json).unwrap();
-    let o = process_side(r.sdk, Side::Output, r.output_value_json, r.output_schema_merges_json).unwrap();
-    let m = r.metadata_json.map(|t| parse_json(t).unwrap());
-    let mut span = SpanInput::default();
-    span.identity = SpanIdentity { trace_id: r.trace_id, span_id: r.span_id, parent_span_id: r.parent_span_id, name: r.name };
-    span.classification = SpanClassification { package_name: r.package_name, instrumentation_name: r.instrumentation_name, submodule_name: r.submodule_name, package_type: r.package_type, kind: r.kind, environment: r.environment };
-    span.payloads = SpanPayloads { input: SpanPayload::StructBytes(&i.protobuf_struct_bytes), output: SpanPayload::StructBytes(&o.protobuf_struct_bytes), input_schema: Some(&i.decoded_schema), output_schema: Some(&o.decoded_schema), metadata: m.as_ref().map_or(SpanPayload::None, SpanPayload::Value) };
-    span.hashes = SpanHashes { input_value_hash: &i.decoded_value_hash, output_value_hash: &o.decoded_value_hash, input_schema_hash: &i.decoded_schema_hash, output_schema_hash: &o.decoded_schema_hash };
-    span.status = SpanStatusInput { code: r.status_code, message: r.status_message };
-    span.timing = SpanTiming { timestamp_seconds: r.timestamp.seconds, timestamp_nanos: r.timestamp.nanos, duration_seconds: r.duration.seconds, duration_nanos: r.duration.nanos };
-    span.flags = SpanFlags { is_pre_app_start: r.is_pre_app_start, is_root_span: r.is_root_span };
-    build_span_proto_bytes(&span).unwrap()
-}
-
 fn bench_pipeline<M: Measurement>(c: &mut Criterion<M>) {
     bench_pipeline_named(c, "");
 }
@@ -307,28 +289,6 @@ fn bench_pipeline_named<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
                     consumer
                         .drain(usize::MAX, usize::MAX, |record| {
                             let span = span_bytes_from_record(record.payload).unwrap();
-                            request.push_validated_span(&span);
-                        })
-                        .unwrap();
-                    black_box(request.finish())
-                },
-                BatchSize::PerIteration,
-            )
-        });
-        // TEMP A/B: the validated build.
-        group.bench_function(format!("validated_request_{spans}_spans"), |b| {
-            b.iter_batched(
-                || {
-                    for record in &records {
-                        producer.try_push(SPAN_RECORD_TYPE, record).unwrap();
-                    }
-                },
-                |()| {
-                    let mut request =
-                        ExportRequestBuilder::new("svc", "bench", "bench-1.0", "instance");
-                    consumer
-                        .drain(usize::MAX, usize::MAX, |record| {
-                            let span = validated_span(record.payload);
                             request.push_validated_span(&span);
                         })
                         .unwrap();

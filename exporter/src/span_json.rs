@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn strings_are_escaped_exactly_like_serde_json() {
         let mut every_control: String = (0u8..0x20).map(char::from).collect();
-        every_control.push_str("\u{7f}");
+        every_control.push('\u{7f}');
         for text in [
             "",
             "plain",

@@ -5,11 +5,18 @@ use drift_core_rs::{
     CoreError, JsonSchema, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
     SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, parse_json,
 };
-use napi::bindgen_prelude::Buffer;
+use napi::JsValue;
+use napi::bindgen_prelude::{Buffer, Env, Unknown};
 use napi_derive::napi;
 
+use crate::env_state::env_state;
 use crate::error::{ErrorCode, JsError, from_core, js_error};
 use crate::js_string::{JsBytes, JsText};
+use crate::span_input::{BuildInput, read_input};
+
+/// Largest `buildSpanProtoBytes` arena kept between calls; one grown past it by a huge span is
+/// freed rather than held for the life of the environment.
+const RETAINED_ARENA_BYTES: usize = 4 << 20;
 
 /// `normalizeAndHash` result.
 #[napi(object, object_from_js = false)]
@@ -102,7 +109,9 @@ pub fn process_export_payload(
 
 /// `buildSpanProtoBytes` input, with the published field names and types. Schemas, metadata and
 /// values are JSON texts; prebuilt `Struct` bytes win over the JSON values when given.
-#[napi(object)]
+/// Declared for the generated `index.d.ts`; the call reads the object itself
+/// ([`crate::span_input`]).
+#[napi(object, object_to_js = false)]
 pub struct BuildSpanProtoBytesInput {
     pub trace_id: String,
     pub span_id: String,
@@ -174,53 +183,70 @@ fn payload<'a>(bytes: Option<&'a [u8]>, value: Option<&'a Value<'a>>) -> SpanPay
 
 /// `tusk.drift.core.v1.Span` bytes. Unlike the published addon's, deterministic: schema
 /// properties are written in key order.
-#[napi(ts_return_type = "Buffer")]
-pub fn build_span_proto_bytes(input: BuildSpanProtoBytesInput) -> Result<JsBytes, JsError> {
-    let input_schema_value = parse_field("input_schema_json", &input.input_schema_json)?;
-    let output_schema_value = parse_field("output_schema_json", &input.output_schema_json)?;
-    let metadata = parse_optional("metadata_json", input.metadata_json.as_deref())?;
-    let input_value = parse_optional("input_value_json", input.input_value_json.as_deref())?;
-    let output_value = parse_optional("output_value_json", input.output_value_json.as_deref())?;
+#[napi(
+    ts_args_type = "input: BuildSpanProtoBytesInput",
+    ts_return_type = "Buffer"
+)]
+pub fn build_span_proto_bytes(env: Env, input: Unknown<'_>) -> Result<JsBytes, JsError> {
+    let state = env_state(&env)?;
+    // The environment's arena, unless a getter of this very input re-entered the function.
+    let mut fresh = Vec::new();
+    let mut reused = state.build_input_arena.try_borrow_mut().ok();
+    let arena = match reused.as_deref_mut() {
+        Some(arena) => arena,
+        None => &mut fresh,
+    };
+    arena.clear();
+    // SAFETY: `env` and `input` belong to this very call; the keys were created in `env` from
+    // the input's field names (per-environment state).
+    let read = unsafe { read_input(env.raw(), &state.build_input_keys, input.raw(), arena) };
+    let result = read.and_then(|ranges| build_span(&ranges.view(arena)?));
+    if arena.capacity() > RETAINED_ARENA_BYTES {
+        *arena = Vec::new();
+    }
+    result
+}
+
+fn build_span(input: &BuildInput<'_>) -> Result<JsBytes, JsError> {
+    let input_schema_value = parse_field("input_schema_json", input.input_schema_json)?;
+    let output_schema_value = parse_field("output_schema_json", input.output_schema_json)?;
+    let metadata = parse_optional("metadata_json", input.metadata_json)?;
+    let input_value = parse_optional("input_value_json", input.input_value_json)?;
+    let output_value = parse_optional("output_value_json", input.output_value_json)?;
     let input_schema = JsonSchema::from_value(&input_schema_value);
     let output_schema = JsonSchema::from_value(&output_schema_value);
 
     let span = SpanInput {
         identity: SpanIdentity {
-            trace_id: &input.trace_id,
-            span_id: &input.span_id,
-            parent_span_id: &input.parent_span_id,
-            name: &input.name,
+            trace_id: input.trace_id,
+            span_id: input.span_id,
+            parent_span_id: input.parent_span_id,
+            name: input.name,
         },
         classification: SpanClassification {
-            package_name: &input.package_name,
-            instrumentation_name: &input.instrumentation_name,
-            submodule_name: &input.submodule_name,
+            package_name: input.package_name,
+            instrumentation_name: input.instrumentation_name,
+            submodule_name: input.submodule_name,
             package_type: input.package_type,
             kind: input.kind,
-            environment: input.environment.as_deref(),
+            environment: input.environment,
         },
         payloads: SpanPayloads {
-            input: payload(
-                input.input_value_proto_struct_bytes.as_deref(),
-                input_value.as_ref(),
-            ),
-            output: payload(
-                input.output_value_proto_struct_bytes.as_deref(),
-                output_value.as_ref(),
-            ),
+            input: payload(input.input_value_proto_struct_bytes, input_value.as_ref()),
+            output: payload(input.output_value_proto_struct_bytes, output_value.as_ref()),
             input_schema: Some(&input_schema),
             output_schema: Some(&output_schema),
             metadata: payload(None, metadata.as_ref()),
         },
         hashes: SpanHashes {
-            input_value_hash: &input.input_value_hash,
-            output_value_hash: &input.output_value_hash,
-            input_schema_hash: &input.input_schema_hash,
-            output_schema_hash: &input.output_schema_hash,
+            input_value_hash: input.input_value_hash,
+            output_value_hash: input.output_value_hash,
+            input_schema_hash: input.input_schema_hash,
+            output_schema_hash: input.output_schema_hash,
         },
         status: SpanStatusInput {
             code: input.status_code,
-            message: &input.status_message,
+            message: input.status_message,
         },
         timing: SpanTiming {
             timestamp_seconds: input.timestamp_seconds,

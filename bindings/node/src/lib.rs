@@ -7,13 +7,20 @@
 //! * [`ring_exporter`]: the `RingExporter` class (ring, batching, sinks; Promises for flush and
 //!   shutdown; per-environment cleanup for `worker_threads`).
 //! * [`ring_span`]: the hot path that reads a span object into a ring record.
+//! * [`env_state`]: per-environment state: the readers' property keys and arena, the drains run on
+//!   `process` `exit`.
+//! * [`span_input`]: reads the `buildSpanProtoBytes` input object and builds the span.
+//! * [`js_read`]: the N-API field readers both hand-written readers share.
 //! * [`error`]: the one conversion point to JavaScript `Error`s with a stable `code`.
 //! * [`js_string`]: result strings handed to V8 as Latin-1 or UTF-16, skipping its UTF-8 decoder.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod api;
+pub mod env_state;
 pub mod error;
+pub mod js_read;
 pub mod js_string;
 pub mod ring_exporter;
 pub mod ring_span;
+pub mod span_input;

@@ -24,8 +24,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{JsValue, Status};
 use napi_derive::napi;
 
+use crate::env_state::{ExitDrain, env_state};
 use crate::error::{ErrorCode, JsError, from_exporter, from_napi, js_error};
-use crate::ring_span::{FIELD_COUNT, PropertyKeys, SpanReader};
+use crate::ring_span::{FIELD_COUNT, SpanReader};
 
 /// Default budget of `forceFlush`/`shutdown` when no timeout is given (OpenTelemetry's 30 s).
 const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
@@ -168,6 +169,12 @@ impl Shared {
         done && self.wait_for_deliveries(deadline)
     }
 
+    /// The final drain on the calling thread. Callback-sink requests are handed to the event
+    /// loop but not awaited: the loop cannot run while this blocks it (or at all, during `exit`).
+    fn shutdown_on_this_thread(&self, timeout: Duration) -> bool {
+        self.exporter.shutdown(timeout)
+    }
+
     fn wait_for_deliveries(&self, deadline: Instant) -> bool {
         let Some(deliveries) = &self.deliveries else {
             return true;
@@ -184,12 +191,20 @@ impl Shared {
     }
 }
 
+impl ExitDrain for Shared {
+    fn drain_for_exit(&self, timeout: Duration) {
+        self.shutdown_on_this_thread(timeout);
+    }
+}
+
 /// The native ring exporter: `pushSpan` on the event loop, everything else on its own threads.
 #[napi]
 pub struct RingExporter {
     shared: Option<Arc<Shared>>,
     reader: SpanReader,
     sdk_version: String,
+    /// `exitFlushTimeoutMs`: the budget of the drains at exit and of `shutdownSync()`.
+    exit_timeout: Duration,
 }
 
 fn non_negative(name: &str, value: Option<f64>) -> Result<Option<u64>, JsError> {
@@ -345,7 +360,7 @@ impl RingExporter {
     #[napi(constructor)]
     pub fn new(env: Env, options: Option<RingExporterOptions<'_>>) -> Result<Self, JsError> {
         let options = options.unwrap_or_else(empty_options);
-        ensure_property_keys(&env)?;
+        let state = env_state(&env)?;
         let mut config = ExporterConfig::from_env().map_err(from_exporter)?;
         config
             .apply_file(&file_config(&options)?)
@@ -372,11 +387,16 @@ impl RingExporter {
                 .unwrap_or(DEFAULT_EXIT_FLUSH_TIMEOUT_MS),
         ));
         let weak: Weak<Shared> = Arc::downgrade(&shared);
+        // `process.exit()` (which skips the cleanup hooks) and a normal exit: the environment's
+        // `exit` listener drains every live exporter on the exiting thread.
+        let drain: Weak<dyn ExitDrain> = weak.clone();
+        state.exit_drains.register(drain, exit_timeout);
         env.add_env_cleanup_hook(weak, move |weak| {
-            // The environment (a Worker, or the main thread at exit) is going away: drain what
-            // is in the ring within the budget and stop the threads.
+            // The environment (a terminated Worker, or the main thread at teardown) is going
+            // away: drain what is in the ring within the budget and stop the threads. A no-op
+            // after the `exit` drain (shutdown is idempotent).
             if let Some(shared) = weak.upgrade() {
-                shared.exporter.shutdown(exit_timeout);
+                shared.shutdown_on_this_thread(exit_timeout);
             }
         })
         .map_err(from_napi)?;
@@ -385,6 +405,7 @@ impl RingExporter {
             shared: Some(shared),
             reader: SpanReader::default(),
             sdk_version,
+            exit_timeout,
         })
     }
 
@@ -397,7 +418,7 @@ impl RingExporter {
             return Ok(false);
         };
         let raw_env = span.value().env;
-        let keys = ensure_property_keys(&Env::from_raw(raw_env))?;
+        let keys = &env_state(&Env::from_raw(raw_env))?.span_keys;
         // SAFETY: `raw_env` and the value come from this very call, so both are live, and the
         // keys belong to that env (instance data is per environment).
         unsafe { self.reader.read_object(raw_env, keys, span.raw())? };
@@ -511,6 +532,23 @@ impl RingExporter {
         })
     }
 
+    /// `shutdown()` on the calling thread, for a `process.on('exit')` handler (where Promises
+    /// never settle): stops accepting spans, exports what is queued and stops the threads,
+    /// **blocking the thread up to `timeoutMs`** (default: `exitFlushTimeoutMs`, 2000). Returns
+    /// `true` if every span pushed was delivered or counted as dropped in time. Idempotent.
+    /// Every exporter already runs this on `exit` by itself; call it for a tighter budget or an
+    /// earlier point. The callback sink cannot receive what this exports while the event loop
+    /// is blocked (or gone, at exit): use it with the `file`/`api`/`sidecar` sinks.
+    #[napi]
+    pub fn shutdown_sync(&self, timeout_ms: Option<f64>) -> bool {
+        let timeout = timeout_ms
+            .filter(|ms| ms.is_finite() && *ms >= 0.0)
+            .map_or(self.exit_timeout, |ms| millis(Some(ms)));
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.shutdown_on_this_thread(timeout))
+    }
+
     /// Counters, ring occupancy, circuit state.
     #[napi]
     pub fn get_health_snapshot(&self) -> RingExporterHealth {
@@ -532,30 +570,6 @@ impl Drop for RingExporter {
                 .spawn(move || drop(shared));
         }
     }
-}
-
-/// This environment's property keys (N-API instance data), created on first use. Instance data
-/// is per environment, so a Worker gets its own set, freed when the Worker is torn down.
-fn ensure_property_keys(env: &Env) -> Result<&'static PropertyKeys, JsError> {
-    if let Some(keys) = env.get_instance_data::<PropertyKeys>().map_err(from_napi)? {
-        return Ok(keys);
-    }
-    // SAFETY: `env` is the live environment of the current call.
-    let keys = unsafe { PropertyKeys::create(env.raw())? };
-    env.set_instance_data(keys, (), |mut context| {
-        // SAFETY: the finalizer runs in the environment the keys were created in.
-        unsafe { context.value.release(context.env.raw()) };
-    })
-    .map_err(from_napi)?;
-    env.get_instance_data::<PropertyKeys>()
-        .map_err(from_napi)?
-        .map(|keys| &*keys)
-        .ok_or_else(|| {
-            js_error(
-                ErrorCode::ExporterError,
-                "could not store the span property keys",
-            )
-        })
 }
 
 fn stopped_health() -> RingExporterHealth {

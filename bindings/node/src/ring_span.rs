@@ -1,23 +1,21 @@
 //! Reads the span object given to `RingExporter.pushSpan` into a [`SpanRecord`].
 //!
-//! This is the hot path of the ring exporter on the event loop, so it talks to N-API directly:
-//!
-//! * property names are JS strings created once per environment ([`PropertyKeys`]), so a lookup
-//!   skips V8's per-call conversion of a C string into an internalized key;
-//! * each string is copied out of V8 with one call into the arena's spare room (64 KiB kept
-//!   free); only a string that may not have fitted is copied again, sized from its UTF-16
-//!   length (O(1) in V8, at most 3 UTF-8 bytes per unit), so there is never a length scan;
-//! * every string lands in one reusable arena owned by the exporter (no allocation per span once
-//!   the arena has grown to the largest span seen); the record then borrows from the arena.
+//! This is the hot path of the ring exporter on the event loop, so it talks to N-API directly
+//! (see [`crate::js_read`]: keys created once per environment, one-call string copies). Every
+//! string lands in one reusable arena owned by the exporter (no allocation per span once the
+//! arena has grown to the largest span seen); the record then borrows from the arena.
 
 use std::ffi::CStr;
 use std::ops::Range;
-use std::ptr;
 
 use drift_exporter::{SdkFlavor, SpanRecord, Timestamp};
 use napi::sys;
 
 use crate::error::{ErrorCode, JsError, JsResult, js_error};
+use crate::js_read::{
+    KeyArray, PropertyFailure, PropertyKeys, ReadFailure, append_utf8, is_nullish, keyed_property,
+    type_of,
+};
 
 /// The span fields `pushSpan` reads, in the argument order of `pushSpanFields`; the
 /// discriminant indexes [`FIELD_NAMES`] and the environment's key array.
@@ -54,7 +52,7 @@ pub enum Field {
 pub const FIELD_COUNT: usize = 25;
 
 /// JavaScript property names, in [`Field`] order.
-const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
+pub const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
     c"traceId",
     c"spanId",
     c"parentSpanId",
@@ -85,101 +83,6 @@ const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
 impl Field {
     fn name(self) -> &'static str {
         FIELD_NAMES[self as usize].to_str().unwrap_or("?")
-    }
-}
-
-/// Spare arena bytes kept for the one-call string copy; a span's strings usually fit, so most
-/// strings cost one N-API call.
-const MIN_SPARE_BYTES: usize = 64 * 1024;
-
-/// The property-name strings of one environment, created once (internalized) and kept in a JS
-/// array held by reference (Node 20 cannot reference a string directly). Stored as the addon's N-API instance
-/// data, so each environment (the main thread, every Worker) has its own, released when that
-/// environment is torn down.
-pub struct PropertyKeys {
-    array: sys::napi_ref,
-}
-
-impl PropertyKeys {
-    /// Creates the keys in `env`.
-    ///
-    /// # Safety
-    /// `env` must be the live environment of the current call.
-    pub unsafe fn create(env: sys::napi_env) -> JsResult<PropertyKeys> {
-        let failed = || {
-            js_error(
-                ErrorCode::ExporterError,
-                "could not create the span property keys",
-            )
-        };
-        // The names come from evaluating a constant array literal: string literals in script
-        // source are internalized by V8, and an internalized key takes V8's fast property
-        // lookup path (a key made with napi_create_string_* is interned again on every lookup).
-        let names: Vec<&str> = FIELD_NAMES
-            .iter()
-            .map(|name| name.to_str().unwrap_or_default())
-            .collect();
-        let source = format!("[\"{}\"]", names.join("\",\""));
-        let mut script = ptr::null_mut();
-        // SAFETY: live env (contract); the pointer/length describe `source`; `script` is a valid
-        // out pointer.
-        let created = unsafe {
-            sys::napi_create_string_utf8(
-                env,
-                source.as_ptr().cast(),
-                source.len() as isize,
-                &mut script,
-            )
-        };
-        let mut array = ptr::null_mut();
-        let evaluated = created == sys::Status::napi_ok
-            // SAFETY: live env; `script` is a string of it; `array` is a valid out pointer. The
-            // script is a constant literal of this crate.
-            && unsafe { sys::napi_run_script(env, script, &mut array) } == sys::Status::napi_ok;
-        let mut is_array = false;
-        let checked = evaluated
-            // SAFETY: live env; `array` is a value of it; `is_array` is a valid out pointer.
-            && unsafe { sys::napi_is_array(env, array, &mut is_array) } == sys::Status::napi_ok;
-        if !checked || !is_array {
-            return Err(failed());
-        }
-        let mut reference = ptr::null_mut();
-        // SAFETY: live env; `array` is an object of it; `reference` is a valid out pointer.
-        if unsafe { sys::napi_create_reference(env, array, 1, &mut reference) }
-            != sys::Status::napi_ok
-        {
-            return Err(failed());
-        }
-        Ok(PropertyKeys { array: reference })
-    }
-
-    /// Deletes the reference (instance-data finalizer).
-    ///
-    /// # Safety
-    /// `env` must be the environment the keys were created in, still able to run finalizers.
-    pub unsafe fn release(&mut self, env: sys::napi_env) {
-        if !self.array.is_null() {
-            // SAFETY: `array` is a reference created in `env` and not deleted yet.
-            unsafe { sys::napi_delete_reference(env, self.array) };
-            self.array = ptr::null_mut();
-        }
-    }
-
-    /// The array of keys, valid for the current call.
-    ///
-    /// # Safety
-    /// `env` must be the live environment the keys were created in.
-    unsafe fn array(&self, env: sys::napi_env) -> JsResult<sys::napi_value> {
-        let mut array = ptr::null_mut();
-        // SAFETY: per this function's contract; `array` is a valid out pointer.
-        let status = unsafe { sys::napi_get_reference_value(env, self.array, &mut array) };
-        if status != sys::Status::napi_ok || array.is_null() {
-            return Err(js_error(
-                ErrorCode::ExporterError,
-                "span property keys are gone",
-            ));
-        }
-        Ok(array)
     }
 }
 
@@ -365,7 +268,7 @@ enum Source<'a> {
     /// Properties of a span object, looked up with the environment's key array.
     Object {
         object: sys::napi_value,
-        keys: sys::napi_value,
+        keys: KeyArray,
     },
     /// Positional arguments in [`Field`] order.
     Args(&'a [sys::napi_value; FIELD_COUNT]),
@@ -384,17 +287,6 @@ fn wrong_type(field: Field, expected: &str) -> JsError {
     )
 }
 
-/// `napi_typeof`, `None` when the call fails.
-///
-/// # Safety
-/// `env` must be live and `value` a value of it.
-unsafe fn type_of(env: sys::napi_env, value: sys::napi_value) -> Option<sys::napi_valuetype> {
-    let mut value_type = 0;
-    // SAFETY: per this function's contract; `value_type` is a valid out pointer.
-    let status = unsafe { sys::napi_typeof(env, value, &mut value_type) };
-    (status == sys::Status::napi_ok).then_some(value_type)
-}
-
 impl ObjectReader<'_> {
     /// # Safety
     /// The reader's env and values must be live (see [`SpanReader::read`]).
@@ -403,36 +295,25 @@ impl ObjectReader<'_> {
             Source::Args(args) => return Ok(args[field as usize]),
             Source::Object { object, keys } => (object, keys),
         };
-        let mut key = ptr::null_mut();
-        // SAFETY: per this function's contract; the array has `FIELD_COUNT` elements.
-        let status = unsafe { sys::napi_get_element(self.env, keys, field as u32, &mut key) };
-        if status != sys::Status::napi_ok {
-            return Err(js_error(
-                ErrorCode::ExporterError,
-                "span property keys are gone",
-            ));
-        }
-        let mut value = ptr::null_mut();
-        // SAFETY: live env, object and key; `value` is a valid out pointer. A getter may run JS
-        // and throw: that surfaces as a non-ok status.
-        let status = unsafe { sys::napi_get_property(self.env, object, key, &mut value) };
-        if status != sys::Status::napi_ok {
-            return Err(js_error(
-                ErrorCode::InvalidArg,
-                format!("could not read span field `{}`", field.name()),
-            ));
-        }
-        Ok(value)
+        // SAFETY: per this function's contract.
+        unsafe { keyed_property(self.env, object, keys, field as u32) }.map_err(|failure| {
+            match failure {
+                PropertyFailure::NoKey => {
+                    js_error(ErrorCode::ExporterError, "span property keys are gone")
+                }
+                PropertyFailure::Lookup => js_error(
+                    ErrorCode::InvalidArg,
+                    format!("could not read span field `{}`", field.name()),
+                ),
+            }
+        })
     }
 
     /// # Safety
     /// `self.env` must be live and `value` one of its values.
     unsafe fn is_nullish(&self, value: sys::napi_value) -> bool {
-        matches!(
-            // SAFETY: per this function's contract.
-            unsafe { type_of(self.env, value) },
-            Some(sys::ValueType::napi_undefined | sys::ValueType::napi_null)
-        )
+        // SAFETY: per this function's contract.
+        unsafe { is_nullish(self.env, value) }
     }
 
     /// Appends the UTF-8 of a string property to `arena`; `Ok(None)` when it is absent
@@ -447,50 +328,11 @@ impl ObjectReader<'_> {
     ) -> JsResult<Option<Range<usize>>> {
         // SAFETY: per this function's contract.
         let value = unsafe { self.property(field)? };
-        let start = arena.len();
-        // First try: copy into the arena's spare room in one call. N-API writes at most
-        // `room - 1` bytes plus a NUL, so a result shorter than that is the whole string.
-        if arena.capacity() - start < MIN_SPARE_BYTES {
-            arena.reserve(MIN_SPARE_BYTES);
-        }
-        let room = arena.capacity() - start;
-        // SAFETY: live env/value (contract); the buffer is the arena's spare capacity.
-        let written = match unsafe { self.copy_utf8(value, arena, start, room) } {
-            Ok(written) => written,
-            Err(()) => {
-                // SAFETY: per this function's contract.
-                if unsafe { self.is_nullish(value) } {
-                    return Ok(None);
-                }
-                return Err(wrong_type(field, "a string"));
-            }
-        };
-        if written + 1 < room {
-            // SAFETY: N-API initialized `written` bytes after `start`, within the capacity.
-            unsafe { arena.set_len(start + written) };
-            return Ok(Some(start..start + written));
-        }
-        // Possibly truncated: size the room exactly. Every UTF-16 unit becomes at most 3 UTF-8
-        // bytes (a surrogate pair: 2 units, 4 bytes); V8 knows the unit count without a scan.
-        let mut units = 0usize;
-        // SAFETY: live env and value; a null buffer asks for the length in UTF-16 units.
-        let status = unsafe {
-            sys::napi_get_value_string_utf16(self.env, value, ptr::null_mut(), 0, &mut units)
-        };
-        if status != sys::Status::napi_ok {
-            return Err(wrong_type(field, "a string"));
-        }
-        let room = units
-            .checked_mul(3)
-            .and_then(|n| n.checked_add(1))
-            .ok_or_else(|| wrong_type(field, "a shorter string"))?;
-        arena.reserve(room);
-        // SAFETY: as above, with `room` reserved bytes after `start`.
-        let written = unsafe { self.copy_utf8(value, arena, start, room) }
-            .map_err(|()| wrong_type(field, "a string"))?;
-        // SAFETY: N-API initialized `written` bytes after `start`, within the capacity.
-        unsafe { arena.set_len(start + written) };
-        Ok(Some(start..arena.len()))
+        // SAFETY: live env and value (contract).
+        unsafe { append_utf8(self.env, value, arena) }.map_err(|failure| match failure {
+            ReadFailure::WrongType => wrong_type(field, "a string"),
+            ReadFailure::TooLong => wrong_type(field, "a shorter string"),
+        })
     }
 
     /// # Safety
@@ -506,37 +348,6 @@ impl ObjectReader<'_> {
         let at = arena.len();
         // SAFETY: per this function's contract.
         Ok(unsafe { self.string_into(field, arena)? }.unwrap_or(at..at))
-    }
-
-    /// Copies the UTF-8 of string `value` into `arena`'s spare capacity at `start` (at most
-    /// `room - 1` bytes) and returns the byte count; `Err` if `value` is not a string.
-    ///
-    /// # Safety
-    /// `self.env` must be live and `value` one of its values; `arena` must have at least
-    /// `room` bytes of capacity after `start`.
-    unsafe fn copy_utf8(
-        &self,
-        value: sys::napi_value,
-        arena: &mut Vec<u8>,
-        start: usize,
-        room: usize,
-    ) -> Result<usize, ()> {
-        let mut written = 0usize;
-        // SAFETY: per this function's contract: the buffer is `room` writable bytes of the
-        // arena's allocation; N-API writes at most that many (NUL included).
-        let status = unsafe {
-            sys::napi_get_value_string_utf8(
-                self.env,
-                value,
-                arena.as_mut_ptr().add(start).cast(),
-                room,
-                &mut written,
-            )
-        };
-        if status != sys::Status::napi_ok {
-            return Err(());
-        }
-        Ok(written.min(room.saturating_sub(1)))
     }
 
     /// An integer-valued number property; `Ok(None)` when absent.

@@ -359,3 +359,62 @@ test('an exporter garbage-collected without shutdown is drained off the event lo
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('process.exit() right after pushing: every span reaches the file sink', async () => {
+  // `process.exit()` skips `beforeExit` and the environment cleanup hooks; the exporter's own
+  // `exit` drain is all that stands between these spans and silent loss. A long schedule delay
+  // keeps them all in the ring (and the open batch) until that moment.
+  const dir = tempDir('drift-ring-')
+  try {
+    const traces = path.join(dir, 'traces')
+    const count = 300
+    const source = `
+      const { RingExporter } = require('.')
+      const spans = ${JSON.stringify(Array.from({ length: 8 }, (_, i) => ringSpan(i)))}
+      const e = new RingExporter({ ringDir: ${JSON.stringify(dir)}, sink: 'file', tracesDir: ${JSON.stringify(traces)},
+        scheduleDelayMillis: 60000, exitFlushTimeoutMs: 10000 })
+      let accepted = 0
+      for (let i = 0; i < ${count}; i += 1) {
+        if (e.pushSpan({ ...spans[i % spans.length], spanId: 'exit-' + i })) accepted += 1
+      }
+      process.on('exit', () => console.log(JSON.stringify({ accepted, health: e.getHealthSnapshot() })))
+      process.exit(0)
+    `
+    const { error, stdout, stderr } = await runNode(source, 30_000)
+    assert.equal(error, null, stderr)
+    const { accepted, health } = JSON.parse(stdout.trim())
+    assert.equal(accepted, count)
+    const ids = fs
+      .readdirSync(traces)
+      .filter((name) => name.endsWith('.jsonl'))
+      .flatMap((name) => fs.readFileSync(path.join(traces, name), 'utf8').split('\n').filter(Boolean))
+      .map((line) => JSON.parse(line).spanId)
+    assert.equal(ids.length, count)
+    assert.equal(new Set(ids).size, count)
+    assert.equal(health.exported, count)
+    assert.equal(health.droppedTotal, 0)
+    assert.equal(health.running, false)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('shutdownSync drains on the calling thread within its budget and is idempotent', async (t) => {
+  const traces = tempDir('drift-traces-')
+  t.after(() => fs.rmSync(traces, { recursive: true, force: true }))
+  const exporter = new RingExporter({ ringDir: newRingDir(t), sink: 'file', tracesDir: traces, scheduleDelayMillis: 60_000 })
+  for (let i = 0; i < 20; i += 1) assert.ok(exporter.pushSpan(ringSpan(i)))
+  assert.equal(exporter.shutdownSync(10_000), true)
+  // Synchronous: the files are complete when it returns, without awaiting anything.
+  const lines = fs
+    .readdirSync(traces)
+    .flatMap((name) => fs.readFileSync(path.join(traces, name), 'utf8').split('\n').filter(Boolean))
+  assert.equal(lines.length, 20)
+  const health = exporter.getHealthSnapshot()
+  assert.equal(health.exported, 20)
+  assert.equal(health.running, false)
+  assert.equal(exporter.pushSpan(ringSpan(99)), false)
+  assert.equal(exporter.getHealthSnapshot().dropped.alreadyShutdown, 1)
+  assert.equal(exporter.shutdownSync(0), true)
+  assert.equal(await exporter.shutdown(1000), true)
+})
