@@ -171,6 +171,24 @@ pub unsafe fn keyed_property(
     Ok(value)
 }
 
+/// `object[name]` (experiment).
+///
+/// # Safety
+/// `env` must be live and `object` a value of the current call.
+pub unsafe fn named_property(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    name: &CStr,
+) -> Result<sys::napi_value, PropertyFailure> {
+    let mut value = ptr::null_mut();
+    // SAFETY: live env and object; NUL-terminated name; valid out pointer.
+    let status = unsafe { sys::napi_get_named_property(env, object, name.as_ptr(), &mut value) };
+    if status != sys::Status::napi_ok {
+        return Err(PropertyFailure::Lookup);
+    }
+    Ok(value)
+}
+
 /// `napi_typeof`, `None` when the call fails.
 ///
 /// # Safety

@@ -307,8 +307,9 @@ impl InputReader {
     /// # Safety
     /// The reader's env, object and keys must be live (see [`read_input`]).
     unsafe fn property(&self, field: Field) -> JsResult<sys::napi_value> {
+        let _ = self.keys;
         // SAFETY: per this function's contract.
-        unsafe { keyed_property(self.env, self.object, self.keys, field as u32) }.map_err(
+        unsafe { crate::js_read::named_property(self.env, self.object, FIELD_NAMES[field as usize]) }.map_err(
             |failure| match failure {
                 PropertyFailure::NoKey => js_error(
                     ErrorCode::ExporterError,
