@@ -67,8 +67,6 @@ export declare function buildSpanProtoBytes(input: BuildSpanProtoBytesInput): Bu
 /**
  * `buildSpanProtoBytes` input, with the published field names and types. Schemas, metadata and
  * values are JSON texts; prebuilt `Struct` bytes win over the JSON values when given.
- * Declared for the generated `index.d.ts`; the call reads the object itself
- * ([`crate::span_input`]).
  */
 export interface BuildSpanProtoBytesInput {
   traceId: string

@@ -32,7 +32,8 @@
 //!
 //! let mut span = SpanInput::default();
 //! span.identity.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-//! span.payloads.input = SpanPayload::StructBytes(&payload.protobuf_struct_bytes);
+//! // The payload's own `Struct` bytes: copied into the span without being checked again.
+//! span.payloads.input = payload.span_struct_bytes();
 //! span.hashes.input_value_hash = &payload.decoded_value_hash;
 //! let bytes = build_span_proto_bytes(&span).unwrap();
 //! assert!(drift_core_rs::validate_span_bytes(&bytes).is_ok());
@@ -70,8 +71,8 @@ pub use pb_struct::{
 pub use request::{ExportRequestBuilder, build_export_spans_request_bytes};
 pub use schema::{JsonSchema, schema_type};
 pub use span::{
-    SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput, SpanPayload, SpanPayloads,
-    SpanStatusInput, SpanTiming, build_span_proto_bytes,
+    ProducedStructBytes, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
+    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, build_span_proto_bytes,
 };
 pub use value::{Member, Object, Value};
 pub use wire::validate_span_bytes;

@@ -560,21 +560,45 @@ mod tests {
 
     #[test]
     fn short_literals_read_as_the_general_reader_does() {
+        // Every one of these is taken by the fast path, with the general reader's result.
         for literal in [
-            "0", "-0", "7", "-7", "0.0", "-0.0", "12.5", "0.001", "1234.0", "999999999999999",
-            "-999999999999999", "99999999999999.9", "0.000000000000001", "9007199254740.993",
-            "3.14159265358979", "0.1", "0.30000000000001", "5e3",
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "0.0",
+            "-0.0",
+            "12.5",
+            "0.001",
+            "1234.0",
+            "999999999999999",
+            "-999999999999999",
+            "99999999999999.9",
+            "0.00000000000001",
+            "900719925474.993",
+            "3.14159265358979",
+            "0.1",
+            "0.30000000000001",
         ] {
             let short = parse_short(literal.as_bytes(), 0);
-            if let Some(expected) = general(literal.as_bytes()) {
-                if short.is_some() {
-                    assert!(same(&short, &Some(expected.clone())), "{literal}");
-                }
-            }
+            assert!(short.is_some(), "{literal}");
+            assert!(same(&short, &general(literal.as_bytes())), "{literal}");
         }
         assert!(parse_short(b"42,", 0).is_some_and(|(v, end)| v == Value::UInt(42) && end == 2));
-        assert!(parse_short(b"-0]", 0).is_some_and(|(v, _)| v.as_f64().is_some_and(f64::is_sign_negative)));
-        for rejected in ["01", "-", "1.", "1.e5", "1e5", "1234567890123456", "0.1234567890123456", "-.5"] {
+        assert!(
+            parse_short(b"-0]", 0)
+                .is_some_and(|(v, _)| v.as_f64().is_some_and(f64::is_sign_negative))
+        );
+        for rejected in [
+            "01",
+            "-",
+            "1.",
+            "1.e5",
+            "1e5",
+            "1234567890123456",
+            "0.1234567890123456",
+            "-.5",
+        ] {
             assert!(parse_short(rejected.as_bytes(), 0).is_none(), "{rejected}");
         }
     }

@@ -73,6 +73,30 @@ struct Reject;
 
 type Parsed<T> = Result<T, Reject>;
 
+/// Parses the next value, inside the caller (`?` returns from it): the array and object loops
+/// build each scalar right where they store it, instead of receiving it through a `Result` in
+/// memory from a function, a copy whose byte-wise writes and wide reads stalled store-to-load
+/// forwarding on every element. One `Value` result for all arms keeps the recursing functions'
+/// frames small (1000 levels of the Python dialect must fit 1 MiB in debug builds).
+macro_rules! parse_value_inline {
+    ($self:ident) => {{
+        $self.skip_whitespace();
+        match $self.peek() {
+            Some(b'"') => {
+                $self.pos += 1;
+                Value::String($self.parse_string()?)
+            }
+            Some(b'{') => Value::Object($self.parse_object()?),
+            Some(b'[') => Value::Array($self.parse_array()?),
+            Some(b'-' | b'0'..=b'9') if $self.flavour == JsonFlavour::Strict => {
+                $self.parse_number()?
+            }
+            // Literals, Python-flavour numbers and errors, out of line.
+            _ => $self.parse_other_scalar()?,
+        }
+    }};
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -132,40 +156,38 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Inlined into the array and object loops, so a scalar is built right where it is stored;
-    /// only containers cost a call (they recurse back here).
-    #[inline(always)]
     fn parse_value(&mut self) -> Parsed<Value<'a>> {
-        self.skip_whitespace();
+        Ok(parse_value_inline!(self))
+    }
+
+    /// Every value but strings, containers and strict-dialect numbers.
+    #[inline(never)]
+    fn parse_other_scalar(&mut self) -> Parsed<Value<'a>> {
         match self.peek().ok_or(Reject)? {
-            b'"' => {
-                self.pos += 1;
-                Ok(Value::String(self.parse_string()?))
+            b't' => self.expect_literal(b"true").map(|()| Value::Bool(true)),
+            b'f' => self.expect_literal(b"false").map(|()| Value::Bool(false)),
+            b'n' => self.expect_literal(b"null").map(|()| Value::Null),
+            b'N' if self.flavour == JsonFlavour::Python => {
+                self.expect_literal(b"NaN").map(|()| Value::Null)
             }
-            b'{' => self.parse_object(),
-            b'[' => self.parse_array(),
-            b't' => self.parse_literal(b"true", Value::Bool(true)),
-            b'f' => self.parse_literal(b"false", Value::Bool(false)),
-            b'n' => self.parse_literal(b"null", Value::Null),
-            b'N' if self.flavour == JsonFlavour::Python => self.parse_literal(b"NaN", Value::Null),
             b'I' if self.flavour == JsonFlavour::Python => {
-                self.parse_literal(b"Infinity", Value::Null)
+                self.expect_literal(b"Infinity").map(|()| Value::Null)
             }
             b'-' if self.flavour == JsonFlavour::Python
                 && self.bytes.get(self.pos + 1) == Some(&b'I') =>
             {
                 self.pos += 1;
-                self.parse_literal(b"Infinity", Value::Null)
+                self.expect_literal(b"Infinity").map(|()| Value::Null)
             }
             b'-' | b'0'..=b'9' => self.parse_number(),
             _ => Err(Reject),
         }
     }
 
-    fn parse_literal(&mut self, literal: &[u8], value: Value<'a>) -> Parsed<Value<'a>> {
+    fn expect_literal(&mut self, literal: &[u8]) -> Parsed<()> {
         if self.bytes[self.pos..].starts_with(literal) {
             self.pos += literal.len();
-            Ok(value)
+            Ok(())
         } else {
             Err(Reject)
         }
@@ -180,18 +202,18 @@ impl<'a> Parser<'a> {
     }
 
     #[inline(never)]
-    fn parse_array(&mut self) -> Parsed<Value<'a>> {
+    fn parse_array(&mut self) -> Parsed<Vec<Value<'a>>> {
         self.enter()?;
         self.pos += 1; // '['
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth_left += 1;
-            return Ok(Value::Array(Vec::new()));
+            return Ok(Vec::new());
         }
         let base = self.items.len();
         loop {
-            let item = self.parse_value()?;
+            let item = parse_value_inline!(self);
             self.items.push(item);
             self.skip_whitespace();
             match self.peek() {
@@ -206,18 +228,18 @@ impl<'a> Parser<'a> {
         self.depth_left += 1;
         // `split_off` moves the elements out with one `memcpy` into an exact-size allocation (a
         // drain-and-collect moves them one by one).
-        Ok(Value::Array(self.items.split_off(base)))
+        Ok(self.items.split_off(base))
     }
 
     #[inline(never)]
-    fn parse_object(&mut self) -> Parsed<Value<'a>> {
+    fn parse_object(&mut self) -> Parsed<Object<'a>> {
         self.enter()?;
         self.pos += 1; // '{'
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             self.depth_left += 1;
-            return Ok(Value::Object(Object::new()));
+            return Ok(Object::new());
         }
         let base = self.members.len();
         loop {
@@ -232,7 +254,7 @@ impl<'a> Parser<'a> {
                 return Err(Reject);
             }
             self.pos += 1;
-            let value = self.parse_value()?;
+            let value = parse_value_inline!(self);
             self.members.push((key, value));
             self.skip_whitespace();
             match self.peek() {
@@ -245,7 +267,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.depth_left += 1;
-        Ok(Value::Object(Object::from_members(self.members.split_off(base))))
+        Ok(Object::from_members(self.members.split_off(base)))
     }
 
     /// Parses the rest of a string whose opening quote has been consumed.
@@ -342,14 +364,20 @@ impl<'a> Parser<'a> {
         Ok(n)
     }
 
+    #[inline]
     fn parse_number(&mut self) -> Parsed<Value<'a>> {
-        let start = self.pos;
         if self.flavour == JsonFlavour::Strict
-            && let Some((value, end)) = number::parse_short(self.bytes, start)
+            && let Some((value, end)) = number::parse_short(self.bytes, self.pos)
         {
             self.pos = end;
             return Ok(value);
         }
+        self.parse_number_general()
+    }
+
+    #[inline(never)]
+    fn parse_number_general(&mut self) -> Parsed<Value<'a>> {
+        let start = self.pos;
         let scanned = number::scan(self.bytes, start).ok_or(Reject)?;
         self.pos = scanned.end;
         match self.flavour {

@@ -21,6 +21,7 @@ use crate::pb_struct::{
     write_leaf_element, write_leaf_entry,
 };
 use crate::schema::{JsonSchema, schema_type};
+use crate::span::{ProducedStructBytes, SpanPayload};
 use crate::value::Value;
 
 /// Nesting the published binding accepts for an in-memory value (it serializes it and re-parses
@@ -68,6 +69,24 @@ pub struct ProcessedPayload<'a> {
     pub decoded_schema_hash: String,
     /// `Struct` bytes of `normalized`; empty unless it is an object.
     pub protobuf_struct_bytes: Vec<u8>,
+}
+
+impl ProcessedPayload<'_> {
+    /// [`protobuf_struct_bytes`](Self::protobuf_struct_bytes) as a span payload that
+    /// [`build_span_proto_bytes`](crate::build_span_proto_bytes) copies without checking them
+    /// again: only for bytes this crate produced, so do not modify the field before calling it
+    /// (use [`SpanPayload::StructBytes`] for bytes from anywhere else).
+    pub fn span_struct_bytes(&self) -> SpanPayload<'_> {
+        SpanPayload::ProducedStructBytes(ProducedStructBytes::new(&self.protobuf_struct_bytes))
+    }
+}
+
+impl ExportPayload {
+    /// [`protobuf_struct_bytes`](Self::protobuf_struct_bytes) as a span payload copied without a
+    /// second check; same contract as [`ProcessedPayload::span_struct_bytes`].
+    pub fn span_struct_bytes(&self) -> SpanPayload<'_> {
+        SpanPayload::ProducedStructBytes(ProducedStructBytes::new(&self.protobuf_struct_bytes))
+    }
 }
 
 impl From<ProcessedPayload<'_>> for ExportPayload {

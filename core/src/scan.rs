@@ -2,8 +2,8 @@
 //!
 //! The parser uses it to find where a string ends (or needs unescaping) and the writer to find
 //! what needs escaping, so long strings (base64 bodies, SQL) move at memory speed: 16 bytes per
-//! step with SSE2 on x86-64 (part of its baseline, so always present; a short tail is padded
-//! into one more block), 8 bytes per step with a portable SWAR test elsewhere.
+//! step with SSE2 on x86-64 (part of its baseline, so always present; the tail is one more,
+//! overlapping block), 8 bytes per step with a portable SWAR test elsewhere.
 
 /// Index of the first `"`, `\` or byte below 0x20 at or after `from`, or `bytes.len()`.
 #[inline]
@@ -15,8 +15,8 @@ pub(crate) fn find_special(bytes: &[u8], from: usize) -> usize {
     swar_find(bytes, from)
 }
 
-/// The SSE2 search: 16-byte blocks, then the tail as one padded block. Returns the index of the
-/// first special byte or `bytes.len()` (the scalar search that follows then has nothing to do).
+/// The SSE2 search: 16-byte blocks, then the tail as the slice's last 16 bytes. Returns where the
+/// scalar search continues: the answer itself, or the start of a slice shorter than 16 bytes.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "sse2")]
@@ -51,13 +51,17 @@ fn sse2_skip(bytes: &[u8], mut i: usize) -> usize {
     if rest == 0 {
         return i;
     }
-    // The last 1..=15 bytes (all of most keys and short values): copied into a block padded with
-    // a byte that is never special, so they take one compare too instead of a byte loop.
-    let mut padded = [b'a'; 16];
-    padded[..rest].copy_from_slice(&bytes[i..]);
-    // SAFETY: `padded` is 16 bytes long; `_mm_loadu_si128` has no alignment requirement, and SSE2
-    // is enabled on every x86-64 target.
-    let block = unsafe { _mm_loadu_si128(padded.as_ptr().cast::<__m128i>()) };
+    if bytes.len() < 16 {
+        // A short string (most keys and many values): the byte loop that follows is cheapest.
+        // (Copying it into a padded block costs a store-to-load forwarding stall.)
+        return i;
+    }
+    // The last 1..=15 bytes: one more block, the slice's last 16 bytes, of which the first
+    // `16 - rest` were already checked and are masked off.
+    let last = bytes.len() - 16;
+    // SAFETY: `last + 16 == bytes.len()`, so the 16 bytes read are inside `bytes`;
+    // `_mm_loadu_si128` has no alignment requirement, and SSE2 is enabled on every x86-64 target.
+    let block = unsafe { _mm_loadu_si128(bytes.as_ptr().add(last).cast::<__m128i>()) };
     let special = _mm_or_si128(
         _mm_or_si128(
             _mm_cmpeq_epi8(block, quote),
@@ -65,9 +69,9 @@ fn sse2_skip(bytes: &[u8], mut i: usize) -> usize {
         ),
         _mm_cmpeq_epi8(_mm_max_epu8(block, control_max), control_max),
     );
-    let mask = _mm_movemask_epi8(special);
+    // `rest` is 1..=15, so the shift is 1..=15.
+    let mask = (_mm_movemask_epi8(special) as u32) >> (16 - rest);
     if mask != 0 {
-        // Padding bytes are never special, so the first hit is inside `bytes`.
         i + mask.trailing_zeros() as usize
     } else {
         bytes.len()

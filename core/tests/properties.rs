@@ -277,5 +277,11 @@ proptest! {
         let span = drift_core_rs::tusk_drift_schemas::tusk::drift::core::v1::Span::decode(a.as_slice()).unwrap();
         prop_assert_eq!(span.input_value, span.output_value);
         prop_assert_eq!(span.input_schema, Some(processed.decoded_schema.to_proto()));
+        // The unchecked path for the crate's own bytes builds the very same span.
+        input.payloads.input = processed.span_struct_bytes();
+        prop_assert_eq!(&build_span_proto_bytes(&input).unwrap(), &a);
+        let exported = process_export_payload(&text, None).unwrap();
+        input.payloads.input = exported.span_struct_bytes();
+        prop_assert_eq!(&build_span_proto_bytes(&input).unwrap(), &a);
     }
 }

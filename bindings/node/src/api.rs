@@ -109,8 +109,7 @@ pub fn process_export_payload(
 
 /// `buildSpanProtoBytes` input, with the published field names and types. Schemas, metadata and
 /// values are JSON texts; prebuilt `Struct` bytes win over the JSON values when given.
-/// Declared for the generated `index.d.ts`; the call reads the object itself
-/// ([`crate::span_input`]).
+// Declared for the generated `index.d.ts`; the call reads the object itself (`span_input`).
 #[napi(object, object_to_js = false)]
 pub struct BuildSpanProtoBytesInput {
     pub trace_id: String,
@@ -197,9 +196,8 @@ pub fn build_span_proto_bytes(env: Env, input: Unknown<'_>) -> Result<JsBytes, J
         None => &mut fresh,
     };
     arena.clear();
-    // SAFETY: `env` and `input` belong to this very call; the keys were created in `env` from
-    // the input's field names (per-environment state).
-    let read = unsafe { read_input(env.raw(), &state.build_input_keys, input.raw(), arena) };
+    // SAFETY: `env` and `input` belong to this very call.
+    let read = unsafe { read_input(env.raw(), input.raw(), arena) };
     let result = read.and_then(|ranges| build_span(&ranges.view(arena)?));
     if arena.capacity() > RETAINED_ARENA_BYTES {
         *arena = Vec::new();

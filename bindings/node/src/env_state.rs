@@ -1,6 +1,5 @@
 //! Per-environment state of the addon (the main thread and every Worker have their own): the
-//! property keys of the hand-written argument readers (`pushSpan`, `buildSpanProtoBytes`), the
-//! latter's reusable arena, and the exporters to drain on `process` `exit`.
+//! reusable arena of `buildSpanProtoBytes` and the exporters to drain on `process` `exit`.
 //!
 //! Why an `exit` listener: `process.exit()` skips both `beforeExit` and the environment cleanup
 //! hooks, so without it the spans still in a ring (or in an exporter's open batch) would vanish
@@ -16,8 +15,6 @@ use napi::bindgen_prelude::{Env, FunctionCallContext};
 use napi::{JsValue, sys};
 
 use crate::error::{ErrorCode, JsResult, from_napi, js_error};
-use crate::js_read::PropertyKeys;
-use crate::{ring_span, span_input};
 
 /// Something with a bounded, blocking final drain (the exporter behind a `RingExporter`).
 pub trait ExitDrain: Send + Sync {
@@ -69,50 +66,26 @@ impl ExitDrains {
 
 /// The addon's N-API instance data.
 pub struct EnvState {
-    /// Keys of the `pushSpan` span object ([`ring_span::FIELD_NAMES`]).
-    pub span_keys: PropertyKeys,
-    /// Keys of the `buildSpanProtoBytes` input ([`span_input::FIELD_NAMES`]).
-    pub build_input_keys: PropertyKeys,
     /// `buildSpanProtoBytes`'s reusable string arena. Only ever used on this environment's
     /// thread; a re-entrant call (from a getter) finds it borrowed and uses a fresh one.
     pub build_input_arena: RefCell<Vec<u8>>,
     pub exit_drains: Arc<ExitDrains>,
 }
 
-/// This environment's state, created on first use (keys made, `exit` listener registered).
+/// This environment's state, created on first use (`exit` listener registered).
 pub fn env_state(env: &Env) -> JsResult<&'static EnvState> {
     if let Some(state) = env.get_instance_data::<EnvState>().map_err(from_napi)? {
         return Ok(state);
     }
-    // SAFETY: `env` is the live environment of the current call.
-    let mut span_keys = unsafe { PropertyKeys::create(env.raw(), &ring_span::FIELD_NAMES)? };
-    // SAFETY: as above.
-    let build_input_keys =
-        match unsafe { PropertyKeys::create(env.raw(), &span_input::FIELD_NAMES) } {
-            Ok(keys) => keys,
-            Err(error) => {
-                // SAFETY: the keys were created in this live environment just above.
-                unsafe { span_keys.release(env.raw()) };
-                return Err(error);
-            }
-        };
     let exit_drains = Arc::new(ExitDrains::default());
+    // Listener first: state stored without its listener would never get one.
+    listen_for_exit(env, Arc::clone(&exit_drains))?;
     let state = EnvState {
-        span_keys,
-        build_input_keys,
         build_input_arena: RefCell::new(Vec::new()),
-        exit_drains: Arc::clone(&exit_drains),
+        exit_drains,
     };
-    env.set_instance_data(state, (), |mut context| {
-        let raw_env = context.env.raw();
-        // SAFETY: the finalizer runs in the environment the keys were created in.
-        unsafe {
-            context.value.span_keys.release(raw_env);
-            context.value.build_input_keys.release(raw_env);
-        }
-    })
-    .map_err(from_napi)?;
-    listen_for_exit(env, exit_drains)?;
+    env.set_instance_data(state, (), |_| {})
+        .map_err(from_napi)?;
     env.get_instance_data::<EnvState>()
         .map_err(from_napi)?
         .map(|state| &*state)

@@ -7,7 +7,7 @@
 //! * [`ring_exporter`]: the `RingExporter` class (ring, batching, sinks; Promises for flush and
 //!   shutdown; per-environment cleanup for `worker_threads`).
 //! * [`ring_span`]: the hot path that reads a span object into a ring record.
-//! * [`env_state`]: per-environment state: the readers' property keys and arena, the drains run on
+//! * [`env_state`]: per-environment state: `buildSpanProtoBytes`'s arena, the drains run on
 //!   `process` `exit`.
 //! * [`span_input`]: reads the `buildSpanProtoBytes` input object and builds the span.
 //! * [`js_read`]: the N-API field readers both hand-written readers share.

@@ -418,10 +418,8 @@ impl RingExporter {
             return Ok(false);
         };
         let raw_env = span.value().env;
-        let keys = &env_state(&Env::from_raw(raw_env))?.span_keys;
-        // SAFETY: `raw_env` and the value come from this very call, so both are live, and the
-        // keys belong to that env (instance data is per environment).
-        unsafe { self.reader.read_object(raw_env, keys, span.raw())? };
+        // SAFETY: `raw_env` and the value come from this very call, so both are live.
+        unsafe { self.reader.read_object(raw_env, span.raw())? };
         Ok(shared
             .exporter
             .push_span(&self.reader.record(&self.sdk_version))

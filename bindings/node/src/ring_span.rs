@@ -1,7 +1,7 @@
 //! Reads the span object given to `RingExporter.pushSpan` into a [`SpanRecord`].
 //!
 //! This is the hot path of the ring exporter on the event loop, so it talks to N-API directly
-//! (see [`crate::js_read`]: keys created once per environment, one-call string copies). Every
+//! (see [`crate::js_read`]: one named lookup per field, one-call string copies). Every
 //! string lands in one reusable arena owned by the exporter (no allocation per span once the
 //! arena has grown to the largest span seen); the record then borrows from the arena.
 
@@ -12,10 +12,7 @@ use drift_exporter::{SdkFlavor, SpanRecord, Timestamp};
 use napi::sys;
 
 use crate::error::{ErrorCode, JsError, JsResult, js_error};
-use crate::js_read::{
-    KeyArray, PropertyFailure, PropertyKeys, ReadFailure, append_utf8, is_nullish, keyed_property,
-    type_of,
-};
+use crate::js_read::{ReadFailure, append_utf8, is_nullish, named_property, type_of};
 
 /// The span fields `pushSpan` reads, in the argument order of `pushSpanFields`; the
 /// discriminant indexes [`FIELD_NAMES`] and the environment's key array.
@@ -52,7 +49,7 @@ pub enum Field {
 pub const FIELD_COUNT: usize = 25;
 
 /// JavaScript property names, in [`Field`] order.
-pub const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
+const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
     c"traceId",
     c"spanId",
     c"parentSpanId",
@@ -132,12 +129,10 @@ impl SpanReader {
     /// field and the expected type; nothing is kept from a failed read.
     ///
     /// # Safety
-    /// `env` must be the live environment of the current call, `object` a value of it, and
-    /// `keys` created in `env`.
+    /// `env` must be the live environment of the current call and `object` a value of it.
     pub unsafe fn read_object(
         &mut self,
         env: sys::napi_env,
-        keys: &PropertyKeys,
         object: sys::napi_value,
     ) -> JsResult<()> {
         // SAFETY: forwarded contract of this function.
@@ -148,13 +143,11 @@ impl SpanReader {
                 "pushSpan expects a span object",
             ));
         }
-        // SAFETY: `keys` were created in the live `env` (contract).
-        let keys = unsafe { keys.array(env)? };
-        // SAFETY: live env, object and keys for the whole call (contract).
+        // SAFETY: live env and object for the whole call (contract).
         unsafe {
             self.read(ObjectReader {
                 env,
-                source: Source::Object { object, keys },
+                source: Source::Object(object),
             })
         }
     }
@@ -265,11 +258,8 @@ impl SpanReader {
 
 /// Where the field values come from.
 enum Source<'a> {
-    /// Properties of a span object, looked up with the environment's key array.
-    Object {
-        object: sys::napi_value,
-        keys: KeyArray,
-    },
+    /// Properties of a span object, looked up by name.
+    Object(sys::napi_value),
     /// Positional arguments in [`Field`] order.
     Args(&'a [sys::napi_value; FIELD_COUNT]),
 }
@@ -291,21 +281,16 @@ impl ObjectReader<'_> {
     /// # Safety
     /// The reader's env and values must be live (see [`SpanReader::read`]).
     unsafe fn property(&self, field: Field) -> JsResult<sys::napi_value> {
-        let (object, keys) = match self.source {
+        let object = match self.source {
             Source::Args(args) => return Ok(args[field as usize]),
-            Source::Object { object, keys } => (object, keys),
+            Source::Object(object) => object,
         };
         // SAFETY: per this function's contract.
-        unsafe { keyed_property(self.env, object, keys, field as u32) }.map_err(|failure| {
-            match failure {
-                PropertyFailure::NoKey => {
-                    js_error(ErrorCode::ExporterError, "span property keys are gone")
-                }
-                PropertyFailure::Lookup => js_error(
-                    ErrorCode::InvalidArg,
-                    format!("could not read span field `{}`", field.name()),
-                ),
-            }
+        unsafe { named_property(self.env, object, FIELD_NAMES[field as usize]) }.ok_or_else(|| {
+            js_error(
+                ErrorCode::InvalidArg,
+                format!("could not read span field `{}`", field.name()),
+            )
         })
     }
 

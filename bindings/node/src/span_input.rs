@@ -2,7 +2,7 @@
 //!
 //! napi-rs's generated conversion looked every field up by C-string name (V8 interns the key
 //! again on each call) and allocated a `String` per field: about 10 µs per call before the core
-//! started. Here the keys are internalized strings created once per environment, every string
+//! started. Here each field is one named lookup ([`crate::js_read`]), every string
 //! and byte field is copied once into a reusable arena, and the core gets slices of it.
 //!
 //! Conversions keep napi-rs's (and so the published addon's) semantics: strings and booleans
@@ -16,11 +16,10 @@ use napi::sys;
 
 use crate::error::{ErrorCode, JsError, JsResult, js_error};
 use crate::js_read::{
-    KeyArray, PropertyFailure, PropertyKeys, ReadFailure, append_buffer, append_utf8, boolean,
-    int32, int64, keyed_property, type_of,
+    ReadFailure, append_buffer, append_utf8, boolean, int32, int64, named_property, type_of,
 };
 
-/// The input's fields; the discriminant indexes [`FIELD_NAMES`] and the environment's keys.
+/// The input's fields; the discriminant indexes [`FIELD_NAMES`].
 #[derive(Debug, Clone, Copy)]
 enum Field {
     TraceId,
@@ -58,7 +57,7 @@ enum Field {
 const FIELD_COUNT: usize = 29;
 
 /// JavaScript property names, in [`Field`] order.
-pub const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
+const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
     c"traceId",
     c"spanId",
     c"parentSpanId",
@@ -219,11 +218,9 @@ impl InputRanges {
 /// Reads every field of `object` (checked to be an object) into `arena`, appending.
 ///
 /// # Safety
-/// `env` must be the live environment of the current call, `object` a value of it, and
-/// `keys` created in `env` from [`FIELD_NAMES`].
+/// `env` must be the live environment of the current call and `object` a value of it.
 pub unsafe fn read_input(
     env: sys::napi_env,
-    keys: &PropertyKeys,
     object: sys::napi_value,
     arena: &mut Vec<u8>,
 ) -> JsResult<InputRanges> {
@@ -234,13 +231,8 @@ pub unsafe fn read_input(
             "buildSpanProtoBytes expects an input object",
         ));
     }
-    let reader = InputReader {
-        env,
-        object,
-        // SAFETY: `keys` were created in the live `env` (contract).
-        keys: unsafe { keys.array(env)? },
-    };
-    // SAFETY: env, object and keys are live for the whole call (contract).
+    let reader = InputReader { env, object };
+    // SAFETY: env and object are live for the whole call (contract).
     unsafe {
         Ok(InputRanges {
             trace_id: reader.string(Field::TraceId, arena)?,
@@ -300,28 +292,22 @@ fn missing(field: Field, expected: &str) -> JsError {
 struct InputReader {
     env: sys::napi_env,
     object: sys::napi_value,
-    keys: KeyArray,
 }
 
 impl InputReader {
     /// # Safety
-    /// The reader's env, object and keys must be live (see [`read_input`]).
+    /// The reader's env and object must be live (see [`read_input`]).
     unsafe fn property(&self, field: Field) -> JsResult<sys::napi_value> {
-        let _ = self.keys;
         // SAFETY: per this function's contract.
-        unsafe { crate::js_read::named_property(self.env, self.object, FIELD_NAMES[field as usize]) }.map_err(
-            |failure| match failure {
-                PropertyFailure::NoKey => js_error(
-                    ErrorCode::ExporterError,
-                    "buildSpanProtoBytes property keys are gone",
-                ),
-                PropertyFailure::Lookup => js_error(
+        unsafe { named_property(self.env, self.object, FIELD_NAMES[field as usize]) }.ok_or_else(
+            || {
+                js_error(
                     ErrorCode::InvalidArg,
                     format!(
                         "could not read buildSpanProtoBytes input field `{}`",
                         field.name()
                     ),
-                ),
+                )
             },
         )
     }

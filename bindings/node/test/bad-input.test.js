@@ -68,6 +68,50 @@ test('buildSpanProtoBytes rejects missing fields, wrong types and random Struct 
   assert.ok(rejected > 0)
 })
 
+test('buildSpanProtoBytes input errors name the field; null optionals, getters and arena reuse', () => {
+  const { decodeSpan } = require('./helpers.js')
+  const valid = {
+    traceId: 't', spanId: 's', parentSpanId: '', name: 'n', packageName: 'p', instrumentationName: 'i',
+    submoduleName: '', packageType: 0, kind: 0, inputSchemaJson: '{}', outputSchemaJson: '{}', inputSchemaHash: '',
+    outputSchemaHash: '', inputValueHash: '', outputValueHash: '', statusCode: 0, statusMessage: '', isPreAppStart: false,
+    isRootSpan: false, timestampSeconds: 0, timestampNanos: 0, durationSeconds: 0, durationNanos: 0,
+  }
+  for (const [bad, message] of [
+    [undefined, 'buildSpanProtoBytes expects an input object'],
+    [{ ...valid, traceId: 5 }, 'buildSpanProtoBytes input field `traceId` must be a string'],
+    [{ ...valid, spanId: undefined }, 'buildSpanProtoBytes input field `spanId` must be a string'],
+    [{ ...valid, kind: 'x' }, 'buildSpanProtoBytes input field `kind` must be a number'],
+    [{ ...valid, timestampSeconds: null }, 'buildSpanProtoBytes input field `timestampSeconds` must be a number'],
+    [{ ...valid, isRootSpan: 'yes' }, 'buildSpanProtoBytes input field `isRootSpan` must be a boolean'],
+    [{ ...valid, environment: 7 }, 'buildSpanProtoBytes input field `environment` must be a string'],
+    [{ ...valid, outputValueProtoStructBytes: 'x' }, 'buildSpanProtoBytes input field `outputValueProtoStructBytes` must be a Buffer'],
+  ]) {
+    assert.throws(() => ours.buildSpanProtoBytes(bad), { message, code: 'InvalidArg' })
+  }
+  // A throwing getter's own exception reaches the caller.
+  assert.throws(() => ours.buildSpanProtoBytes({ ...valid, get name() { throw new RangeError('boom') } }), RangeError)
+  // Optional fields accept null as well as undefined.
+  const nulls = { ...valid, environment: null, metadataJson: null, inputValueJson: null, outputValueJson: null,
+    inputValueProtoStructBytes: null, outputValueProtoStructBytes: null }
+  assert.deepEqual(decodeSpan(ours.buildSpanProtoBytes(nulls)), decodeSpan(ours.buildSpanProtoBytes(valid)))
+  // A getter that calls buildSpanProtoBytes again (re-entering while the arena is in use).
+  const inner = ours.buildSpanProtoBytes({ ...valid, name: 'inner' })
+  const reentrant = { ...valid, get name() { return `outer-${ours.buildSpanProtoBytes({ ...valid, name: 'inner' }).length}` } }
+  assert.equal(decodeSpan(ours.buildSpanProtoBytes(reentrant)).name, `outer-${inner.length}`)
+  // The reused arena: a large input, then a small one, each decodes to exactly its own fields.
+  const big = { ...valid, name: 'big', inputValueJson: JSON.stringify({ blob: 'é'.repeat(100_000) }), metadataJson: '{"m":1}' }
+  const small = { ...valid, name: 'small', environment: 'prod', inputValueJson: '{"a":1}' }
+  const bigSpan = decodeSpan(ours.buildSpanProtoBytes(big))
+  const smallSpan = decodeSpan(ours.buildSpanProtoBytes(small))
+  assert.equal(bigSpan.name, 'big')
+  assert.equal(bigSpan.inputValue.fields.blob.kind.stringValue.length, 100_000)
+  assert.equal(smallSpan.name, 'small')
+  assert.equal(smallSpan.environment, 'prod')
+  assert.deepEqual(Object.keys(smallSpan.inputValue.fields), ['a'])
+  assert.deepEqual(Object.keys(smallSpan.metadata.fields), [])
+  assert.deepEqual(Object.keys(bigSpan.metadata.fields), ['m'])
+})
+
 test('random and hostile JSON texts give results or InvalidJson errors', () => {
   const alphabet = '{}[]",:0123456789.eE+-truefalsnl\\u \n\t'
   let errors = 0

@@ -116,17 +116,10 @@ impl RingExporter {
             config.ring.dir = ring_dir;
         }
         set(&mut config.ring.capacity_bytes, capacity_bytes);
-        // A small ring without an explicit span limit gets the design's capacity/8 limit
-        // instead of an error: one span must never take the ring from the others.
-        let max_span_bytes = max_span_bytes.or_else(|| {
-            capacity_bytes.map(|capacity| {
-                config
-                    .ring
-                    .max_span_bytes
-                    .min(capacity.next_power_of_two() / 8)
-            })
-        });
-        set(&mut config.ring.max_span_bytes, max_span_bytes);
+        // Without an explicit limit the exporter fits the span limit to the ring's capacity.
+        if let Some(bytes) = max_span_bytes {
+            config.ring.set_max_span_bytes(bytes);
+        }
         set(
             &mut config.batch.max_export_batch_size,
             max_export_batch_size,
