@@ -1,6 +1,6 @@
 'use strict'
 
-// `node -r @use-tusk/drift-core-node/register app.js` with `TUSK_DRIFT_RING_EXPORTER=1`: routes
+// `node -r @use-tusk/drift-core-node/register app.js` with `TUSK_RING_EXPORTER=1`: routes
 // the finished spans of the app's `@use-tusk/drift-node-sdk` (CommonJS build) through the native
 // ring exporter, with no code change. ESM apps call `useRingExporter(TuskDrift)` from
 // `@use-tusk/drift-core-node/sdk` on the `TuskDrift` they import (the ESM and CommonJS builds of
@@ -10,7 +10,7 @@
 // docs/design.md, "Exporter"); the sink and the service identity follow the SDK's configuration
 // (see sdk.js).
 
-const enabled = /^(1|true|yes|on)$/i.test(process.env.TUSK_DRIFT_RING_EXPORTER || '')
+const enabled = /^(1|true|yes|on)$/i.test(process.env.TUSK_RING_EXPORTER || '')
 
 if (enabled) {
   let sdk
@@ -20,8 +20,8 @@ if (enabled) {
     sdk = require(sdkPath)
   } catch (error) {
     process.emitWarning(
-      `TUSK_DRIFT_RING_EXPORTER is set but @use-tusk/drift-node-sdk could not be loaded: ${error.message}`,
-      { code: 'TUSK_DRIFT_RING_EXPORTER_NO_SDK' },
+      `TUSK_RING_EXPORTER is set but @use-tusk/drift-node-sdk could not be loaded: ${error.message}`,
+      { code: 'TUSK_RING_EXPORTER_NO_SDK' },
     )
   }
   if (sdk && sdk.TuskDrift) {

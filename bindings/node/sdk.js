@@ -7,7 +7,7 @@
 //
 //   require('@use-tusk/drift-core-node/sdk').useRingExporter(TuskDrift)
 //
-// or, with no code change in a CommonJS app, `TUSK_DRIFT_RING_EXPORTER=1 node -r
+// or, with no code change in a CommonJS app, `TUSK_RING_EXPORTER=1 node -r
 // @use-tusk/drift-core-node/register app.js` (see register.js).
 //
 // The seam: the SDK's OpenTelemetry BatchSpanProcessor hands batches of ended spans to the SDK's

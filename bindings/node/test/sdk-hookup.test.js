@@ -197,13 +197,13 @@ test('api sink: the ring path posts ExportSpansRequest to the backend like the s
   assert.equal(decodeExportRequest(ringRequests[0].body).observableServiceId, 'svc-hookup')
 })
 
-test('no code change: TUSK_DRIFT_RING_EXPORTER=1 with -r register routes spans through the ring', async (t) => {
+test('no code change: TUSK_RING_EXPORTER=1 with -r register routes spans through the ring', async (t) => {
   const dir = makeProject('service:\n  name: hookup-test\n')
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   await runApp(dir, {
     useRing: false,
     nodeArgs: ['-r', path.join(ADDON_DIR, 'register.js')],
-    env: { TUSK_DRIFT_RING_EXPORTER: '1', DRIFT_TEST_REQUESTS: '3' },
+    env: { TUSK_RING_EXPORTER: '1', DRIFT_TEST_REQUESTS: '3' },
   })
   const spans = readTraceSpans(dir)
   assert.equal(spans.length, 3)
