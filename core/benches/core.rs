@@ -110,22 +110,32 @@ fn bench_text_functions<M: Measurement>(c: &mut Criterion<M>) {
                 }
             })
         });
+        let processed: Vec<_> = class
+            .payloads
+            .iter()
+            .map(|f| {
+                let merges = f
+                    .merges
+                    .as_deref()
+                    .map(|m| parse_schema_merges(m).unwrap())
+                    .unwrap_or_default();
+                process_export_value(parse_json(&f.text).unwrap(), &merges).unwrap()
+            })
+            .collect();
         group.bench_function("build_span_proto_bytes", |b| {
-            let processed: Vec<_> = class
-                .payloads
-                .iter()
-                .map(|f| {
-                    let merges = f
-                        .merges
-                        .as_deref()
-                        .map(|m| parse_schema_merges(m).unwrap())
-                        .unwrap_or_default();
-                    process_export_value(parse_json(&f.text).unwrap(), &merges).unwrap()
-                })
-                .collect();
             b.iter(|| {
                 for p in &processed {
                     black_box(build_span_proto_bytes(&span_input(p)).unwrap());
+                }
+            })
+        });
+        // The same spans with the payloads' own `Struct` bytes, copied without the check.
+        group.bench_function("build_span_proto_bytes_produced_struct", |b| {
+            b.iter(|| {
+                for p in &processed {
+                    let mut input = span_input(p);
+                    input.payloads.input = p.span_struct_bytes();
+                    black_box(build_span_proto_bytes(&input).unwrap());
                 }
             })
         });
