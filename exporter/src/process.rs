@@ -13,7 +13,6 @@ use drift_core_rs::{
 use crate::pipeline::SpanOutput;
 use crate::record::{DecodedRecord, RecordError, SdkFlavor, decode_record};
 use crate::sink::SpanLine;
-use crate::span_proto::SpanProto;
 
 /// Why a record was dropped as `serialization_error`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -245,7 +244,7 @@ impl Processor {
         if self.lines {
             span_json_line_from_record(payload).map(SpanOutput::Line)
         } else {
-            span_proto_from_record(payload).map(SpanOutput::Proto)
+            span_bytes_from_record(payload).map(SpanOutput::Proto)
         }
     }
 
@@ -289,17 +288,12 @@ fn process_sides<'a>(record: &DecodedRecord<'a>) -> Result<Sides<'a>, ProcessErr
 /// `tusk.drift.core.v1.Span` bytes for a record, exactly as the SDK's export path would build
 /// them (hashes, schemas, `Struct`s).
 pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
-    span_proto_from_record(bytes).map(SpanProto::into_bytes)
-}
-
-/// The span in parts, written straight into the request by the batcher.
-fn span_proto_from_record(bytes: &[u8]) -> Result<SpanProto, ProcessError> {
     let record = decode_record(bytes)?;
-    let mut sides = process_sides(&record)?;
+    let sides = process_sides(&record)?;
     crate::span_proto::build(
         &record,
-        &mut sides.input,
-        &mut sides.output,
+        &sides.input,
+        &sides.output,
         sides.metadata.as_ref(),
     )
 }

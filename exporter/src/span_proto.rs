@@ -1,13 +1,9 @@
 //! Span protobuf bytes from a decoded record and its processed payloads, through the core's
 //! builder, reusing the `Struct` bytes `process_export_value` already built.
 //!
-//! `build_span_proto_bytes` re-validates prebuilt `Struct` bytes (`SpanPayload::StructBytes`),
-//! a full wire-format walk of bytes the core built a moment before: about a tenth of the drain
-//! thread's time. Until the core offers a trusted variant, the span is built with empty
-//! input/output values (a *skeleton*) and the `Struct` bytes are spliced into fields 9 and 10
-//! when the span is written out. The splice point is found by walking the skeleton's top-level
-//! fields, so ids or names that happen to contain the same bytes cannot fool it; if the
-//! skeleton does not have the expected shape the span is built the validated way instead.
+//! The `Struct` bytes go in as `ProducedStructBytes` (`ProcessedPayload::span_struct_bytes`):
+//! the core built them a moment before, so the builder copies them without the wire-format walk
+//! that untrusted prebuilt bytes get (about a tenth of the drain thread's time).
 
 use drift_core_rs::{
     ProcessedPayload, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
@@ -17,158 +13,17 @@ use drift_core_rs::{
 use crate::process::ProcessError;
 use crate::record::DecodedRecord;
 
-/// `Span.input_value` (field 9) and `Span.output_value` (field 10), length-delimited.
-const INPUT_VALUE_KEY: u8 = (9 << 3) | 2;
-const OUTPUT_VALUE_KEY: u8 = (10 << 3) | 2;
-
-/// A `tusk.drift.core.v1.Span` in parts: the skeleton with both values empty, and the values'
-/// `Struct` bytes that replace them when written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SpanProto {
-    skeleton: Vec<u8>,
-    /// Offset of the empty field 9 (`4a 00`), directly followed by the empty field 10
-    /// (`52 00`); `None` when `skeleton` is already the complete span.
-    splice_at: Option<usize>,
-    input: Vec<u8>,
-    output: Vec<u8>,
-}
-
-impl SpanProto {
-    /// A span whose bytes are complete as they are.
-    pub(crate) fn complete(bytes: Vec<u8>) -> Self {
-        SpanProto {
-            skeleton: bytes,
-            splice_at: None,
-            input: Vec::new(),
-            output: Vec::new(),
-        }
-    }
-
-    /// Length of the complete span.
-    pub(crate) fn len(&self) -> usize {
-        match self.splice_at {
-            None => self.skeleton.len(),
-            Some(_) => {
-                self.skeleton.len() - 4
-                    + message_field_len(self.input.len())
-                    + message_field_len(self.output.len())
-            }
-        }
-    }
-
-    /// Appends the complete span's bytes.
-    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
-        let Some(at) = self.splice_at else {
-            out.extend_from_slice(&self.skeleton);
-            return;
-        };
-        out.reserve(self.len());
-        out.extend_from_slice(&self.skeleton[..at]);
-        put_message_field(out, INPUT_VALUE_KEY, &self.input);
-        put_message_field(out, OUTPUT_VALUE_KEY, &self.output);
-        out.extend_from_slice(&self.skeleton[at + 4..]);
-    }
-
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        if self.splice_at.is_none() {
-            return self.skeleton;
-        }
-        let mut out = Vec::with_capacity(self.len());
-        self.write_to(&mut out);
-        out
-    }
-}
-
-fn varint_len(value: usize) -> usize {
-    let bits = usize::BITS - (value | 1).leading_zeros();
-    bits.div_ceil(7) as usize
-}
-
-fn message_field_len(len: usize) -> usize {
-    1 + varint_len(len) + len
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: usize) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_message_field(out: &mut Vec<u8>, key: u8, bytes: &[u8]) {
-    out.push(key);
-    put_varint(out, bytes.len());
-    out.extend_from_slice(bytes);
-}
-
-/// Reads a varint at `*pos` (at most ten bytes), advancing `*pos`.
-fn read_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..70).step_by(7) {
-        let byte = *bytes.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// Finds the empty `input_value` field directly followed by the empty `output_value` field
-/// among the skeleton's top-level fields.
-fn find_empty_values(skeleton: &[u8]) -> Option<usize> {
-    let mut pos = 0;
-    while pos < skeleton.len() {
-        let field_start = pos;
-        let key = read_varint(skeleton, &mut pos)?;
-        match key & 7 {
-            0 => {
-                read_varint(skeleton, &mut pos)?;
-            }
-            2 => {
-                if key == u64::from(INPUT_VALUE_KEY) {
-                    let expected = [INPUT_VALUE_KEY, 0, OUTPUT_VALUE_KEY, 0];
-                    return (skeleton.get(field_start..field_start + 4)? == expected)
-                        .then_some(field_start);
-                }
-                let len = usize::try_from(read_varint(skeleton, &mut pos)?).ok()?;
-                pos = pos.checked_add(len).filter(|&end| end <= skeleton.len())?;
-            }
-            // The core writes no other wire types at the top level of a span.
-            _ => return None,
-        }
-    }
-    None
-}
-
+/// `tusk.drift.core.v1.Span` bytes for a record whose input and output were processed.
 pub(crate) fn build(
     record: &DecodedRecord<'_>,
-    input: &mut ProcessedPayload<'_>,
-    output: &mut ProcessedPayload<'_>,
+    input: &ProcessedPayload<'_>,
+    output: &ProcessedPayload<'_>,
     metadata: Option<&Value<'_>>,
-) -> Result<SpanProto, ProcessError> {
-    let mut span = span_input(record, input, output, metadata);
-    span.payloads.input = SpanPayload::None;
-    span.payloads.output = SpanPayload::None;
-    let skeleton = build_span_proto_bytes(&span).map_err(ProcessError::Span)?;
-    if let Some(at) = find_empty_values(&skeleton) {
-        return Ok(SpanProto {
-            skeleton,
-            splice_at: Some(at),
-            input: std::mem::take(&mut input.protobuf_struct_bytes),
-            output: std::mem::take(&mut output.protobuf_struct_bytes),
-        });
-    }
-    // Not the layout this splice expects (a different core): the validated path.
-    let span = span_input(record, input, output, metadata);
-    build_span_proto_bytes(&span)
-        .map(SpanProto::complete)
-        .map_err(ProcessError::Span)
+) -> Result<Vec<u8>, ProcessError> {
+    build_span_proto_bytes(&span_input(record, input, output, metadata)).map_err(ProcessError::Span)
 }
 
-/// The core's span input for a record, with the `Struct` bytes as prebuilt payloads.
+/// The core's span input for a record, with the `Struct` bytes as produced payloads.
 fn span_input<'a>(
     record: &'a DecodedRecord<'_>,
     input: &'a ProcessedPayload<'_>,
@@ -191,8 +46,8 @@ fn span_input<'a>(
             environment: record.environment,
         },
         payloads: SpanPayloads {
-            input: SpanPayload::StructBytes(&input.protobuf_struct_bytes),
-            output: SpanPayload::StructBytes(&output.protobuf_struct_bytes),
+            input: input.span_struct_bytes(),
+            output: output.span_struct_bytes(),
             input_schema: Some(&input.decoded_schema),
             output_schema: Some(&output.decoded_schema),
             metadata: metadata.map_or(SpanPayload::None, SpanPayload::Value),
@@ -224,20 +79,10 @@ fn span_input<'a>(
 mod tests {
     use super::*;
 
+    /// Every fixture payload, both SDKs and odd values: the span built from produced `Struct`
+    /// bytes is byte for byte what the core's validating builder produces from the same bytes.
     #[test]
-    fn varint_lengths() {
-        for (value, len) in [(0, 1), (127, 1), (128, 2), (16_383, 2), (16_384, 3)] {
-            assert_eq!(varint_len(value), len, "{value}");
-            let mut out = Vec::new();
-            put_varint(&mut out, value);
-            assert_eq!(out.len(), len, "{value}");
-        }
-    }
-
-    /// Every fixture payload, both SDKs, odd values and ids that contain the marker bytes: the
-    /// spliced span is byte for byte what the core's validated builder produces.
-    #[test]
-    fn spliced_spans_equal_the_cores_validated_build() {
+    fn spans_equal_the_cores_validated_build() {
         use crate::SpanRecord;
         use crate::process::{Side, process_side};
         use crate::record::{SdkFlavor, Timestamp, decode_record};
@@ -256,7 +101,6 @@ mod tests {
         for odd in ["[]", "[1,2]", "\"text\"", "null", "{}", "{\"a\":{}}"] {
             inputs.push((odd.to_string(), None));
         }
-        let mut spliced = 0;
         for (n, (input, merges)) in inputs.iter().enumerate() {
             let sdk = if n % 2 == 0 {
                 SdkFlavor::Python
@@ -303,51 +147,22 @@ mod tests {
             .unwrap();
             let decoded = decode_record(&record).unwrap();
             let side = |side, text, merges| process_side(sdk, side, text, merges).unwrap();
-            let mut input_side = side(
+            let input_side = side(
                 Side::Input,
                 Some(decoded.input_value_json),
                 decoded.input_schema_merges_json,
             );
-            let mut output_side = side(Side::Output, decoded.output_value_json, None);
+            let output_side = side(Side::Output, decoded.output_value_json, None);
             let metadata = decoded
                 .metadata_json
                 .map(|text| drift_core_rs::parse_json(text).unwrap());
-            let expected = build_span_proto_bytes(&span_input(
-                &decoded,
-                &input_side,
-                &output_side,
-                metadata.as_ref(),
-            ))
-            .unwrap();
-            let proto = build(
-                &decoded,
-                &mut input_side,
-                &mut output_side,
-                metadata.as_ref(),
-            )
-            .unwrap();
-            spliced += usize::from(proto.splice_at.is_some());
-            assert_eq!(proto.len(), expected.len(), "case {n}");
-            assert_eq!(proto.into_bytes(), expected, "case {n}");
+            let mut validated = span_input(&decoded, &input_side, &output_side, metadata.as_ref());
+            validated.payloads.input = SpanPayload::StructBytes(&input_side.protobuf_struct_bytes);
+            validated.payloads.output =
+                SpanPayload::StructBytes(&output_side.protobuf_struct_bytes);
+            let expected = build_span_proto_bytes(&validated).unwrap();
+            let built = build(&decoded, &input_side, &output_side, metadata.as_ref()).unwrap();
+            assert_eq!(built, expected, "case {n}");
         }
-        assert_eq!(
-            spliced,
-            inputs.len(),
-            "the core's layout is the one spliced"
-        );
-    }
-
-    #[test]
-    fn the_splice_point_is_found_by_walking_fields_not_by_searching_bytes() {
-        // Field 1 is a string holding the marker bytes; field 8 a varint; then the values.
-        let mut skeleton = vec![0x0a, 4, 0x4a, 0x00, 0x52, 0x00, 0x40, 0x01];
-        let at = skeleton.len();
-        skeleton.extend_from_slice(&[0x4a, 0x00, 0x52, 0x00, 0x5a, 0x00]);
-        assert_eq!(find_empty_values(&skeleton), Some(at));
-        // Non-empty field 9, a truncated field, an unexpected wire type: no splice.
-        assert_eq!(find_empty_values(&[0x4a, 0x01, 0x00, 0x52, 0x00]), None);
-        assert_eq!(find_empty_values(&[0x0a, 9, 1, 2]), None);
-        assert_eq!(find_empty_values(&[0x0d, 0, 0, 0, 0]), None);
-        assert_eq!(find_empty_values(&[]), None);
     }
 }

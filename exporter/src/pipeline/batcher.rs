@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use crate::config::{BatchSettings, ServiceIdentity};
 use crate::sink::{Batch, BatchBody, SpanLine};
-use crate::span_proto::SpanProto;
 
 /// One processed span, in the form its sink needs.
 #[derive(Debug)]
 pub(crate) enum SpanOutput {
     /// A `tusk.drift.core.v1.Span` built by the core, written into the request as it is.
-    Proto(SpanProto),
+    Proto(Vec<u8>),
     Line(SpanLine),
 }
 
@@ -87,7 +86,7 @@ impl Batcher {
             SpanOutput::Proto(span) => {
                 put_varint(&mut self.request, (5 << 3) | 2);
                 put_varint(&mut self.request, span.len() as u64);
-                span.write_to(&mut self.request);
+                self.request.extend_from_slice(&span);
             }
             SpanOutput::Line(line) => self.lines.push(line),
         }
@@ -169,35 +168,23 @@ mod tests {
         let service = ServiceIdentity::default();
         let now = Instant::now();
         let mut by_count = Batcher::new(settings(2, 1 << 20), &service);
-        assert!(
-            by_count
-                .add(SpanOutput::Proto(SpanProto::complete(vec![1; 10])), now)
-                .is_none()
-        );
+        assert!(by_count.add(SpanOutput::Proto(vec![1; 10]), now).is_none());
         let batch = by_count
-            .add(SpanOutput::Proto(SpanProto::complete(vec![2; 10])), now)
+            .add(SpanOutput::Proto(vec![2; 10]), now)
             .expect("cut at 2 spans");
         assert_eq!(batch.spans, 2);
         assert!(by_count.is_empty());
 
         let mut by_bytes = Batcher::new(settings(100, 1024), &service);
-        assert!(
-            by_bytes
-                .add(SpanOutput::Proto(SpanProto::complete(vec![1; 600])), now)
-                .is_none()
-        );
+        assert!(by_bytes.add(SpanOutput::Proto(vec![1; 600]), now).is_none());
         let batch = by_bytes
-            .add(SpanOutput::Proto(SpanProto::complete(vec![2; 600])), now)
+            .add(SpanOutput::Proto(vec![2; 600]), now)
             .expect("cut before overflowing");
         assert_eq!(batch.spans, 1);
         assert_eq!(by_bytes.cut().map(|b| b.spans), Some(1));
 
         let mut by_time = Batcher::new(settings(100, 1 << 20), &service);
-        assert!(
-            by_time
-                .add(SpanOutput::Proto(SpanProto::complete(vec![1; 10])), now)
-                .is_none()
-        );
+        assert!(by_time.add(SpanOutput::Proto(vec![1; 10]), now).is_none());
         assert!(
             by_time
                 .cut_if_due(now + Duration::from_millis(50))
