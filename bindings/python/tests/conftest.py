@@ -116,3 +116,37 @@ def published_outcome(published: Any, _function: str, *args, **kwargs) -> tuple[
 
 def python_executable() -> str:
     return sys.executable
+
+
+# The 29 positional parameters of the published `build_span_proto_bytes_pyobject`, in order.
+SPAN_ARGS = [
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "package_name",
+    "instrumentation_name",
+    "submodule_name",
+    "package_type",
+    "environment",
+    "kind",
+    "input_schema",
+    "output_schema",
+    "input_schema_hash",
+    "output_schema_hash",
+    "input_value_hash",
+    "output_value_hash",
+    "status_code",
+    "status_message",
+    "is_pre_app_start",
+    "is_root_span",
+    "timestamp_seconds",
+    "timestamp_nanos",
+    "duration_seconds",
+    "duration_nanos",
+    "metadata",
+    "input_value",
+    "output_value",
+    "input_value_proto_struct_bytes",
+    "output_value_proto_struct_bytes",
+]

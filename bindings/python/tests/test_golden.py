@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import drift_core
-from conftest import FIXTURES, load_jsonl
+from conftest import FIXTURES, SPAN_ARGS, load_jsonl
 from proto_decode import decode_export_request, decode_span
 
 GOLDEN = FIXTURES / "golden"
@@ -138,39 +138,6 @@ def test_python_flavour_goldens():
         assert schema_hash == expected["decoded_schema_hash"], what
         assert isinstance(schema, dict), what
         check_bytes(expected["protobuf_struct_bytes"], struct_bytes, what)
-
-
-SPAN_ARGS = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "package_name",
-    "instrumentation_name",
-    "submodule_name",
-    "package_type",
-    "environment",
-    "kind",
-    "input_schema",
-    "output_schema",
-    "input_schema_hash",
-    "output_schema_hash",
-    "input_value_hash",
-    "output_value_hash",
-    "status_code",
-    "status_message",
-    "is_pre_app_start",
-    "is_root_span",
-    "timestamp_seconds",
-    "timestamp_nanos",
-    "duration_seconds",
-    "duration_nanos",
-    "metadata",
-    "input_value",
-    "output_value",
-    "input_value_proto_struct_bytes",
-    "output_value_proto_struct_bytes",
-]
 
 
 def test_span_goldens():

@@ -14,7 +14,7 @@ import math
 import pytest
 
 import drift_core
-from conftest import outcome, published_outcome
+from conftest import SPAN_ARGS, outcome, published_outcome
 from parity_types import DictSub, FloatSub, IntSub, ListSub, StrSub
 from proto_decode import decode_export_request, decode_span, decode_struct
 
@@ -341,39 +341,6 @@ def test_cyclic_value_is_an_error_not_a_crash():
         drift_core.process_export_payload_pyobject(cycle, None)
 
 
-SPAN_ARG_NAMES = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "package_name",
-    "instrumentation_name",
-    "submodule_name",
-    "package_type",
-    "environment",
-    "kind",
-    "input_schema",
-    "output_schema",
-    "input_schema_hash",
-    "output_schema_hash",
-    "input_value_hash",
-    "output_value_hash",
-    "status_code",
-    "status_message",
-    "is_pre_app_start",
-    "is_root_span",
-    "timestamp_seconds",
-    "timestamp_nanos",
-    "duration_seconds",
-    "duration_nanos",
-    "metadata",
-    "input_value",
-    "output_value",
-    "input_value_proto_struct_bytes",
-    "output_value_proto_struct_bytes",
-]
-
-
 def base_span_args():
     return [
         "0af7651916cd43dd8448eb211c80319c",
@@ -410,7 +377,7 @@ def base_span_args():
 
 def span_variants():
     struct_bytes = drift_core.object_to_protobuf_struct_bytes('{"a":1,"b":"x"}')
-    index = {name: i for i, name in enumerate(SPAN_ARG_NAMES)}
+    index = {name: i for i, name in enumerate(SPAN_ARGS)}
     changes = [
         {},
         {"package_type": 42},
@@ -515,7 +482,7 @@ def test_build_span_proto_bytes_variants(published):
 
 def test_build_span_proto_bytes_keywords_and_arity(published):
     args = base_span_args()
-    ours, theirs = both(published, "build_span_proto_bytes_pyobject", **dict(zip(SPAN_ARG_NAMES, args)))
+    ours, theirs = both(published, "build_span_proto_bytes_pyobject", **dict(zip(SPAN_ARGS, args)))
     compare_span_outcomes(ours, theirs, "keywords")
     ours, theirs = both(published, "build_span_proto_bytes_pyobject", *args[:28])
     assert ours == theirs
