@@ -334,6 +334,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.4, help="seconds per side per case")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if args.json:
+        # The SDK scenario changes the working directory: resolve the output path first.
+        args.json = str(Path(args.json).resolve())
     published = load_published(args.published_site)
     payloads = [json.loads(line) for line in FIXTURES.read_text().splitlines() if line.strip()]
 
