@@ -174,8 +174,16 @@ fn process_export_value_sized<'a>(
                     };
                     let changed = candidate.as_ref().is_some_and(|(_, changed)| *changed);
                     if parsed.is_some() || changed {
-                        let out =
-                            decoded_text.get_or_insert_with(|| walk.text[..member_start].to_vec());
+                        let out = decoded_text.get_or_insert_with(|| {
+                            // Sized once: the decoded text is about as long as the normalized one
+                            // (a body is shorter decoded than in base64), so it rarely regrows.
+                            let decoded_len = candidate.as_ref().map_or(0, |(text, _)| text.len());
+                            let mut out = Vec::with_capacity(
+                                walk.text.capacity().max(member_start + decoded_len + 64),
+                            );
+                            out.extend_from_slice(&walk.text[..member_start]);
+                            out
+                        });
                         if i > 0 {
                             out.push(b',');
                         }
