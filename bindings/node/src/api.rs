@@ -12,6 +12,7 @@ use napi_derive::napi;
 use crate::env_state::env_state;
 use crate::error::{ErrorCode, JsError, from_core, js_error};
 use crate::js_string::{JsBytes, JsText};
+use crate::js_text_arg::{TextArg, with_text_args};
 use crate::span_input::{BuildInput, read_input};
 
 /// Largest `buildSpanProtoBytes` arena kept between calls; one grown past it by a huge span is
@@ -44,27 +45,51 @@ pub struct ProcessExportPayloadResult {
     pub protobuf_struct_bytes: JsBytes,
 }
 
+/// Runs `body` on the text of the one string argument `payloadJson`.
+fn with_payload<R>(
+    env: &Env,
+    payload_json: Unknown<'_>,
+    body: impl FnOnce(&str) -> Result<R, JsError>,
+) -> Result<R, JsError> {
+    let arg = TextArg {
+        value: payload_json.raw(),
+        name: "payloadJson",
+        optional: false,
+    };
+    // SAFETY: `env` and `payload_json` belong to the current call; a required argument is
+    // always read as `Some`.
+    unsafe { with_text_args(env.raw(), [arg], |[json]| body(json.unwrap_or_default())) }
+}
+
 /// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
-#[napi(ts_return_type = "string")]
-pub fn normalize_json(payload_json: String) -> Result<JsText, JsError> {
-    drift_core_rs::normalize_json(&payload_json)
-        .map(JsText)
-        .map_err(from_core)
+#[napi(ts_args_type = "payloadJson: string", ts_return_type = "string")]
+pub fn normalize_json(env: Env, payload_json: Unknown<'_>) -> Result<JsText, JsError> {
+    with_payload(&env, payload_json, |json| {
+        drift_core_rs::normalize_json(json)
+            .map(JsText)
+            .map_err(from_core)
+    })
 }
 
 /// Lowercase hex SHA-256 of the canonical JSON text.
-#[napi(ts_return_type = "string")]
-pub fn deterministic_hash(payload_json: String) -> Result<JsText, JsError> {
-    drift_core_rs::deterministic_hash(&payload_json)
-        .map(JsText)
-        .map_err(from_core)
+#[napi(ts_args_type = "payloadJson: string", ts_return_type = "string")]
+pub fn deterministic_hash(env: Env, payload_json: Unknown<'_>) -> Result<JsText, JsError> {
+    with_payload(&env, payload_json, |json| {
+        drift_core_rs::deterministic_hash(json)
+            .map(JsText)
+            .map_err(from_core)
+    })
 }
 
 /// Canonical text and its hash, from one parse.
-#[napi]
-pub fn normalize_and_hash(payload_json: String) -> Result<NormalizeAndHashResult, JsError> {
-    let (normalized_json, deterministic_hash) =
-        drift_core_rs::normalize_and_hash(&payload_json).map_err(from_core)?;
+#[napi(ts_args_type = "payloadJson: string")]
+pub fn normalize_and_hash(
+    env: Env,
+    payload_json: Unknown<'_>,
+) -> Result<NormalizeAndHashResult, JsError> {
+    let (normalized_json, deterministic_hash) = with_payload(&env, payload_json, |json| {
+        drift_core_rs::normalize_and_hash(json).map_err(from_core)
+    })?;
     Ok(NormalizeAndHashResult {
         normalized_json: JsText(normalized_json),
         deterministic_hash: JsText(deterministic_hash),
@@ -72,31 +97,64 @@ pub fn normalize_and_hash(payload_json: String) -> Result<NormalizeAndHashResult
 }
 
 /// `google.protobuf.Struct` bytes of the top-level object (empty when it is not an object).
-#[napi(ts_return_type = "Buffer")]
-pub fn object_to_protobuf_struct_bytes(payload_json: String) -> Result<JsBytes, JsError> {
-    drift_core_rs::object_to_protobuf_struct_bytes(&payload_json)
-        .map(JsBytes)
-        .map_err(from_core)
+#[napi(ts_args_type = "payloadJson: string", ts_return_type = "Buffer")]
+pub fn object_to_protobuf_struct_bytes(
+    env: Env,
+    payload_json: Unknown<'_>,
+) -> Result<JsBytes, JsError> {
+    with_payload(&env, payload_json, |json| {
+        drift_core_rs::object_to_protobuf_struct_bytes(json)
+            .map(JsBytes)
+            .map_err(from_core)
+    })
 }
 
 /// Number of top-level keys (0 when the top level is not an object).
-#[napi]
-pub fn object_to_protobuf_struct_field_count(payload_json: String) -> Result<u32, JsError> {
-    let count =
-        drift_core_rs::object_to_protobuf_struct_field_count(&payload_json).map_err(from_core)?;
+#[napi(ts_args_type = "payloadJson: string")]
+pub fn object_to_protobuf_struct_field_count(
+    env: Env,
+    payload_json: Unknown<'_>,
+) -> Result<u32, JsError> {
+    let count = with_payload(&env, payload_json, |json| {
+        drift_core_rs::object_to_protobuf_struct_field_count(json).map_err(from_core)
+    })?;
     // A JSON text with more than 4 billion keys cannot reach here (V8 strings are shorter).
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
 /// Normalized and decoded text, their hashes, the decoded schema and the `Struct` bytes.
-#[napi]
+#[napi(ts_args_type = "payloadJson: string, schemaMergesJson?: string | undefined | null")]
 pub fn process_export_payload(
-    payload_json: String,
-    schema_merges_json: Option<String>,
+    env: Env,
+    payload_json: Unknown<'_>,
+    schema_merges_json: Option<Unknown<'_>>,
 ) -> Result<ProcessExportPayloadResult, JsError> {
-    let result =
-        drift_core_rs::process_export_payload(&payload_json, schema_merges_json.as_deref())
-            .map_err(from_core)?;
+    let payload = TextArg {
+        value: payload_json.raw(),
+        name: "payloadJson",
+        optional: false,
+    };
+    let process = |json: Option<&str>, merges: Option<&str>| {
+        // `with_text_args` yields `None` only for optional arguments.
+        drift_core_rs::process_export_payload(json.unwrap_or_default(), merges).map_err(from_core)
+    };
+    let result = match schema_merges_json {
+        Some(merges) => {
+            let merges = TextArg {
+                value: merges.raw(),
+                name: "schemaMergesJson",
+                optional: true,
+            };
+            // SAFETY: `env` and both values belong to this very call.
+            unsafe {
+                with_text_args(env.raw(), [payload, merges], |[json, merges]| {
+                    process(json, merges)
+                })
+            }
+        }
+        // SAFETY: as above.
+        None => unsafe { with_text_args(env.raw(), [payload], |[json]| process(json, None)) },
+    }?;
     Ok(ProcessExportPayloadResult {
         normalized_json: JsText(result.normalized_json),
         decoded_json: JsText(result.decoded_json),

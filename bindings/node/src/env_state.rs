@@ -15,6 +15,7 @@ use napi::bindgen_prelude::{Env, FunctionCallContext};
 use napi::{JsValue, sys};
 
 use crate::error::{ErrorCode, JsResult, from_napi, js_error};
+use crate::js_text_arg::ArgBuffers;
 
 /// Something with a bounded, blocking final drain (the exporter behind a `RingExporter`).
 pub trait ExitDrain: Send + Sync {
@@ -69,6 +70,8 @@ pub struct EnvState {
     /// `buildSpanProtoBytes`'s reusable string arena. Only ever used on this environment's
     /// thread; a re-entrant call (from a getter) finds it borrowed and uses a fresh one.
     pub build_input_arena: RefCell<Vec<u8>>,
+    /// The text functions' reusable argument buffers, under the same rule.
+    pub text_args: RefCell<ArgBuffers>,
     pub exit_drains: Arc<ExitDrains>,
 }
 
@@ -82,6 +85,7 @@ pub fn env_state(env: &Env) -> JsResult<&'static EnvState> {
     listen_for_exit(env, Arc::clone(&exit_drains))?;
     let state = EnvState {
         build_input_arena: RefCell::new(Vec::new()),
+        text_args: RefCell::new(ArgBuffers::default()),
         exit_drains,
     };
     env.set_instance_data(state, (), |_| {})

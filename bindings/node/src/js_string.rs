@@ -54,7 +54,8 @@ pub unsafe fn create_js_string(env: sys::napi_env, text: &str) -> napi::Result<s
     let bytes = text.as_bytes();
     let mut value = ptr::null_mut();
     // `isize` lengths: a Rust allocation never exceeds `isize::MAX` bytes.
-    if encoding_rs::mem::is_ascii(bytes) {
+    // The standard library's check reads several words per step, faster than `encoding_rs`'s.
+    if bytes.is_ascii() {
         // SAFETY: `env` is live (contract); the pointer/length describe `bytes`, which ASCII makes
         // valid Latin-1; `value` is a valid out pointer.
         let status = unsafe {

@@ -10,12 +10,12 @@
 //! a second kept buffer: usually one N-API call, no allocation, no length walk. Lone surrogates
 //! still become U+FFFD each, as V8's conversion makes them.
 
-use std::cell::RefCell;
 use std::ops::Range;
 use std::ptr;
 
-use napi::sys;
+use napi::{Env, sys};
 
+use crate::env_state::env_state;
 use crate::error::{ErrorCode, JsError, js_error};
 use crate::js_read::{ReadFailure, is_nullish};
 
@@ -27,20 +27,17 @@ const RETAINED_BYTES: usize = 4 << 20;
 /// Spare code units kept for the one-call copy: most arguments fit, so most cost one call.
 const MIN_SPARE_UNITS: usize = 32 * 1024;
 
-/// This thread's reused buffers: the code units of the argument being read, and the UTF-8 of
-/// every argument of the call.
+/// An environment's reused buffers (kept in its `EnvState`, not in a `thread_local!`, so nothing
+/// outlives the environment): the code units of the argument being read, and the UTF-8 of every
+/// argument of the call.
 #[derive(Default)]
-struct ArgBuffers {
+pub struct ArgBuffers {
     units: Vec<u16>,
     /// Kept initialized (zeroed once when grown) so `encoding_rs` can write into it without a
     /// per-call fill; only `..used` holds this call's text. A `str`, so that `encoding_rs`
     /// keeps it valid UTF-8 and no check is needed to read it back.
     utf8: String,
     used: usize,
-}
-
-thread_local! {
-    static ARG_BUFFERS: RefCell<ArgBuffers> = RefCell::new(ArgBuffers::default());
 }
 
 /// One string argument to read: its value, its name for error messages, whether
@@ -63,31 +60,32 @@ pub unsafe fn with_text_args<const N: usize, R>(
     args: [TextArg; N],
     body: impl FnOnce([Option<&str>; N]) -> Result<R, JsError>,
 ) -> Result<R, JsError> {
-    ARG_BUFFERS.with(|cell| {
-        // Reading a string primitive runs no JavaScript, so the buffers are never borrowed
-        // here already; fresh ones keep even that impossible case correct.
-        let mut fresh = ArgBuffers::default();
-        let mut reused = cell.try_borrow_mut().ok();
-        let buffers = match reused.as_deref_mut() {
-            Some(buffers) => buffers,
-            None => &mut fresh,
-        };
-        buffers.used = 0;
-        // SAFETY: forwarded contract.
-        let result = unsafe { read_args(env, &args, buffers) }.and_then(|ranges| {
-            let mut texts: [Option<&str>; N] = [None; N];
-            for (text, range) in texts.iter_mut().zip(ranges) {
-                *text = range
-                    .map(|range| as_text(&buffers.utf8, range))
-                    .transpose()?;
-            }
-            body(texts)
-        });
-        if buffers.units.capacity() > RETAINED_UNITS || buffers.utf8.capacity() > RETAINED_BYTES {
-            *buffers = ArgBuffers::default();
+    // `env` is the live environment of the current call (contract).
+    let state = env_state(&Env::from_raw(env))?;
+    let cell = &state.text_args;
+    // Reading a string primitive runs no JavaScript, so the buffers are never borrowed
+    // here already; fresh ones keep even that impossible case correct.
+    let mut fresh = ArgBuffers::default();
+    let mut reused = cell.try_borrow_mut().ok();
+    let buffers = match reused.as_deref_mut() {
+        Some(buffers) => buffers,
+        None => &mut fresh,
+    };
+    buffers.used = 0;
+    // SAFETY: forwarded contract.
+    let result = unsafe { read_args(env, &args, buffers) }.and_then(|ranges| {
+        let mut texts: [Option<&str>; N] = [None; N];
+        for (text, range) in texts.iter_mut().zip(ranges) {
+            *text = range
+                .map(|range| as_text(&buffers.utf8, range))
+                .transpose()?;
         }
-        result
-    })
+        body(texts)
+    });
+    if buffers.units.capacity() > RETAINED_UNITS || buffers.utf8.capacity() > RETAINED_BYTES {
+        *buffers = ArgBuffers::default();
+    }
+    result
 }
 
 /// Appends every argument's UTF-8 to the buffers; their byte ranges, `None` for absent ones.

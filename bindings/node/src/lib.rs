@@ -12,7 +12,7 @@
 //! * [`span_input`]: reads the `buildSpanProtoBytes` input object and builds the span.
 //! * [`js_read`]: the N-API field readers both hand-written readers share.
 //! * [`error`]: the one conversion point to JavaScript `Error`s with a stable `code`.
-//! * [`js_text_arg`]: string arguments read in one N-API call into a reused buffer.
+//! * [`js_text_arg`]: string arguments read as UTF-16 in one N-API call into reused buffers.
 //! * [`js_string`]: result strings handed to V8 as Latin-1 or UTF-16, skipping its UTF-8 decoder.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

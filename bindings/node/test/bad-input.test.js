@@ -24,6 +24,17 @@ test('text functions reject non-string arguments with an Error', () => {
   assert.throws(() => ours.processExportPayload('{}', {}), Error)
 })
 
+test('reused argument buffers: a short text after a long non-ASCII one reads only itself', () => {
+  const long = '"' + 'é'.repeat(100) + '"'
+  assert.equal(ours.normalizeJson(long), long)
+  assert.equal(ours.normalizeJson('"ab"'), '"ab"')
+  const hash = (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex')
+  assert.equal(ours.deterministicHash(long), hash(long))
+  assert.equal(ours.deterministicHash('"ab"'), hash('"ab"'))
+  // Lone surrogates become U+FFFD, one per surrogate, as with the published addon.
+  assert.equal(ours.normalizeJson('"a\uD800b"'), '"a\uFFFDb"')
+})
+
 test('buildExportSpansRequestBytes rejects non-Buffer spans and undecodable spans', () => {
   for (const spans of [undefined, null, 'spans', [1, 2], ['not a buffer'], [{}], [null], new Map()]) {
     assert.throws(() => ours.buildExportSpansRequestBytes('a', 'b', 'c', 'd', spans), Error)
