@@ -400,9 +400,15 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        if self.in_process && self.check_not_inherited().is_ok() {
+        if self.check_not_inherited().is_ok() {
+            // Unlock explicitly rather than only closing the fd: a child forked by another thread
+            // of this process holds a copy of the fd until its exec closes it (close-on-exec), and
+            // the lock belongs to the open file description, so closing ours alone would leave the
+            // ring locked for that window and a new consumer would see `ConsumerExists`.
             backing::unlock_consumer(&self.handle.mapping.file);
-            self.handle.consumer_taken.store(false, Ordering::Release);
+            if self.in_process {
+                self.handle.consumer_taken.store(false, Ordering::Release);
+            }
         }
     }
 }
