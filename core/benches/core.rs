@@ -9,11 +9,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../../benches/cpu_time.rs"]
+mod cpu_time;
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::measurement::{Measurement, ValueFormatter};
+use cpu_time::ThreadCpuTime;
+use criterion::measurement::Measurement;
 use criterion::{BatchSize, Criterion, Throughput};
 use drift_core_rs::*;
 
@@ -287,82 +290,5 @@ fn main() {
             .configure_from_args());
     } else {
         run(config().configure_from_args());
-    }
-}
-
-/// CPU time of the calling thread, in nanoseconds.
-struct ThreadCpuTime;
-
-fn thread_cpu_ns() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec and CLOCK_THREAD_CPUTIME_ID is supported on
-    // every Linux the benches run on; the call only writes `ts`.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = f64;
-    type Value = f64;
-
-    fn start(&self) -> f64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: f64) -> f64 {
-        thread_cpu_ns() - start
-    }
-    fn add(&self, a: &f64, b: &f64) -> f64 {
-        a + b
-    }
-    fn zero(&self) -> f64 {
-        0.0
-    }
-    fn to_f64(&self, value: &f64) -> f64 {
-        *value
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuTimeFormatter
-    }
-}
-
-struct CpuTimeFormatter;
-
-impl ValueFormatter for CpuTimeFormatter {
-    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if ns < 1e3 {
-            (1.0, "ns cpu")
-        } else if ns < 1e6 {
-            (1e-3, "µs cpu")
-        } else {
-            (1e-6, "ms cpu")
-        };
-        values.iter_mut().for_each(|v| *v *= factor);
-        unit
-    }
-
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        throughput: &Throughput,
-        values: &mut [f64],
-    ) -> &'static str {
-        let per_iter = match *throughput {
-            Throughput::Bytes(b) | Throughput::BytesDecimal(b) => b as f64 / (1024.0 * 1024.0),
-            Throughput::Elements(e) | Throughput::ElementsAndBytes { elements: e, .. } => e as f64,
-            Throughput::Bits(b) => b as f64,
-        };
-        values.iter_mut().for_each(|ns| *ns = per_iter * 1e9 / *ns);
-        match throughput {
-            Throughput::Bytes(_) | Throughput::BytesDecimal(_) => "MiB/s (cpu)",
-            _ => "elem/s (cpu)",
-        }
-    }
-
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
     }
 }

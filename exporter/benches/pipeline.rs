@@ -9,10 +9,14 @@
 //!
 //! `cargo bench -p drift-exporter --bench pipeline`
 
+#[path = "../../benches/cpu_time.rs"]
+mod cpu_time;
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::measurement::{Measurement, ValueFormatter};
+use cpu_time::ThreadCpuTime;
+use criterion::measurement::Measurement;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use drift_core_rs::ExportRequestBuilder;
 use drift_exporter::{
@@ -20,89 +24,6 @@ use drift_exporter::{
     span_json_line_from_record,
 };
 use drift_ring::{Consumer, Producer, RingConfig};
-
-/// CPU time of the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`): "per core" figures that do
-/// not count the time the thread waits for a CPU on a shared machine.
-struct ThreadCpuTime;
-
-fn thread_cpu_nanos() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `now`.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-    fn start(&self) -> u64 {
-        thread_cpu_nanos()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_nanos().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuFormatter
-    }
-}
-
-struct CpuFormatter;
-
-impl ValueFormatter for CpuFormatter {
-    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if typical < 1e3 {
-            (1.0, "ns cpu")
-        } else if typical < 1e6 {
-            (1e-3, "µs cpu")
-        } else {
-            (1e-6, "ms cpu")
-        };
-        values.iter_mut().for_each(|value| *value *= factor);
-        unit
-    }
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        throughput: &Throughput,
-        values: &mut [f64],
-    ) -> &'static str {
-        match throughput {
-            Throughput::Bytes(bytes) | Throughput::BytesDecimal(bytes) => {
-                values
-                    .iter_mut()
-                    .for_each(|nanos| *nanos = *bytes as f64 / (*nanos / 1e9) / 1e6);
-                "MB/s per core"
-            }
-            Throughput::Elements(elements) | Throughput::ElementsAndBytes { elements, .. } => {
-                values
-                    .iter_mut()
-                    .for_each(|nanos| *nanos = *elements as f64 / (*nanos / 1e9));
-                "elem/s per core"
-            }
-            Throughput::Bits(bits) => {
-                values
-                    .iter_mut()
-                    .for_each(|nanos| *nanos = *bits as f64 / (*nanos / 1e9) / 1e6);
-                "Mbit/s per core"
-            }
-        }
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
 
 const FIXTURES: &str = include_str!("../../tests/fixtures/span_payloads.jsonl");
 
@@ -275,7 +196,7 @@ fn bench_pipeline_named<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
         let mut consumer = Consumer::from_producer(&producer).unwrap();
 
         let mut group = c.benchmark_group(format!("pipeline_{class}{suffix}"));
-        group.throughput(Throughput::Bytes(json_bytes));
+        group.throughput(Throughput::BytesDecimal(json_bytes));
         group.bench_function(format!("drain_process_request_{spans}_spans"), |b| {
             b.iter_batched(
                 || {
