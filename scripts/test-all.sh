@@ -71,12 +71,35 @@ count_node() { # node --test TAP summary: "# pass N" / "# fail M"
   awk '/^# pass / { p += $3 } /^# fail / { f += $3 } END { print p + 0, f + 0 }' "$1"
 }
 
+# The checkout as the tests found it: a run must leave it so (compared at the end).
+tree_before=$(git status --porcelain 2>&1)
+
 start=$(date +%s)
 check cargo-fmt cargo fmt --all --check
 check cargo-clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 suite cargo-test count_cargo cargo test --workspace --locked
 suite python count_pytest bash scripts/test-python.sh
 suite node count_node bash scripts/test-node.sh
+
+# Nothing tracked may be rewritten and nothing untracked left behind by a test run. With
+# DRIFT_REQUIRE_CLEAN_TREE=1 (.ci/run) the tree must be clean, not only unchanged.
+clean_tree() {
+  local after
+  after=$(git status --porcelain 2>&1) || { echo "git status failed: $after"; return 1; }
+  if [ "${DRIFT_REQUIRE_CLEAN_TREE:-0}" = "1" ] && [ -n "$after" ]; then
+    echo "the checkout is not clean after the tests (git status --porcelain):"
+    echo "$after"
+    return 1
+  fi
+  if [ "$after" != "$tree_before" ]; then
+    echo "the tests changed the checkout; git status --porcelain before:"
+    echo "$tree_before"
+    echo "after:"
+    echo "$after"
+    return 1
+  fi
+}
+check clean-checkout clean_tree
 
 echo
 echo "took $(($(date +%s) - start)) s; logs in $log_dir"

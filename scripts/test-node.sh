@@ -13,9 +13,10 @@ cd "$repo_root/bindings/node"
 
 if [ ! -d node_modules/@napi-rs/cli ] || [ ! -d node_modules/published-core ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # `npm ci` refuses a lock that lacks other platforms' optional packages (npm 11 records only
-  # the host's for some registries); `npm install` then installs the same locked versions.
-  npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
+  # Only `npm ci`: it installs exactly the committed lock and never rewrites it (a test run must
+  # leave the checkout as it found it). The lock lists every platform's optional packages; after
+  # changing package.json, regenerate it with `npm install --package-lock-only` from no lock.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 if [ "${DRIFT_NODE_SKIP_BUILD:-0}" != "1" ]; then

@@ -184,6 +184,13 @@ impl Producer {
         }
     }
 
+    /// Whether the consumer is asleep on the header futex right now (it then wakes only for an
+    /// urgent record, the fill watermark, a close or its timeout). An observation for tests and
+    /// monitoring: the consumer may wake the next instant.
+    pub fn consumer_is_sleeping(&self) -> bool {
+        self.inner.handle.core.consumer_is_sleeping()
+    }
+
     /// Wakes a sleeping consumer now, whatever the fill level (for a flush).
     pub fn wake_consumer(&self) {
         if self.owned_by_this_process() {

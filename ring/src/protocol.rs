@@ -337,6 +337,11 @@ impl<M: RingMem> RingCore<M> {
         self.wake_now();
     }
 
+    /// Whether the consumer has marked itself asleep on the futex word.
+    pub fn consumer_is_sleeping(&self) -> bool {
+        self.mem.load32(OFF_CONSUMER_STATE, Ordering::SeqCst) == CONSUMER_SLEEPING
+    }
+
     pub fn is_closed(&self) -> bool {
         self.mem.load64(OFF_CLOSED, Ordering::Acquire) != 0
     }

@@ -245,7 +245,7 @@ fn random_sigkill_while_draining() {
             })
             .unwrap();
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            started.elapsed() < Duration::from_secs(60),
             "recovery must not wedge"
         );
         assert!(

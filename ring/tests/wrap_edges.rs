@@ -184,8 +184,10 @@ fn max_bytes_limits_a_batch_but_always_delivers_one() {
     assert_eq!(consumer.drain(10, 80, |_| {}).unwrap().records, 2);
 }
 
-/// A sleeping consumer is woken by an urgent record and by crossing the watermark, long
-/// before its timeout; below the watermark it sleeps the timeout out (and then sees the data).
+/// A sleeping consumer is woken by an urgent record and by crossing the watermark; below the
+/// watermark nobody wakes it (it sleeps its timeout out, then sees the data). Each push happens
+/// once the consumer is seen asleep, and wakes are read from the ring's counter, so the outcome
+/// does not depend on timing; the long timeouts are only deadlines for a broken wake.
 #[test]
 fn sleeping_consumer_wakes_on_urgent_record_and_watermark() {
     let cfg = RingConfig {
@@ -200,7 +202,7 @@ fn sleeping_consumer_wakes_on_urgent_record_and_watermark() {
         let producer = producer.clone();
         std::thread::spawn(move || {
             for what in rx {
-                std::thread::sleep(Duration::from_millis(50)); // let the consumer fall asleep
+                wait_until_consumer_sleeps(&producer);
                 match what {
                     "urgent" => producer
                         .try_push_with_flags(2, FLAG_URGENT, b"now")
@@ -215,34 +217,60 @@ fn sleeping_consumer_wakes_on_urgent_record_and_watermark() {
             }
         })
     };
-    for what in ["urgent", "bulk"] {
+    for (what, records) in [("urgent", 1), ("bulk", 40)] {
+        let wakes_before = consumer.stats().wakeups_sent;
         tx.send(what).unwrap();
         let started = Instant::now();
-        assert!(consumer.wait_for_data(Duration::from_secs(20)));
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{what}: not woken"
+        assert!(consumer.wait_for_data(Duration::from_secs(120)));
+        assert_eq!(
+            consumer.stats().wakeups_sent,
+            wakes_before + 1,
+            "{what}: the producer must wake the sleeping consumer"
         );
-        while consumer
-            .drain(usize::MAX, usize::MAX, |_| {})
-            .unwrap()
-            .records
-            > 0
-        {}
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what}: woken only by the timeout"
+        );
+        // Drain all of this step's records, so that none of them is pushed during the next one.
+        let mut drained = 0;
+        while drained < records {
+            consumer.wait_for_data(Duration::from_millis(10));
+            drained += consumer
+                .drain(usize::MAX, usize::MAX, |_| {})
+                .unwrap()
+                .records;
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{what}: records missing"
+            );
+        }
+        assert_eq!(drained, records);
     }
+    let wakes_before = consumer.stats().wakeups_sent;
     tx.send("small").unwrap();
-    let started = Instant::now();
     assert!(
         consumer.wait_for_data(Duration::from_millis(300)),
         "data is there at the timeout"
     );
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "below the watermark nobody wakes us"
-    );
     drop(tx);
     feeder.join().unwrap();
-    assert!(consumer.stats().wakeups_sent >= 2);
+    assert_eq!(
+        consumer.stats().wakeups_sent,
+        wakes_before,
+        "below the watermark nobody wakes the consumer"
+    );
+}
+
+/// Blocks until the ring's consumer is asleep on its futex (deadline: a minute).
+fn wait_until_consumer_sleeps(producer: &Producer) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !producer.consumer_is_sleeping() {
+        assert!(
+            Instant::now() < deadline,
+            "the consumer never went to sleep"
+        );
+        std::thread::yield_now();
+    }
 }
 
 /// A memfd ring handed over as an fd: the consumer attaches through it (owner and header checks
@@ -278,13 +306,21 @@ fn memfd_ring_is_attached_through_its_fd() {
 fn closing_wakes_the_consumer() {
     let (producer, consumer) = tiny();
     let closer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
+        wait_until_consumer_sleeps(&producer);
         producer.close();
         producer
     });
     let started = Instant::now();
-    assert!(!consumer.wait_for_data(Duration::from_secs(20)));
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!consumer.wait_for_data(Duration::from_secs(120)));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "woken only by the timeout"
+    );
+    assert_eq!(
+        consumer.stats().wakeups_sent,
+        1,
+        "the close woke the consumer"
+    );
     let producer = closer.join().unwrap();
     assert_eq!(producer.try_push(2, b"late"), Err(PushError::Closed));
 }

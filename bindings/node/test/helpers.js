@@ -69,8 +69,30 @@ async function waitFor(predicate, timeoutMs, what) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
+/**
+ * A seeded pseudo-random source (mulberry32), so that a test's "random" inputs are the same on
+ * every run: CI is green or red for a reason, never by chance. DRIFT_TEST_SEED=<n> explores others.
+ */
+function seededRandom(seed) {
+  let state = (Number(process.env.DRIFT_TEST_SEED ?? seed) >>> 0) || 1
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return {
+    /** An integer in [0, n). */
+    int: (n) => Math.floor(next() * n),
+    /** A Buffer of `n` bytes. */
+    bytes: (n) => Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256))),
+  }
+}
+
 module.exports = {
   REPO_ROOT,
+  seededRandom,
   FIXTURES_DIR,
   loadSpanPayloads,
   loadGoldenFiles,

@@ -37,7 +37,7 @@ test('the main thread and two Workers push at once, each into its own exporter',
   const { pushAll } = require('./fixtures/ring-pusher.js')
   const workers = [runWorker({ ringDir, label: 'w1', count: perThread }), runWorker({ ringDir, label: 'w2', count: perThread })]
   const mainPushed = await pushAll(main, 'main', perThread)
-  assert.equal(await main.forceFlush(10_000), true)
+  assert.equal(await main.forceFlush(60_000), true)
   const results = await Promise.all(workers)
   assert.equal(mainPushed, perThread)
   const mainSpans = received.flatMap((bytes) => ExportSpansRequest.fromBinary(bytes).spans)

@@ -4,4 +4,4 @@
 def worker_exit(server, worker):
     import gunicorn_app
 
-    gunicorn_app.EXPORTER.force_flush(10)
+    gunicorn_app.EXPORTER.force_flush(60)

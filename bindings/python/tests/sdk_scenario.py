@@ -77,7 +77,7 @@ def main() -> None:
         exporter = exporter or hook.installed_exporter()
     health = None
     if exporter is not None:
-        exporter.force_flush(30)
+        exporter.force_flush(60)
         health = exporter.health_snapshot()
     sdk.shutdown()
     if mode == "uninstall":

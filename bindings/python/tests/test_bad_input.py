@@ -4,8 +4,8 @@ text work runs with the GIL released and gives the same results from many thread
 from __future__ import annotations
 
 import json
+import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -112,31 +112,33 @@ def test_span_builder_rejects_without_crashing():
 
 
 def test_long_text_work_releases_the_gil():
+    """Another thread runs while a long call is in flight. With forced GIL switches turned off
+    (a switch interval of 1000 s), the main thread can run during the worker's call only if the
+    call released the GIL: if it did not, the main thread always finds the call finished. Each
+    attempt that sees the call in flight proves the release; one is enough (no clock decides)."""
     big = json.dumps([{"k": "v" * 64, "n": i} for i in range(200_000)])
-    ticks = 0
-    stop = threading.Event()
-
-    def ticker() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-
-    thread = threading.Thread(target=ticker)
-    thread.start()
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    seen_in_flight = False
     try:
-        time.sleep(0.01)
-        before = ticks
-        start = time.perf_counter()
-        for _ in range(3):
-            drift_core.deterministic_hash(big)
-        elapsed = time.perf_counter() - start
-        during = ticks - before
+        for _ in range(50):
+            entered, finished = threading.Event(), threading.Event()
+
+            def work(entered=entered, finished=finished) -> None:
+                entered.set()
+                drift_core.deterministic_hash(big)
+                finished.set()
+
+            thread = threading.Thread(target=work)
+            thread.start()
+            entered.wait()
+            seen_in_flight = not finished.is_set()
+            thread.join()
+            if seen_in_flight:
+                break
     finally:
-        stop.set()
-        thread.join()
-    # With the GIL held for the whole call the ticker could only run between the calls.
-    assert elapsed > 0.01
-    assert during > 1000, (during, elapsed)
+        sys.setswitchinterval(old_interval)
+    assert seen_in_flight, "deterministic_hash held the GIL for the whole call"
 
 
 def test_threads_get_identical_results(span_payloads):

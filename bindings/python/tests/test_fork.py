@@ -38,7 +38,7 @@ def exported_span_ids(tmp_path: Path) -> list[str]:
     return ids
 
 
-def wait_child(pid: int, timeout: float = 30.0) -> int:
+def wait_child(pid: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -70,13 +70,13 @@ def test_os_fork_child_gets_its_own_exporter(tmp_path):
     exporter = file_exporter(tmp_path)
     for i in range(5):
         assert exporter.push_span(*push_args(i))
-    assert exporter.force_flush(10)
+    assert exporter.force_flush(60)
     parent_pid = os.getpid()
     report = tmp_path / "child.json"
 
     def child() -> int:
         results = [exporter.push_span(*push_args(1000 + i)) for i in range(20)]
-        flushed = exporter.force_flush(10)
+        flushed = exporter.force_flush(60)
         health = exporter.health_snapshot()
         report.write_text(json.dumps({"results": results, "flushed": flushed, "health": health}))
         return 0 if os.getpid() != parent_pid else 3
@@ -90,10 +90,10 @@ def test_os_fork_child_gets_its_own_exporter(tmp_path):
     # The parent is unaffected: its counters never saw the child's spans, its threads still run.
     for i in range(5, 10):
         assert exporter.push_span(*push_args(i))
-    assert exporter.force_flush(10)
+    assert exporter.force_flush(60)
     health = exporter.health_snapshot()
     assert health["pushed"] == 10 and health["exported"] == 10 and health["dropped_total"] == 0
-    assert exporter.shutdown(10)
+    assert exporter.shutdown(60)
     ids = exported_span_ids(tmp_path)
     assert sorted(ids) == sorted([f"{i:016x}" for i in range(10)] + [f"{1000 + i:016x}" for i in range(20)])
 
@@ -119,17 +119,17 @@ def test_fork_while_other_threads_push(tmp_path):
 
             def child(round_index: int = round_index) -> int:
                 ok = all(exporter.push_span(*push_args(50_000 + round_index * 10 + i)) for i in range(10))
-                return 0 if ok and exporter.force_flush(10) else 2
+                return 0 if ok and exporter.force_flush(60) else 2
 
             assert run_in_child(child) == 0
     finally:
         stop.set()
         thread.join()
-    assert exporter.force_flush(20)
+    assert exporter.force_flush(60)
     health = exporter.health_snapshot()
     assert health["pushed"] == pushed[0]
     assert health["exported"] + health["dropped_total"] == health["pushed"]
-    assert exporter.shutdown(10)
+    assert exporter.shutdown(60)
     ids = set(exported_span_ids(tmp_path))
     for round_index in range(5):
         for i in range(10):
@@ -143,7 +143,7 @@ def _mp_worker(base: int) -> tuple[int, bool, int]:
     assert _MP_EXPORTER is not None
     ok = sum(_MP_EXPORTER.push_span(*push_args(base + i)) for i in range(25))
     # multiprocessing workers leave through os._exit: flush explicitly.
-    return ok, _MP_EXPORTER.force_flush(10), os.getpid()
+    return ok, _MP_EXPORTER.force_flush(60), os.getpid()
 
 
 def test_multiprocessing_fork_pool(tmp_path):
@@ -156,10 +156,10 @@ def test_multiprocessing_fork_pool(tmp_path):
             results = pool.map(_mp_worker, [100_000 * (n + 1) for n in range(4)])
         assert all(ok == 25 and flushed for ok, flushed, _ in results)
         assert os.getpid() not in {pid for _, _, pid in results}
-        assert _MP_EXPORTER.force_flush(10)
+        assert _MP_EXPORTER.force_flush(60)
         assert _MP_EXPORTER.health_snapshot()["pushed"] == 1
     finally:
-        _MP_EXPORTER.shutdown(10)
+        _MP_EXPORTER.shutdown(60)
         _MP_EXPORTER = None
     ids = set(exported_span_ids(tmp_path))
     expected = {f"{100_000 * (n + 1) + i:016x}" for n in range(4) for i in range(25)} | {f"{1:016x}"}

@@ -37,7 +37,7 @@ def gunicorn_command() -> list[str]:
     return [sys.executable, "-m", "gunicorn"]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -93,7 +93,7 @@ def test_gunicorn_preload_workers_export_every_span(tmp_path):
             process.kill()
             _, stderr = process.communicate()
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while len(backend.spans()) < REQUESTS and time.monotonic() < deadline:
             time.sleep(0.05)
         spans = backend.spans()

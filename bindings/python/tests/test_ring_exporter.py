@@ -24,7 +24,7 @@ def test_push_flush_and_health(tmp_path):
     sink = CollectingSink()
     with ring_exporter(tmp_path, sink) as exporter:
         assert exporter.push_span(*push_args(1)) is True
-        assert exporter.force_flush(10) is True
+        assert exporter.force_flush(60) is True
         health = exporter.health_snapshot()
     assert health["pushed"] == 1 and health["exported"] == 1 and health["dropped_total"] == 0
     assert health["in_flight"] == 0 and health["running"] is True and health["circuit_state"] == "closed"
@@ -63,7 +63,7 @@ def test_spans_have_the_stock_path_hashes(tmp_path, span_payloads):
             )
             assert exporter.push_span(*args)
             expected[args[1]] = stock_span_proto(*args)
-        assert exporter.force_flush(30)
+        assert exporter.force_flush(60)
     spans = {span["span_id"]: span for span in sink.spans()}
     assert spans.keys() == expected.keys()
     for span_id, span in spans.items():
@@ -91,7 +91,7 @@ def test_python_dialect_values_match_stock_path(tmp_path, text):
     with ring_exporter(tmp_path, sink) as exporter:
         args = push_args(0, input_value=text, output_value=text)
         assert exporter.push_span(*args)
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
     assert sink.spans() == [stock_span_proto(*args)]
 
 
@@ -107,7 +107,7 @@ def test_python_floats_match_stock_path(tmp_path):
     with ring_exporter(tmp_path, sink) as exporter:
         args = push_args(0, input_value=json.dumps({"v": values}), output_value=json.dumps(values[:50]))
         assert exporter.push_span(*args)
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
     assert sink.spans() == [stock_span_proto(*args)]
 
 
@@ -116,7 +116,7 @@ def test_absent_values_are_empty_objects(tmp_path):
     with ring_exporter(tmp_path, sink) as exporter:
         args = push_args(0, input_value=None, output_value=None, metadata=None)
         assert exporter.push_span(*args)
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
     assert sink.spans() == [stock_span_proto(*args)]
 
 
@@ -141,7 +141,7 @@ def test_concurrent_threads_all_arrive(tmp_path):
             thread.start()
         for thread in threads:
             thread.join()
-        assert exporter.force_flush(30)
+        assert exporter.force_flush(60)
         health = exporter.health_snapshot()
     assert sum(results) == threads_count * per_thread
     span_ids = [span["span_id"] for span in sink.spans()]
@@ -167,7 +167,7 @@ def test_too_large_returns_false_and_counts(tmp_path):
     with ring_exporter(tmp_path, sink, max_span_bytes=4096) as exporter:
         assert exporter.push_span(*push_args(0, input_value=json.dumps({"big": "z" * 10_000}))) is False
         assert exporter.push_span(*push_args(1)) is True
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
         health = exporter.health_snapshot()
     assert health["dropped"]["too_large"] == 1 and health["exported"] == 1
 
@@ -176,7 +176,7 @@ def test_push_after_shutdown_returns_false(tmp_path):
     sink = CollectingSink()
     exporter = ring_exporter(tmp_path, sink)
     assert exporter.push_span(*push_args(0))
-    assert exporter.shutdown(10) is True
+    assert exporter.shutdown(60) is True
     assert exporter.shutdown(1) is True  # idempotent
     assert exporter.push_span(*push_args(1)) is False
     health = exporter.health_snapshot()
@@ -190,7 +190,7 @@ def test_invalid_json_is_counted_never_raised(tmp_path):
         assert exporter.push_span(*push_args(0, input_value="{not json")) is True
         assert exporter.push_span(*push_args(1, input_schema_merges="[broken")) is True
         assert exporter.push_span(*push_args(2)) is True
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
         health = exporter.health_snapshot()
     assert health["pushed"] == 3
     assert health["exported"] + health["dropped_total"] == 3
@@ -216,7 +216,7 @@ def test_bytes_json_fields_are_accepted(tmp_path):
     with ring_exporter(tmp_path, sink) as exporter:
         args = push_args(0, input_value=b'{"a": 1}')
         assert exporter.push_span(*args)
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
     expected = stock_span_proto(*push_args(0, input_value='{"a": 1}'))
     assert sink.spans() == [expected]
 
@@ -249,7 +249,7 @@ def test_keyword_arguments(tmp_path):
             "environment",
         ]
         assert exporter.push_span(**dict(zip(names, args)))
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
     assert sink.spans() == [stock_span_proto(*args)]
 
 
@@ -260,7 +260,7 @@ def test_file_sink_writes_sdk_json_lines(tmp_path):
     )
     args = push_args(3, input_value=json.dumps({"q": 1}))
     assert exporter.push_span(*args)
-    assert exporter.shutdown(10)
+    assert exporter.shutdown(60)
     files = list(Path(directory).glob("*.jsonl"))
     assert len(files) == 1 and files[0].name.endswith(f"_trace_{args[0]}.jsonl")
     line = json.loads(files[0].read_text().splitlines()[0])
@@ -297,9 +297,9 @@ def test_callback_exceptions_do_not_break_the_exporter(tmp_path, monkeypatch):
 
     exporter = drift_core.RingExporter(sink=failing, ring_dir=str(tmp_path / "rings"), schedule_delay_millis=10)
     assert exporter.push_span(*push_args(0))
-    assert exporter.force_flush(10)
+    assert exporter.force_flush(60)
     assert exporter.push_span(*push_args(1))
-    assert exporter.shutdown(10)
+    assert exporter.shutdown(60)
     assert len(calls) >= 1
     # Reported through sys.unraisablehook, like an exception in a finalizer.
     assert reported and all(isinstance(error, RuntimeError) for error in reported)
@@ -310,7 +310,7 @@ def test_garbage_collected_exporter_flushes(tmp_path):
     exporter = ring_exporter(tmp_path, sink, schedule_delay_millis=60_000)
     assert exporter.push_span(*push_args(0))
     del exporter  # dropping shuts down (GIL released while the callback sink delivers)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not sink.requests and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(sink.spans()) == 1
@@ -375,7 +375,7 @@ def test_sdk_push_reads_attributes_like_the_stock_converter(tmp_path, attributes
     sink = CollectingSink()
     with ring_exporter(tmp_path, sink) as exporter:
         assert push_sdk(exporter, attributes) == 0
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
     (span,) = sink.spans()
     assert span["name"] == get_attribute_as_str(attributes, "td.name", "otel-name")
     assert span.get("package_name", "") == get_attribute_as_str(attributes, "td.package_name")
@@ -407,6 +407,6 @@ def test_sdk_push_over_the_size_limit_is_not_pushed(tmp_path):
         attributes = {"td.input_value": json.dumps({"x": "y" * 600}), "td.output_value": json.dumps({"z": "w" * 600})}
         assert push_sdk(exporter, attributes, max_value_bytes=1000) == 2
         assert push_sdk(exporter, attributes, max_value_bytes=2000) == 0
-        assert exporter.force_flush(10)
+        assert exporter.force_flush(60)
         assert exporter.health_snapshot()["pushed"] == 1
     assert len(sink.spans()) == 1
