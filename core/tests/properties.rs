@@ -255,17 +255,29 @@ fn published_double_reading(literal: &str) -> Option<f64> {
     serde_json::from_str(&published_layout(first)).ok()
 }
 
-/// The published core's text of a double, written plainly: the shortest round-trip digits, in
-/// fixed notation when the decimal point falls within `-5 < k <= 16` (with `.0` on integral
-/// values), in exponent notation otherwise. The layout matters to the second reading: the `.0`
-/// of `7483758359054897.0` is a 17th significant digit for serde_json's algorithm.
+/// The published core's text of a double, written plainly: the shortest round-trip digits (ryu's
+/// choice, which zmij shares: of two equally near digit strings, the even one; Rust's own `{:e}`
+/// may pick the other), in fixed notation when the decimal point falls within `-5 < k <= 16`
+/// (with `.0` on integral values), in exponent notation otherwise. The layout matters to the
+/// second reading: the `.0` of `7483758359054897.0` is a 17th significant digit for serde_json's
+/// algorithm, and so is the last digit of a tie.
 fn published_layout(value: f64) -> String {
-    let scientific = format!("{:e}", value.abs());
-    let (mantissa, exponent) = scientific.split_once('e').unwrap();
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(value.abs());
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
     let exponent: i32 = exponent.parse().unwrap();
+    let point = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    let all_digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let leading_zeros = all_digits.len() - all_digits.trim_start_matches('0').len();
+    let digits = all_digits.trim_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    // Digits before the decimal point, counted from the first significant digit.
+    let k = if digits == "0" {
+        1
+    } else {
+        point + exponent - leading_zeros as i32
+    };
     let sign = if value.is_sign_negative() { "-" } else { "" };
-    let k = exponent + 1; // digits before the decimal point
     let n = digits.len() as i32;
     let body = if -5 < k && k <= 16 {
         if k <= 0 {
@@ -282,9 +294,30 @@ fn published_layout(value: f64) -> String {
         } else {
             format!(".{rest}")
         };
-        format!("{first}{fraction}e{exponent:+}")
+        format!("{first}{fraction}e{:+}", k - 1)
     };
     format!("{sign}{body}")
+}
+
+#[test]
+fn the_published_layout_is_the_documented_one() {
+    for (value, text) in [
+        (1.0, "1.0"),
+        (0.1, "0.1"),
+        (-0.0, "-0.0"),
+        (1e16, "1e+16"),
+        (1e-7, "1e-7"),
+        (0.00001, "0.00001"),
+        (1e-6, "1e-6"),
+        (1.5e300, "1.5e+300"),
+        (1000000000000000.0, "1000000000000000.0"),
+        (123.456, "123.456"),
+        (1.8446744073709552e19, "1.8446744073709552e+19"),
+        (-9.223372036854776e18, "-9.223372036854776e+18"),
+        (273405520113395.625, "273405520113395.62"),
+    ] {
+        assert_eq!(published_layout(value), text);
+    }
 }
 
 /// A normalized number as a correctly rounded reader sees it (the text is shortest round-trip).
@@ -328,6 +361,23 @@ fn unstable_double_hashes_as_the_published_core() {
     assert_eq!(
         deterministic_hash(&normalized).unwrap(),
         "287b98f0ed45bd374fbf9bb5591e0c115cc5a5da18359e6769d42087f22d3005"
+    );
+}
+
+/// Found by a long exploration run: the double read first lies exactly between two 17-digit
+/// texts, and the published writer takes the even one (`…395.62`), whose second reading is
+/// `…395.59375`, written `…395.6` (the published 0.1.9 gives this text).
+#[test]
+fn tie_in_the_shortest_digits_reads_as_the_published_core() {
+    assert_eq!(
+        normalize_json("-27340552011339563e-2").unwrap(),
+        "-273405520113395.6"
+    );
+    assert_eq!(
+        written_double("-273405520113395.6").to_bits(),
+        published_double_reading("-27340552011339563e-2")
+            .unwrap()
+            .to_bits()
     );
 }
 
