@@ -62,6 +62,18 @@ pub fn parse_json_with(text: &str, options: ParseOptions) -> Result<Value<'_>, C
     }
 }
 
+/// Parses a JSON text with one reading of its numbers, as one `serde_json::from_str` gives them:
+/// what the published core does with a decoded body and with the JSON arguments of the Node
+/// span builder (`inputValueJson`, `metadataJson`, schemas), which it encodes without the text
+/// round trip [`parse_json`] reproduces. Errors are [`parse_json`]'s.
+pub fn parse_json_read_once(text: &str) -> Result<Value<'_>, CoreError> {
+    let mut parser = Parser::new(text, JsonFlavour::Strict);
+    parser.reread_floats = false;
+    parser
+        .parse_document()
+        .map_err(|Reject| describe_rejection(text))
+}
+
 /// Strict parse of a decoded body (a text a schema merge says is JSON) that only says whether
 /// the text is JSON (no error message is worded).
 ///
