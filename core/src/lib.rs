@@ -60,7 +60,9 @@ mod wire;
 
 pub use error::CoreError;
 pub use merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
-pub use parse::{JsonFlavour, MAX_DEPTH, ParseOptions, parse_json, parse_json_with};
+pub use parse::{
+    JsonFlavour, MAX_DEPTH, ParseOptions, parse_json, parse_json_read_once, parse_json_with,
+};
 pub use payload::{
     ExportPayload, ProcessedPayload, process_export_payload, process_export_payload_with,
     process_export_value,

@@ -59,13 +59,23 @@ impl SchemaMerges {
     }
 }
 
-/// The published core deserializes merges with serde into `HashMap<String, MergeRule>`; the name
+/// The published core deserializes merges with serde into a map of `MergeRule`; the name
 /// `MergeRule` and the field types appear in its error messages (`expected struct MergeRule`,
 /// `expected i32`), so the same derive is used here.
+///
+/// Every field is `#[serde(default)]` there, which matters for a rule written as a JSON array:
+/// serde's derive reads a struct from a sequence positionally, and a field marked `default` that
+/// the sequence lacks gets its default instead of an `invalid length` error. So `[]`, `[1]` and
+/// `[1, 1]` are rules (`[1, 1]` is `encoding: 1, decoded_type: 1`), `[1, 1, 0.5, 9]` is
+/// `trailing characters` (serde_json's end of sequence), and `null` elements are `None`
+/// (goldens: `process_export_payload.jsonl`, the merge-shape cases).
 #[derive(serde::Deserialize)]
 struct MergeRule {
+    #[serde(default)]
     encoding: Option<i32>,
+    #[serde(default)]
     decoded_type: Option<i32>,
+    #[serde(default)]
     match_importance: Option<f64>,
 }
 

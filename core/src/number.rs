@@ -226,11 +226,16 @@ const SHORT_DIGITS: usize = 15;
 
 /// Fast path for the literals payloads are made of (`42`, `-7`, `12.5`, `0.001`): at most 15
 /// digits in all, no exponent. Returns the value [`scan`] + [`serde_value`] give (same
-/// significand, same `from_parts`, same stability test; a property test compares them) and the
-/// index past the literal, or `None` to let the general reader decide (longer literals,
-/// exponents, malformed text).
+/// significand, same `from_parts`, same stability test; a property test compares them), or with
+/// `reread == false` the value [`scan`] + [`serde_value_once`] give, and the index past the
+/// literal, or `None` to let the general reader decide (longer literals, exponents, malformed
+/// text).
 #[inline]
-pub(crate) fn parse_short(bytes: &[u8], start: usize) -> Option<(Value<'static>, usize)> {
+pub(crate) fn parse_short(
+    bytes: &[u8],
+    start: usize,
+    reread: bool,
+) -> Option<(Value<'static>, usize)> {
     let mut i = start;
     let positive = bytes.get(i) != Some(&b'-');
     if !positive {
@@ -288,7 +293,7 @@ pub(crate) fn parse_short(bytes: &[u8], start: usize) -> Option<(Value<'static>,
     // `frac_digits <= 15`: the cast is exact.
     let exponent = -(frac_digits as i32);
     let f = from_parts(positive, significand, exponent)?;
-    let f = if reread_is_exact(significand, exponent) {
+    let f = if !reread || reread_is_exact(significand, exponent) {
         f
     } else {
         published_float_round_trip(f)
@@ -373,6 +378,16 @@ pub(crate) fn serde_value(scanned: &Scanned) -> Option<Value<'static>> {
         SerdeNumber::I64(i) => Value::Int(i),
         SerdeNumber::F64(f) if scanned.stable => Value::Float(f),
         SerdeNumber::F64(f) => Value::Float(published_float_round_trip(f)),
+    })
+}
+
+/// The value of a scanned literal read once, as serde_json's `from_str` gives it (the published
+/// core's reading of a decoded body); `None` when out of range.
+pub(crate) fn serde_value_once(scanned: &Scanned) -> Option<Value<'static>> {
+    Some(match scanned.value? {
+        SerdeNumber::U64(u) => Value::UInt(u),
+        SerdeNumber::I64(i) => Value::Int(i),
+        SerdeNumber::F64(f) => Value::Float(f),
     })
 }
 
@@ -549,6 +564,43 @@ mod tests {
         Some((serde_value(&scanned)?, scanned.end))
     }
 
+    /// The general reader's single reading (decoded bodies).
+    fn general_once(bytes: &[u8]) -> Option<(Value<'static>, usize)> {
+        let scanned = scan(bytes, 0)?;
+        Some((serde_value_once(&scanned)?, scanned.end))
+    }
+
+    #[test]
+    fn a_single_reading_keeps_serde_jsons_first_double() {
+        // Published decoded bodies (goldens): read once, these differ from the payload's reading.
+        for (literal, once, twice) in [
+            ("94e25", 9.400000000000001e26, 9.4e26),
+            (
+                "-98682831394406063e-5",
+                -986828313944.0607,
+                -986828313944.0608,
+            ),
+            (
+                "1156346444425357626159",
+                1.1563464444253577e21,
+                1.1563464444253576e21,
+            ),
+        ] {
+            let read_once = general_once(literal.as_bytes()).and_then(|(v, _)| v.as_f64());
+            let read_twice = general(literal.as_bytes()).and_then(|(v, _)| v.as_f64());
+            assert_eq!(
+                read_once.map(f64::to_bits),
+                Some(f64::to_bits(once)),
+                "{literal}"
+            );
+            assert_eq!(
+                read_twice.map(f64::to_bits),
+                Some(f64::to_bits(twice)),
+                "{literal}"
+            );
+        }
+    }
+
     fn same(a: &Option<(Value<'static>, usize)>, b: &Option<(Value<'static>, usize)>) -> bool {
         match (a, b) {
             (Some((Value::Float(x), i)), Some((Value::Float(y), j))) => {
@@ -580,13 +632,15 @@ mod tests {
             "0.1",
             "0.30000000000001",
         ] {
-            let short = parse_short(literal.as_bytes(), 0);
+            let short = parse_short(literal.as_bytes(), 0, true);
             assert!(short.is_some(), "{literal}");
             assert!(same(&short, &general(literal.as_bytes())), "{literal}");
         }
-        assert!(parse_short(b"42,", 0).is_some_and(|(v, end)| v == Value::UInt(42) && end == 2));
         assert!(
-            parse_short(b"-0]", 0)
+            parse_short(b"42,", 0, true).is_some_and(|(v, end)| v == Value::UInt(42) && end == 2)
+        );
+        assert!(
+            parse_short(b"-0]", 0, true)
                 .is_some_and(|(v, _)| v.as_f64().is_some_and(f64::is_sign_negative))
         );
         for rejected in [
@@ -599,7 +653,10 @@ mod tests {
             "0.1234567890123456",
             "-.5",
         ] {
-            assert!(parse_short(rejected.as_bytes(), 0).is_none(), "{rejected}");
+            assert!(
+                parse_short(rejected.as_bytes(), 0, true).is_none(),
+                "{rejected}"
+            );
         }
     }
 
@@ -621,10 +678,16 @@ mod tests {
                 frac.map(|f| format!(".{f}")).unwrap_or_default(),
                 tail,
             );
-            let short = parse_short(literal.as_bytes(), 0);
+            let short = parse_short(literal.as_bytes(), 0, true);
             if short.is_some() {
                 let expected = general(literal.as_bytes());
                 prop_assert!(same(&short, &expected), "{} -> {:?} vs {:?}", literal, short, expected);
+            }
+            let short_once = parse_short(literal.as_bytes(), 0, false);
+            prop_assert_eq!(short.is_some(), short_once.is_some());
+            if short_once.is_some() {
+                let expected = general_once(literal.as_bytes());
+                prop_assert!(same(&short_once, &expected), "{} -> {:?} vs {:?}", literal, short_once, expected);
             }
         }
     }

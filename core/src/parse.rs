@@ -62,10 +62,29 @@ pub fn parse_json_with(text: &str, options: ParseOptions) -> Result<Value<'_>, C
     }
 }
 
-/// Strict parse that only says whether the text is JSON (no error message is worded): for
-/// texts that are merely tried, like a decoded body that may or may not be JSON.
-pub(crate) fn try_parse_json(text: &str) -> Option<Value<'_>> {
-    Parser::new(text, JsonFlavour::Strict).parse_document().ok()
+/// Parses a JSON text with one reading of its numbers, as one `serde_json::from_str` gives them:
+/// what the published core does with a decoded body and with the JSON arguments of the Node
+/// span builder (`inputValueJson`, `metadataJson`, schemas), which it encodes without the text
+/// round trip [`parse_json`] reproduces. Errors are [`parse_json`]'s.
+pub fn parse_json_read_once(text: &str) -> Result<Value<'_>, CoreError> {
+    let mut parser = Parser::new(text, JsonFlavour::Strict);
+    parser.reread_floats = false;
+    parser
+        .parse_document()
+        .map_err(|Reject| describe_rejection(text))
+}
+
+/// Strict parse of a decoded body (a text a schema merge says is JSON) that only says whether
+/// the text is JSON (no error message is worded).
+///
+/// The published core reads such a body with one `serde_json::from_str` and inserts the value
+/// into the (already normalized) payload: its doubles are read once, where the payload's own are
+/// read twice (see [`number::serde_value`]). So `94e25` in a body is `9.400000000000001e+26`,
+/// the same literal in the payload `9.4e+26` (goldens: `process_export_payload.jsonl`).
+pub(crate) fn try_parse_decoded_body(text: &str) -> Option<Value<'_>> {
+    let mut parser = Parser::new(text, JsonFlavour::Strict);
+    parser.reread_floats = false;
+    parser.parse_document().ok()
 }
 
 /// Marker for "the text is not accepted"; the message comes from [`describe_rejection`].
@@ -105,6 +124,9 @@ struct Parser<'a> {
     flavour: JsonFlavour,
     /// Set when a Python-flavour number has no value the published binding accepts.
     unsupported: bool,
+    /// Strict dialect: give doubles the published core's second reading (its text round trip).
+    /// Off for decoded bodies, which it reads once.
+    reread_floats: bool,
     /// Elements of the arrays being parsed, innermost last: each array is then moved out into a
     /// `Vec` of exactly its length (one allocation, no growth copies).
     items: Vec<Value<'a>>,
@@ -124,6 +146,7 @@ impl<'a> Parser<'a> {
             },
             flavour,
             unsupported: false,
+            reread_floats: true,
             // Sized for typical payloads (one member per ~40 bytes at most open at once is
             // generous) so the stacks rarely grow while parsing.
             items: Vec::with_capacity((text.len() / 64).clamp(4, 512)),
@@ -367,7 +390,8 @@ impl<'a> Parser<'a> {
     #[inline]
     fn parse_number(&mut self) -> Parsed<Value<'a>> {
         if self.flavour == JsonFlavour::Strict
-            && let Some((value, end)) = number::parse_short(self.bytes, self.pos)
+            && let Some((value, end)) =
+                number::parse_short(self.bytes, self.pos, self.reread_floats)
         {
             self.pos = end;
             return Ok(value);
@@ -381,7 +405,10 @@ impl<'a> Parser<'a> {
         let scanned = number::scan(self.bytes, start).ok_or(Reject)?;
         self.pos = scanned.end;
         match self.flavour {
-            JsonFlavour::Strict => number::serde_value(&scanned).ok_or(Reject),
+            JsonFlavour::Strict if self.reread_floats => {
+                number::serde_value(&scanned).ok_or(Reject)
+            }
+            JsonFlavour::Strict => number::serde_value_once(&scanned).ok_or(Reject),
             JsonFlavour::Python => {
                 let literal = &self.text[start..scanned.end];
                 match number::python_value(literal, &scanned) {

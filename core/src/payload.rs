@@ -15,7 +15,7 @@ use crate::CoreError;
 use crate::canonical::{self, write_scalar, write_str};
 use crate::hash::sha256_hex;
 use crate::merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
-use crate::parse::{ParseOptions, parse_json, parse_json_with, try_parse_json};
+use crate::parse::{ParseOptions, parse_json, parse_json_with, try_parse_decoded_body};
 use crate::pb_struct::{
     begin_element, begin_entry, container_tag, finish_element, finish_entry, leaf_len,
     write_leaf_element, write_leaf_entry,
@@ -168,7 +168,7 @@ fn process_export_value_sized<'a>(
                     let candidate = decode_candidate(child, rule);
                     let parsed = match &candidate {
                         Some((text, _)) if rule.decoded_type == Some(DECODED_TYPE_JSON) => {
-                            try_parse_json(text)
+                            try_parse_decoded_body(text)
                         }
                         _ => None,
                     };

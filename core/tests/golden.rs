@@ -122,12 +122,17 @@ fn python_flavour_matches_process_export_payload_pyobject() {
     };
     for g in &cases {
         let text = input_text(&g.args, &texts, "payload_json");
+        // The published binding serializes the merges object (`json.loads` of the text) and reads
+        // that text: errors are positioned in the canonical text.
         let merges = match g.args["schema_merges_json"].as_str() {
-            Some(m) => parse_schema_merges(m).expect("merges"),
-            None => SchemaMerges::new(),
+            Some(m) => parse_json_with(m, python)
+                .and_then(|v| canonical::to_string(&v))
+                .and_then(|t| parse_schema_merges(&t)),
+            None => Ok(SchemaMerges::new()),
         };
         let at = format!("python_flavour line {}", g.line);
-        let result = parse_json_with(&text, python).and_then(|v| process_export_value(v, &merges));
+        let result = parse_json_with(&text, python)
+            .and_then(|v| merges.and_then(|merges| process_export_value(v, &merges)));
         expect(g, result, |e, p| {
             assert_eq!(
                 e["decoded_value_hash"], p.decoded_value_hash,

@@ -284,13 +284,89 @@ MERGE_CASES = [
     ('{"a":"x"}', None),
 ]
 
+# Merge rules in every shape serde's derive reads (issue 13): the published `MergeRule` has three
+# `#[serde(default)]` fields, so a rule may be an array of 0..=3 elements (positional: encoding,
+# decoded_type, match_importance), with nulls; a longer one is `trailing characters`.
+MERGE_SHAPE_RULES = [
+    "[]", "[1]", "[1,1]", "[1,1,0.5]", "[1,1,0.5,9]", "[1,1,0.5,]", "[1,]", "[null]", "[null,null]",
+    "[null,null,null]", "[null,1]", "[1,null,2]", "[0,1]", "[2,1]", "[1,0]", "[1,1,null]", "[1,1,-1]",
+    "[1,1,1e400]", "[1,1,1e308]", "[\"x\"]", "[1.5]", "[1,1.0]", "[1,1,\"x\"]", "[1,1,true]", "[[]]",
+    "[{}]", "[4294967297]", "[-2147483648,2147483647]", "[1,1,0.30000000000000004]", " [ 1 , 1 ] ",
+    "[1,1", "[1,1,0.5,9", "[", "[1 1]", "{}", '{"encoding":1}', '{"decoded_type":1}',
+    '{"match_importance":0.25}', '{"encoding":null,"decoded_type":null,"match_importance":null}',
+    '{"encoding":1,"bogus":[1,2]}', '{"encoding":1,"encoding":null}', '{"decoded_type":1,"x":{"y":[]}}',
+    '{"encoding":1', "null", "true", "1", '"x"', "-0",
+]
+MERGE_SHAPE_CASES = [('{}', '{"a":[]}'), ('{"body":"WzEsMV0="}', '{"body":[1,1]}')]
+for rule in MERGE_SHAPE_RULES:
+    MERGE_SHAPE_CASES.append(('{"a":"eyJ4IjoxfQ==","b":"[1]"}', '{"a":%s}' % rule))
+    MERGE_SHAPE_CASES.append(('{"a":"[2.5,{\\"k\\":null}]","b":1}', '{"a":%s,"b":[null,null,0.75]}' % rule))
+MERGE_SHAPE_CASES += [
+    ('{"a":"eyJ4IjoxfQ=="}', '{"a":[1,1],"a":[]}'),
+    ('{"a":"eyJ4IjoxfQ=="}', '{"a":[],"a":{"encoding":1,"decoded_type":1}}'),
+    ('{"a":"eyJ4IjoxfQ=="}', '[[1,1]]'),
+    ('{"a":"eyJ4IjoxfQ=="}', '{"a":[1,1]'),
+    ('[1]', '{"a":[1,1]}'),
+]
+
+
+# Numbers inside decoded bodies (issue 13): the published core reads a body with one
+# serde_json::from_str, where the payload's own numbers are read twice (its text round trip).
+DECODED_NUMBER_BODIES = [
+    "94e25", "-98682831394406063e-5",
+    "[83441658336277746e-19,0.30000000000000004,1156346444425357626159,0.30000000000000004]",
+    "9007199254740993.0", "9007199254740993", "-6.604630556388117e-41", "4.464787050584254e+65",
+    "1156346444425357626159", "18446744073709551616", "-9223372036854775809", "1e23", "8.41e21",
+    "1.7976931348623157e308", "1E400", "5e-324", "2.2250738585072011e-308", "0.1", "-0", "-0.0",
+    '{"n":94e25,"m":[1.2345678901234567e-300,{"k":-98682831394406063e-5}]}',
+]
+
+
+def random_body_number(rng):
+    """A number literal of the shapes where readings differ: 16-17 significant digits, big
+    exponents, integers beyond 64 bits."""
+    kind = rng.random()
+    if kind < 0.3:
+        digits = str(rng.randint(10**15, 10**17 - 1))
+        return ("-" if rng.random() < 0.3 else "") + digits + "e" + str(rng.randint(-330, 290))
+    if kind < 0.5:
+        return str(rng.randint(-(2**90), 2**90))
+    if kind < 0.7:
+        return repr(random_double(rng))
+    if kind < 0.85:
+        return str(rng.randint(1, 999)) + "e" + str(rng.randint(15, 300))
+    return random_literal(rng)
+
+
+def decoded_number_cases():
+    rng = random.Random(20261202)
+    bodies = list(DECODED_NUMBER_BODIES)
+    for _ in range(60):
+        bodies.append("[" + ",".join(random_body_number(rng) for _ in range(rng.randint(1, 40))) + "]")
+    for body in bodies:
+        yield '{"body":%s}' % json.dumps(body), '{"body":{"decoded_type":1}}'
+        yield '{"body":"%s"}' % b64s(body), '{"body":{"encoding":1,"decoded_type":1,"match_importance":0.5}}'
+        yield '{"body":"%s","n":%s}' % (b64s(body), body if not body.startswith("1E4") else "0"), '{"body":[1,1]}'
+
+
+# Disagreements the differential fuzzers (bindings/*/tests, scripts/fuzz-differential.sh) found:
+# every one becomes a golden here. (payload_json, schema_merges_json)
+FUZZ_FOUND = [
+    ('{}', '{"a":[]}'),
+    ('{"body":"WzEsMV0="}', '{"body":[1,1]}'),
+    ('{"body":"94e25"}', '{"body":{"decoded_type":1}}'),
+    ('{"body":"-98682831394406063e-5"}', '{"body":{"decoded_type":1}}'),
+    ('{"body":"[83441658336277746e-19,0.30000000000000004,1156346444425357626159,0.30000000000000004]"}',
+     '{"body":{"decoded_type":1}}'),
+]
+
 
 def gen_process_export_payload():
     w = Writer("process_export_payload.jsonl")
     for text in EDGE_TEXTS:
         w.line("process_export_payload", {"payload_json": text, "schema_merges_json": None},
                export_out(call(drift_core.process_export_payload, text, None)))
-    for text, merges in MERGE_CASES:
+    for text, merges in MERGE_CASES + MERGE_SHAPE_CASES + list(decoded_number_cases()) + FUZZ_FOUND:
         w.line("process_export_payload", {"payload_json": text, "schema_merges_json": merges},
                export_out(call(drift_core.process_export_payload, text, merges)))
     for rec, text in fixture_lines():
@@ -334,7 +410,7 @@ def gen_python_flavour():
         nums += [str(rng.randint(-(2**80), 2**80)) for _ in range(20)]
         texts.append("[" + ", ".join(nums) + "]")
     items = [(t, None, {"payload_json": t}) for t in texts]
-    for text, merges in MERGE_CASES[:30]:
+    for text, merges in MERGE_CASES[:30] + MERGE_SHAPE_CASES + list(decoded_number_cases())[::3] + FUZZ_FOUND:
         items.append((text, merges, {"payload_json": text}))
     for rec, text in fixture_lines():
         if rec["size_class"] in ("200b", "2k"):
@@ -347,7 +423,10 @@ def gen_python_flavour():
             value = json.loads(text)
         except (RecursionError, ValueError):
             continue  # json.loads refuses it: the SDK never hands such text over
-        merges_obj = None if merges is None else json.loads(merges)
+        try:
+            merges_obj = None if merges is None else json.loads(merges)
+        except ValueError:
+            continue  # not JSON: a Python caller has no such merges object
         r = call(drift_core.process_export_payload_pyobject, value, merges_obj)
         if "ok" in r:
             _, dh, schema, sh, pb = r["ok"]

@@ -3,7 +3,7 @@
 
 use drift_core_rs::{
     CoreError, JsonSchema, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
-    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, parse_json,
+    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, parse_json_read_once,
 };
 use napi::JsValue;
 use napi::bindgen_prelude::{Buffer, Env, Unknown};
@@ -202,9 +202,10 @@ pub struct BuildSpanProtoBytesInput {
 }
 
 /// Parses one JSON argument of `buildSpanProtoBytes`. The published addon names the argument
-/// in the message (`invalid input_schema_json: expected value at line 1 column 1`).
+/// in the message (`invalid input_schema_json: expected value at line 1 column 1`), and encodes
+/// the value it read with one `serde_json::from_str`: its numbers are read once.
 fn parse_field<'a>(field: &str, json: &'a str) -> Result<Value<'a>, JsError> {
-    parse_json(json).map_err(|error| field_json_error(field, error))
+    parse_json_read_once(json).map_err(|error| field_json_error(field, error))
 }
 
 fn field_json_error(field: &str, error: CoreError) -> JsError {

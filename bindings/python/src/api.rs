@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::args::{bool_arg, int_arg, opt_bytes_arg, opt_str_arg, str_arg};
 use crate::errors::core_error;
-use crate::from_py::{check_convertible, with_value};
+use crate::from_py::{check_convertible, check_types, with_span_value, with_value};
 use crate::guard::guarded;
 use crate::schema_from_py::schema_from_py;
 use crate::to_py::{schema_to_py, value_to_py};
@@ -153,8 +153,21 @@ fn process_export_payload_pyobject<'py>(
     schema_merges: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     guarded("process_export_payload_pyobject", || {
-        let merges = merges_from_py(schema_merges)?;
+        // The published binding converts the payload, then the merges (to JSON text), then
+        // meets the payload's nesting (its text round trip), then reads the merges text: the
+        // first error in that order is the one raised.
+        let merges_text = match merges_text_from_py(schema_merges) {
+            Ok(text) => text,
+            Err(merges_error) => {
+                check_types(payload)?;
+                return Err(merges_error);
+            }
+        };
         with_value(payload, |value| {
+            let merges = match merges_text.as_deref() {
+                Some(text) => drift_core_rs::parse_schema_merges(text).map_err(core_error)?,
+                None => SchemaMerges::new(),
+            };
             let out = drift_core_rs::process_export_value(value, &merges).map_err(core_error)?;
             PyTuple::new(
                 py,
@@ -170,16 +183,18 @@ fn process_export_payload_pyobject<'py>(
     })
 }
 
-/// Schema merges given as Python objects. The published binding serializes them to JSON and
-/// deserializes that text, so its errors carry positions in the canonical text; doing the same
-/// keeps every message identical (merges are a few dozen bytes).
-pub(crate) fn merges_from_py(merges: &Bound<'_, PyAny>) -> PyResult<SchemaMerges> {
+/// Schema merges given as Python objects, as the JSON text the published binding reads them
+/// from (`None` for `None`). It serializes them and deserializes that text, so its errors carry
+/// positions in the canonical text; doing the same keeps every message identical (merges are a
+/// few dozen bytes).
+fn merges_text_from_py(merges: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     if merges.is_none() {
-        return Ok(SchemaMerges::new());
+        return Ok(None);
     }
     with_value(merges, |value| {
-        let text = drift_core_rs::canonical::to_string(&value).map_err(core_error)?;
-        drift_core_rs::parse_schema_merges(&text).map_err(core_error)
+        drift_core_rs::canonical::to_string(&value)
+            .map(Some)
+            .map_err(core_error)
     })
 }
 
@@ -263,7 +278,7 @@ fn build_span_proto_bytes_pyobject<'py>(
         let output_schema = schema_from_py(output_schema)?;
         // Values are converted (and so type-checked) even when Struct bytes replace them, as
         // the published binding does; then the bytes arguments are checked.
-        with_value(metadata, |metadata| {
+        with_span_value(metadata, |metadata| {
             let input_given = !input_value_proto_struct_bytes.is_none();
             let output_given = !output_value_proto_struct_bytes.is_none();
             with_value_unless(input_value, input_given, |input| {
@@ -336,7 +351,7 @@ fn with_value_unless<R>(
         check_convertible(object)?;
         f(None)
     } else {
-        with_value(object, |value| f(Some(value)))
+        with_span_value(object, |value| f(Some(value)))
     }
 }
 

@@ -43,10 +43,30 @@ pub(crate) fn with_value<'py, R>(
     object: &Bound<'py, PyAny>,
     f: impl for<'v> FnOnce(Value<'v>) -> PyResult<R>,
 ) -> PyResult<R> {
+    with_value_as(object, true, f)
+}
+
+/// [`with_value`] for the span builder's values (`metadata`, `input_value`, `output_value`): the
+/// published builder encodes the converted value as it is, without the text round trip, so a
+/// float keeps its own bits (`5.394009208741125e-155` stays, where `process_export_payload_pyobject`
+/// makes it `5.3940092087411246e-155`).
+pub(crate) fn with_span_value<'py, R>(
+    object: &Bound<'py, PyAny>,
+    f: impl for<'v> FnOnce(Value<'v>) -> PyResult<R>,
+) -> PyResult<R> {
+    with_value_as(object, false, f)
+}
+
+fn with_value_as<'py, R>(
+    object: &Bound<'py, PyAny>,
+    round_trip: bool,
+    f: impl for<'v> FnOnce(Value<'v>) -> PyResult<R>,
+) -> PyResult<R> {
     let mut walker = Walker {
         py: object.py(),
         keep: Vec::new(),
         too_deep: false,
+        round_trip,
     };
     let value = match walker.walk(object.as_ptr(), 1) {
         Ok(value) => value,
@@ -69,6 +89,18 @@ pub(crate) fn check_convertible(object: &Bound<'_, PyAny>) -> PyResult<()> {
     let mut too_deep = false;
     match check(object.py(), object.as_ptr(), 1, &mut too_deep) {
         Ok(()) if too_deep => with_value(object, |_| Ok(())), // computes the published column
+        Ok(()) => Ok(()),
+        Err(WalkError::Unsupported) => Err(unsupported_value_error()),
+        Err(WalkError::KeyType(name)) => Err(key_type_error(&name)),
+        Err(WalkError::Python(error)) => Err(error),
+    }
+}
+
+/// The type errors [`with_value`] would raise for `object`, without its nesting error: the
+/// published binding converts every argument before it meets a value nested too deep.
+pub(crate) fn check_types(object: &Bound<'_, PyAny>) -> PyResult<()> {
+    let mut too_deep = false;
+    match check(object.py(), object.as_ptr(), 1, &mut too_deep) {
         Ok(()) => Ok(()),
         Err(WalkError::Unsupported) => Err(unsupported_value_error()),
         Err(WalkError::KeyType(name)) => Err(key_type_error(&name)),
@@ -159,6 +191,8 @@ struct Walker<'py> {
     /// A container sat at depth 128; it was recorded as an empty container of its kind so the
     /// error's position (the first such container in canonical order) can be computed.
     too_deep: bool,
+    /// Floats take the published core's text round trip ([`Value::from_host_float`]).
+    round_trip: bool,
 }
 
 impl<'py> Walker<'py> {
@@ -167,9 +201,9 @@ impl<'py> Walker<'py> {
         match kind_of(ptr) {
             Kind::Str => self.string(ptr),
             Kind::Dict => self.dict(ptr, depth),
-            Kind::Int => int_value(ptr),
+            Kind::Int => int_value_as(ptr, self.round_trip),
             Kind::List => self.list(ptr, depth),
-            Kind::Float => Ok(float_value(ptr)),
+            Kind::Float => Ok(float_value_as(ptr, self.round_trip)),
             Kind::None => Ok(Value::Null),
             Kind::Bool(flag) => Ok(Value::Bool(flag)),
             Kind::Tuple => self.tuple(ptr, depth),
@@ -328,6 +362,11 @@ pub(crate) fn kind_of(ptr: *mut ffi::PyObject) -> Kind {
 
 /// The published rule for `int`: an i64 stays an integer, anything else becomes a double.
 pub(crate) fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkError> {
+    int_value_as(ptr, true)
+}
+
+/// [`int_value`]; an int beyond i64 becomes its double as is unless `round_trip`.
+fn int_value_as<'v>(ptr: *mut ffi::PyObject, round_trip: bool) -> Result<Value<'v>, WalkError> {
     let mut overflow: std::ffi::c_int = 0;
     // SAFETY: `ptr` is an int (or subclass); the GIL is held; `overflow` is a valid out-pointer.
     let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
@@ -348,7 +387,7 @@ pub(crate) fn int_value<'v>(ptr: *mut ffi::PyObject) -> Result<Value<'v>, WalkEr
     }
     // A finite double (beyond the double range is the error above), read the way the published
     // binding reads it.
-    Ok(Value::from_host_float(double))
+    Ok(host_float(double, round_trip))
 }
 
 /// Whether the last C-API call left an exception set.
@@ -357,11 +396,22 @@ fn error_pending() -> bool {
     !unsafe { ffi::PyErr_Occurred() }.is_null()
 }
 
-pub(crate) fn float_value<'v>(ptr: *mut ffi::PyObject) -> Value<'v> {
+/// A Python float as the published conversion makes it: NaN and infinities become null; with
+/// `round_trip`, finite doubles take the published core's text round trip.
+pub(crate) fn float_value_as<'v>(ptr: *mut ffi::PyObject, round_trip: bool) -> Value<'v> {
     // SAFETY: `ptr` is a float (or subclass); reading its value runs no Python code.
     let double = unsafe { ffi::PyFloat_AsDouble(ptr) };
-    // NaN and infinities become null; finite doubles take the published core's round trip.
-    Value::from_host_float(double)
+    host_float(double, round_trip)
+}
+
+fn host_float<'v>(double: f64, round_trip: bool) -> Value<'v> {
+    if round_trip {
+        Value::from_host_float(double)
+    } else if double.is_finite() {
+        Value::Float(double)
+    } else {
+        Value::Null
+    }
 }
 
 fn type_name(py: Python<'_>, ptr: *mut ffi::PyObject) -> String {

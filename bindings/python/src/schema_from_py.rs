@@ -21,7 +21,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
-use crate::from_py::{Kind, check_convertible, float_value, int_value, kind_of};
+use crate::from_py::{Kind, check_convertible, float_value_as, int_value, kind_of};
 use crate::pystr::str_view;
 
 /// Builds the schema of `object` (property names are copied: schemas are small).
@@ -99,12 +99,22 @@ fn as_i32(value: &Bound<'_, PyAny>) -> Option<i32> {
 }
 
 /// serde_json's `as_f64()` on the converted value: any number; NaN and infinities were
-/// converted to `null`, so they are `None`; floats go through the published round trip.
+/// converted to `null`, so they are `None`. The published span builder reads the converted
+/// value directly (no text round trip), so a float keeps its bits.
 fn as_f64(value: &Bound<'_, PyAny>) -> Option<f64> {
     let converted = match kind_of(value.as_ptr()) {
-        Kind::Int => int_value(value.as_ptr()).ok()?,
-        Kind::Float => float_value(value.as_ptr()),
+        Kind::Int => match int_value(value.as_ptr()).ok()? {
+            // Beyond i64: the published conversion's own double, not the round-tripped one.
+            Value::Float(_) => Value::Float(int_as_double(value)?),
+            other => other,
+        },
+        Kind::Float => float_value_as(value.as_ptr(), false),
         _ => return None,
     };
     converted.as_f64().filter(|f| f.is_finite())
+}
+
+/// The double of a Python int (correctly rounded, as `float(int)`); `None` beyond the range.
+fn int_as_double(value: &Bound<'_, PyAny>) -> Option<f64> {
+    value.extract::<f64>().ok().filter(|f| f.is_finite())
 }

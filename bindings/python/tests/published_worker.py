@@ -42,6 +42,15 @@ def main() -> None:
             from importlib.metadata import version
 
             reply = ("ok", version("drift-core-python"))
+        elif name == "__batch__":
+            # args[0]: a list of (function_name, args); one reply per call (the fuzzer's batches).
+            replies = []
+            for fn, fn_args in args[0]:
+                try:
+                    replies.append(("ok", getattr(drift_core, fn)(*fn_args)))
+                except Exception as exc:
+                    replies.append(("err", type(exc).__name__, str(exc)))
+            reply = ("ok", replies)
         elif name == "__text_signatures__":
             reply = ("ok", {n: getattr(drift_core, n).__text_signature__ for n in drift_core.__all__})
         else:
