@@ -40,10 +40,15 @@ pub(crate) struct Mapping {
     dev: u64,
     ino: u64,
     capacity: usize,
+    /// Slot in the `SIGBUS` guard of an attached named ring (see `sigbus`).
+    guard_slot: Option<usize>,
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
+        if let Some(slot) = self.guard_slot {
+            crate::sigbus::unregister(slot);
+        }
         let fd = self.file.as_raw_fd();
         if self.producer {
             process::unregister_own_ring(fd);
@@ -116,6 +121,20 @@ fn map_file(
     if own {
         process::register_own_ring(meta.dev(), meta.ino(), file.as_raw_fd());
     }
+    // An attached named ring can be truncated by another process while mapped: guard it.
+    let guard_slot = if !own && path.is_some() {
+        let slot = crate::sigbus::register(map.as_mut_ptr() as usize, HEADER_LEN + capacity);
+        if slot.is_none() {
+            return Err(RingError::io(
+                "guard mapping",
+                &shown,
+                io::Error::other("too many attached rings"),
+            ));
+        }
+        slot
+    } else {
+        None
+    };
     Ok(Mapping {
         map,
         file: ManuallyDrop::new(file),
@@ -125,6 +144,7 @@ fn map_file(
         dev: meta.dev(),
         ino: meta.ino(),
         capacity,
+        guard_slot,
     })
 }
 

@@ -45,6 +45,7 @@ mod mem;
 mod process;
 mod producer;
 mod protocol;
+mod sigbus;
 mod stats;
 
 #[cfg(test)]
@@ -63,4 +64,5 @@ pub use layout::{
 };
 pub use process::LockProbe;
 pub use producer::{Claim, Producer};
+pub use sigbus::survived_faults;
 pub use stats::RingStats;

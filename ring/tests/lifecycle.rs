@@ -399,3 +399,34 @@ fn truncation_of_a_live_ring_while_draining_is_quarantined() {
     assert!(path.exists());
     p.finish();
 }
+
+/// A truncation that lands in the middle of a drain pass (after the size check): the read past
+/// the new end is survived (the rest of the mapping becomes zero pages, the drain stops) and the
+/// next size check quarantines the ring.
+#[test]
+fn truncation_inside_a_drain_pass_is_survived() {
+    let dir = TempDir::new("shrinkmid");
+    let (mut p, path) = idle_producer(dir.path(), 40);
+    let mut consumer = attach(&path);
+    consumer.verify_backing().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    let before = drift_ring::survived_faults();
+    // No size check before this pass: the data region is past the end of the file.
+    let got = consumer.drain(1024, usize::MAX, |_| {}).unwrap();
+    assert_eq!(got.records, 0);
+    assert!(drift_ring::survived_faults() > before);
+    assert!(matches!(
+        consumer.verify_backing(),
+        Err(RingError::WrongSize { .. })
+    ));
+    assert!(consumer.is_quarantined());
+    assert_eq!(consumer.producer_liveness(), Liveness::Alive);
+    drop(consumer);
+    assert!(path.exists());
+    p.finish();
+}

@@ -299,7 +299,9 @@ impl RingSet {
                     "drift-exporter: quarantined {}: truncated to {actual} bytes while mapped",
                     path.display()
                 );
-                self.refuse(path, Instant::now() + INVALID_RETRY);
+                // Looked at again soon: attaching it fails (wrong size), and once its producer is
+                // proven dead it is set aside like any invalid file.
+                self.refuse(path, Instant::now() + ATTACH_RETRY);
             }
         }
     }
