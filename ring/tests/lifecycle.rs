@@ -322,7 +322,7 @@ fn random_sigkill_during_creation() {
     let mut seed = 0x5EED_0011_u64;
     let (mut temps, mut rings, mut clean) = (0u64, 0u64, 0u64);
     for _ in 0..kills {
-        let mut p = spawn(dir.path(), &["mode=create-loop", "capacity=65536"]);
+        let mut p = spawn(dir.path(), &["mode=create-loop", "capacity=4194304"]);
         assert_eq!(p.line(), "READY");
         let delay = next(&mut seed) % 3000;
         std::thread::sleep(Duration::from_micros(delay));
