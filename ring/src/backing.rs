@@ -3,6 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -15,20 +16,78 @@ use crate::config::{AttachOptions, RingConfig};
 use crate::error::RingError;
 use crate::layout::*;
 use crate::mem::MappedMem;
+use crate::process::{self, LockProbe};
 use crate::protocol::RingParams;
 
 /// File name suffix of ring files.
 pub const RING_FILE_SUFFIX: &str = ".ring";
+/// File name suffix of a ring being created (`.<final name>.tmp`, hidden from [`list_rings`]).
+pub const TEMP_FILE_SUFFIX: &str = ".ring.tmp";
+/// File name suffix of a file set aside as not a valid ring (`.<final name>.invalid`).
+pub const INVALID_FILE_SUFFIX: &str = ".ring.invalid";
 
 /// An open ring file and its mapping. The mapping lives as long as this value.
 pub(crate) struct Mapping {
     map: MmapRaw,
-    pub(crate) file: File,
+    /// Closed explicitly in `Drop` (before the producer lock is re-asserted).
+    pub(crate) file: ManuallyDrop<File>,
+    /// Final path of a named ring.
     pub(crate) path: Option<PathBuf>,
+    /// Temporary name of a named ring until [`publish`] renames it to `path`.
+    temp_path: Option<PathBuf>,
+    /// This mapping's descriptor holds the producer liveness lock (this process created it).
+    producer: bool,
+    dev: u64,
+    ino: u64,
     capacity: usize,
+    /// Slot in the `SIGBUS` guard of an attached named ring (see `sigbus`).
+    guard_slot: Option<usize>,
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Some(slot) = self.guard_slot {
+            crate::sigbus::unregister(slot);
+        }
+        let fd = self.file.as_raw_fd();
+        if self.producer {
+            process::unregister_own_ring(fd);
+        }
+        // SAFETY: `file` is not used after this point (the struct is being dropped).
+        unsafe { ManuallyDrop::drop(&mut self.file) };
+        if !self.producer {
+            // Closing a descriptor drops this process's POSIX locks on the file: if this
+            // process also produces into the ring, take its liveness lock again.
+            process::reassert_producer_lock(self.dev, self.ino);
+        }
+    }
 }
 
 impl Mapping {
+    /// Checks that the file still covers the whole mapping (`fstat`): a ring file truncated
+    /// while mapped would fault (`SIGBUS`) on the first access past its new end.
+    pub(crate) fn check_len(&self) -> Result<(), RingError> {
+        let shown = || self.path.clone().unwrap_or_else(|| PathBuf::from("<fd>"));
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| RingError::io("fstat", shown(), e))?;
+        let expected = (HEADER_LEN + self.capacity) as u64;
+        if meta.len() < expected {
+            return Err(RingError::WrongSize {
+                path: shown(),
+                expected,
+                actual: meta.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Probes the producer's liveness lock (see [`crate::process`]).
+    pub(crate) fn probe_producer(&self) -> LockProbe {
+        process::probe_producer_lock(&self.file)
+    }
+
     /// Memory view of the mapping for the protocol.
     pub(crate) fn mem(&self) -> MappedMem {
         let base = NonNull::new(self.map.as_mut_ptr()).expect("mmap never returns null");
@@ -39,18 +98,53 @@ impl Mapping {
     }
 }
 
-fn map_file(file: File, path: Option<PathBuf>, capacity: usize) -> Result<Mapping, RingError> {
+/// Maps `file`. `own` (a ring this process just created and reserved) pre-faults the pages;
+/// an attached ring is untrusted and never pre-faulted.
+fn map_file(
+    file: File,
+    path: Option<PathBuf>,
+    capacity: usize,
+    own: bool,
+) -> Result<Mapping, RingError> {
     let shown = path.clone().unwrap_or_else(|| PathBuf::from("<memfd>"));
-    let map = MmapOptions::new()
-        .len(HEADER_LEN + capacity)
-        .populate()
+    let meta = file
+        .metadata()
+        .map_err(|e| RingError::io("fstat", &shown, e))?;
+    let mut options = MmapOptions::new();
+    options.len(HEADER_LEN + capacity);
+    if own {
+        options.populate();
+    }
+    let map = options
         .map_raw(&file)
         .map_err(|e| RingError::io("mmap", &shown, e))?;
+    if own {
+        process::register_own_ring(meta.dev(), meta.ino(), file.as_raw_fd());
+    }
+    // An attached named ring can be truncated by another process while mapped: guard it.
+    let guard_slot = if !own && path.is_some() {
+        let slot = crate::sigbus::register(map.as_mut_ptr() as usize, HEADER_LEN + capacity);
+        if slot.is_none() {
+            return Err(RingError::io(
+                "guard mapping",
+                &shown,
+                io::Error::other("too many attached rings"),
+            ));
+        }
+        slot
+    } else {
+        None
+    };
     Ok(Mapping {
         map,
-        file,
+        file: ManuallyDrop::new(file),
         path,
+        temp_path: None,
+        producer: own,
+        dev: meta.dev(),
+        ino: meta.ino(),
         capacity,
+        guard_slot,
     })
 }
 
@@ -154,14 +248,17 @@ fn reserve_space(file: &File, path: &Path, bytes: u64) -> Result<(), RingError> 
     }
 }
 
-/// Creates a named ring file (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600) in the configured
-/// directory, reserves its space and maps it. The header is not yet written.
+/// Creates a named ring file under a temporary name (`.<name>.tmp`, `O_CREAT|O_EXCL|O_NOFOLLOW`,
+/// mode 0600) in the configured directory, takes the producer liveness lock on it, reserves its
+/// space and maps it. The header is not yet written: [`publish`] gives the file its final name
+/// once it is. Returns the mapping and the ring id used in the name (a new one if a sweeper
+/// removed an earlier temporary file of this call).
 pub(crate) fn create_named(
     cfg: &RingConfig,
     pid: u32,
     start_ticks: u64,
     ring_id: u64,
-) -> Result<Mapping, RingError> {
+) -> Result<(Mapping, u64), RingError> {
     let dir = match &cfg.dir {
         Some(dir) => {
             ensure_private_dir(dir)?;
@@ -169,28 +266,79 @@ pub(crate) fn create_named(
         }
         None => default_ring_dir()?,
     };
-    let path = dir.join(format!(
-        "{}.{pid}.{start_ticks}.{ring_id:016x}{RING_FILE_SUFFIX}",
-        cfg.name_prefix
-    ));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| RingError::io("create", &path, e))?;
-    let total = (HEADER_LEN + cfg.capacity_bytes) as u64;
-    let prepared = file
-        .set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(|e| RingError::io("chmod", &path, e))
-        .and_then(|()| reserve_space(&file, &path, total))
-        .and_then(|()| map_file(file, Some(path.clone()), cfg.capacity_bytes));
-    if prepared.is_err() {
-        let _ = fs::remove_file(&path);
+    let mut ring_id = ring_id;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let name = format!("{}.{pid}.{start_ticks}.{ring_id:016x}", cfg.name_prefix);
+        let path = dir.join(format!("{name}{RING_FILE_SUFFIX}"));
+        let temp = dir.join(format!(".{name}{TEMP_FILE_SUFFIX}"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&temp)
+            .map_err(|e| RingError::io("create", &temp, e))?;
+        process::crash_point("created");
+        // Until the lock is held a sweeper may take this file for a dead creator's and remove
+        // it: then start again under a new name.
+        let swept = match process::take_producer_lock(file.as_raw_fd()) {
+            Ok(()) => file.metadata().map(|m| m.nlink() == 0).unwrap_or(false),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => true,
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                return Err(RingError::io("lock", &temp, e));
+            }
+        };
+        if swept {
+            if attempts >= 8 {
+                return Err(RingError::io(
+                    "create",
+                    &temp,
+                    io::Error::other("temporary file removed by a sweeper 8 times"),
+                ));
+            }
+            ring_id = random_id();
+            continue;
+        }
+        process::crash_point("locked");
+        let total = (HEADER_LEN + cfg.capacity_bytes) as u64;
+        let prepared = file
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| RingError::io("chmod", &temp, e))
+            .and_then(|()| reserve_space(&file, &temp, total))
+            .and_then(|()| {
+                process::crash_point("sized");
+                map_file(file, Some(path), cfg.capacity_bytes, true)
+            });
+        return match prepared {
+            Ok(mut mapping) => {
+                mapping.temp_path = Some(temp);
+                Ok((mapping, ring_id))
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Err(e)
+            }
+        };
     }
-    prepared
+}
+
+/// Gives a named ring whose header is complete its final name (`rename`, atomic within the
+/// directory). Removes the temporary file if that fails.
+pub(crate) fn publish(mapping: &Mapping) -> Result<(), RingError> {
+    let (Some(temp), Some(path)) = (&mapping.temp_path, &mapping.path) else {
+        return Ok(());
+    };
+    process::crash_point("header");
+    if let Err(e) = fs::rename(temp, path) {
+        let _ = fs::remove_file(temp);
+        return Err(RingError::io("rename", temp, e));
+    }
+    process::crash_point("published");
+    Ok(())
 }
 
 /// Creates an anonymous memfd ring (sealed against resizing) and maps it.
@@ -219,7 +367,8 @@ pub(crate) fn create_memfd(cfg: &RingConfig) -> Result<Mapping, RingError> {
     if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } != 0 {
         return Err(RingError::io("seal", shown, io::Error::last_os_error()));
     }
-    map_file(file, None, cfg.capacity_bytes)
+    process::take_producer_lock(fd).map_err(|e| RingError::io("lock", shown, e))?;
+    map_file(file, None, cfg.capacity_bytes, true)
 }
 
 /// Identity fields read from a validated header.
@@ -236,6 +385,9 @@ pub(crate) fn attach_path(
     path: &Path,
     opts: &AttachOptions,
 ) -> Result<(Mapping, HeaderInfo), RingError> {
+    // Closing a descriptor of a ring this process produces into (an attach that fails) must not
+    // leave it without its liveness lock.
+    let mut reassert = ReassertOnDrop::default();
     let meta = fs::symlink_metadata(path).map_err(|e| RingError::io("stat", path, e))?;
     if meta.file_type().is_symlink() {
         return Err(RingError::Symlink {
@@ -253,6 +405,7 @@ pub(crate) fn attach_path(
             },
             _ => RingError::io("open", path, e),
         })?;
+    reassert.set(&file);
     let meta = file
         .metadata()
         .map_err(|e| RingError::io("fstat", path, e))?;
@@ -272,6 +425,8 @@ pub(crate) fn attach_file(
     path: Option<PathBuf>,
     opts: &AttachOptions,
 ) -> Result<(Mapping, HeaderInfo), RingError> {
+    let mut reassert = ReassertOnDrop::default();
+    reassert.set(&file);
     let shown = path.clone().unwrap_or_else(|| PathBuf::from("<fd>"));
     let meta = file
         .metadata()
@@ -306,7 +461,16 @@ pub(crate) fn attach_file(
             actual: meta.len(),
         });
     }
-    let mapping = map_file(file, path, info.params.capacity as usize)?;
+    if let Some(cap) = opts.max_ring_bytes
+        && expected_len > cap
+    {
+        return Err(RingError::OverCap {
+            path: shown,
+            bytes: expected_len,
+            cap,
+        });
+    }
+    let mapping = map_file(file, path, info.params.capacity as usize, false)?;
     // Re-validate from the mapping itself: the file could have been rewritten between the read
     // and the mmap. The protocol only ever uses the parameters validated here.
     let mut mapped_header = [0u8; HEADER_LEN];
@@ -454,4 +618,141 @@ pub fn list_rings(dir: &Path) -> io::Result<Vec<PathBuf>> {
     }
     rings.sort();
     Ok(rings)
+}
+
+/// Creates `dir` (mode 0700) if missing and refuses it unless it is a real directory (not a
+/// symbolic link) owned by this user and not writable by group or others: the checks producers
+/// make before creating a ring there, for consumers (the sidecar) to make the same.
+pub fn check_ring_dir(dir: &Path) -> Result<(), RingError> {
+    ensure_private_dir(dir)
+}
+
+/// What [`sweep_temp_files`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Temporary files of creators proven dead, removed.
+    pub removed: u64,
+    /// Temporary files whose creator holds the liveness lock (creation in progress).
+    pub in_progress: u64,
+    /// Files that could not be checked (open or lock error, not ours): left alone.
+    pub unknown: u64,
+}
+
+/// Re-takes this process's producer lock on `(dev, ino)` when dropped: declared before a
+/// descriptor of a ring file (so dropped after it), it undoes what closing that descriptor
+/// does to the POSIX locks of the process that produces into the ring.
+#[derive(Default)]
+struct ReassertOnDrop(Option<(u64, u64)>);
+
+impl ReassertOnDrop {
+    fn set(&mut self, file: &File) {
+        if let Ok(meta) = file.metadata() {
+            self.0 = Some((meta.dev(), meta.ino()));
+        }
+    }
+}
+
+impl Drop for ReassertOnDrop {
+    fn drop(&mut self) {
+        if let Some((dev, ino)) = self.0 {
+            process::reassert_producer_lock(dev, ino);
+        }
+    }
+}
+
+/// Opens `path` for a liveness probe: no symlinks, read-write (a write lock needs it),
+/// non-blocking. Refuses files of another owner.
+fn open_for_probe(path: &Path, reassert: &mut ReassertOnDrop) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    reassert.set(&file);
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() || meta.uid() != euid() {
+        return Err(io::Error::from_raw_os_error(libc::EPERM));
+    }
+    Ok(file)
+}
+
+/// Probes the producer liveness lock of the file at `path` (a ring that cannot be attached, or
+/// a temporary file). An error opening it is [`LockProbe::Unknown`].
+pub fn probe_file(path: &Path) -> LockProbe {
+    let mut reassert = ReassertOnDrop::default();
+    match open_for_probe(path, &mut reassert) {
+        Ok(file) => process::probe_producer_lock(&file),
+        Err(e) => LockProbe::Unknown(e.raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// Removes `path` only while `file` (holding the death-proof lock) is still the file at `path`.
+fn remove_if_same(path: &Path, file: &File) -> io::Result<()> {
+    let held = file.metadata()?;
+    let now = fs::symlink_metadata(path)?;
+    if now.dev() != held.dev() || now.ino() != held.ino() {
+        return Err(io::Error::from_raw_os_error(libc::ESTALE));
+    }
+    fs::remove_file(path)
+}
+
+/// Removes the temporary files (`.<name>.ring.tmp`) of ring creators proven dead by the liveness
+/// lock. A creator still working holds the lock; any error leaves the file alone.
+pub fn sweep_temp_files(dir: &Path) -> io::Result<SweepReport> {
+    let mut report = SweepReport::default();
+    for entry in fs::read_dir(dir)? {
+        let Ok(entry) = entry else {
+            report.unknown += 1;
+            continue;
+        };
+        let is_temp = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_FILE_SUFFIX));
+        if !is_temp {
+            continue;
+        }
+        let path = entry.path();
+        let mut reassert = ReassertOnDrop::default();
+        let Ok(file) = open_for_probe(&path, &mut reassert) else {
+            report.unknown += 1;
+            continue;
+        };
+        match process::probe_producer_lock(&file) {
+            LockProbe::Free => match remove_if_same(&path, &file) {
+                Ok(()) => report.removed += 1,
+                Err(_) => report.unknown += 1,
+            },
+            LockProbe::Held => report.in_progress += 1,
+            LockProbe::Unknown(_) => report.unknown += 1,
+        }
+    }
+    Ok(report)
+}
+
+/// Sets aside a file with a final ring name that is not a valid ring and whose creator is
+/// proven dead: renames it to `.<name>.invalid` (hidden from [`list_rings`]; an earlier one of
+/// the same name is replaced). Returns the new path. Refuses (`EBUSY`) while any process holds
+/// its liveness lock, or when the lock cannot be checked.
+pub fn set_aside_invalid(path: &Path) -> io::Result<PathBuf> {
+    let mut reassert = ReassertOnDrop::default();
+    let file = open_for_probe(path, &mut reassert)?;
+    match process::probe_producer_lock(&file) {
+        LockProbe::Free => {}
+        LockProbe::Held => return Err(io::Error::from_raw_os_error(libc::EBUSY)),
+        LockProbe::Unknown(errno) => return Err(io::Error::from_raw_os_error(errno)),
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(RING_FILE_SUFFIX))
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let aside = path.with_file_name(format!(".{name}{INVALID_FILE_SUFFIX}"));
+    let held = file.metadata()?;
+    let now = fs::symlink_metadata(path)?;
+    if now.dev() != held.dev() || now.ino() != held.ino() {
+        return Err(io::Error::from_raw_os_error(libc::ESTALE));
+    }
+    fs::rename(path, &aside)?;
+    Ok(aside)
 }

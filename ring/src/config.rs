@@ -103,4 +103,8 @@ impl RingConfig {
 pub struct AttachOptions {
     /// Owner the ring file must have. `None` = the effective uid of this process.
     pub expected_uid: Option<u32>,
+    /// Largest ring file (header + capacity) this consumer maps. A header claiming more is
+    /// refused with [`RingError::OverCap`] before anything is mapped. `None` = the layout's
+    /// limit (1 GiB + header).
+    pub max_ring_bytes: Option<u64>,
 }

@@ -13,7 +13,7 @@ use crate::futex;
 use crate::handle::RingHandle;
 use crate::layout::{CONSUMER_AWAKE, CONSUMER_SLEEPING, OFF_CONSUMER_STATE, OFF_TAIL};
 use crate::mem::RingMem;
-use crate::process::{self, ProcState};
+use crate::process::{self, LockProbe};
 use crate::producer::Producer;
 use crate::protocol::{Cursor, FoundRecord};
 use crate::stats::{RingStats, read_stats};
@@ -77,12 +77,15 @@ pub struct RecoveryReport {
 /// Whether the ring's producer can still write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
-    /// The creating process runs (same pid and start time) and has not closed the ring.
+    /// The creating process holds the ring's liveness lock and has not closed the ring.
     Alive,
-    /// The creating process is gone (or a zombie, or its pid was reused).
+    /// No process holds the liveness lock: the creating process is gone.
     Dead,
     /// The creating process runs but closed the ring: no new claims will be made.
     Closed,
+    /// The liveness lock could not be probed (an OS error): nothing is known; ask again later.
+    /// Never a reason to recover or remove a ring.
+    Unknown,
 }
 
 /// The reading end of a ring. Exactly one per ring: [`Consumer::attach`] takes an advisory
@@ -276,14 +279,40 @@ impl Consumer {
         }
     }
 
-    /// Whether the producer can still write: pid + start time from `/proc`, and the closed flag.
-    /// Only meaningful in the producer's pid namespace.
+    /// Whether the producer can still write, from the ring's liveness lock (held by the
+    /// producing process until it dies, see docs/design.md "Ring lifecycle") and the closed flag.
+    /// Works across PID namespaces. [`Liveness::Unknown`] if the lock cannot be probed now.
     pub fn producer_liveness(&self) -> Liveness {
-        match process::state_of(self.handle.creator_pid, self.handle.creator_start_ticks) {
-            ProcState::Gone => Liveness::Dead,
-            ProcState::Alive if self.handle.core.is_closed() => Liveness::Closed,
-            ProcState::Alive => Liveness::Alive,
+        let closed = self.handle.core.is_closed();
+        let probe = if self.in_process {
+            LockProbe::Held
+        } else {
+            self.handle.mapping.probe_producer()
+        };
+        match probe {
+            LockProbe::Free => Liveness::Dead,
+            LockProbe::Held if closed => Liveness::Closed,
+            LockProbe::Held => Liveness::Alive,
+            LockProbe::Unknown(_) => Liveness::Unknown,
         }
+    }
+
+    /// Checks (`fstat`) that the ring file still covers the whole mapping, before a drain pass:
+    /// a named ring truncated while mapped would crash this process with `SIGBUS` on the next
+    /// read past its new end. A shrunken ring is quarantined (nothing more is read from it).
+    pub fn verify_backing(&mut self) -> Result<(), RingError> {
+        if let Some(reason) = &self.cursor.quarantine {
+            return Err(RingError::Quarantined {
+                reason: reason.clone(),
+            });
+        }
+        if let Err(e) = self.handle.mapping.check_len() {
+            if matches!(e, RingError::WrongSize { .. }) {
+                self.cursor.quarantine = Some(e.to_string());
+            }
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Skips abandoned claims at the head (a negative length, or a claimed range still zero),
@@ -347,11 +376,12 @@ impl Consumer {
                 pid: self.handle.creator_pid,
             });
         }
-        match self.producer_liveness() {
-            Liveness::Dead => Ok(()),
-            Liveness::Alive | Liveness::Closed => Err(RingError::ProducerAlive {
+        match self.handle.mapping.probe_producer() {
+            LockProbe::Free => Ok(()),
+            LockProbe::Held => Err(RingError::ProducerAlive {
                 pid: self.handle.creator_pid,
             }),
+            LockProbe::Unknown(errno) => Err(RingError::LivenessUnknown { errno }),
         }
     }
 

@@ -84,6 +84,12 @@ pub enum RingError {
         expected: u64,
         actual: u64,
     },
+    /// The ring is larger than the consumer's cap ([`crate::AttachOptions::max_ring_bytes`]).
+    #[error("refusing to attach {}: {bytes} bytes exceed the cap of {cap}", path.display())]
+    OverCap { path: PathBuf, bytes: u64, cap: u64 },
+    /// The producer's liveness lock could not be probed: nothing is known, try again later.
+    #[error("liveness of the producer cannot be checked now (os error {errno})")]
+    LivenessUnknown { errno: i32 },
     /// Another consumer holds this ring.
     #[error("ring {} already has a consumer", path.display())]
     ConsumerExists { path: PathBuf },
@@ -99,6 +105,23 @@ pub enum RingError {
 }
 
 impl RingError {
+    /// Whether attaching failed for a reason that retrying cannot change while the file stays
+    /// as it is (not a ring, wrong version, size or owner), as opposed to a transient one (an
+    /// I/O error such as `EMFILE`, another consumer, a cap).
+    pub fn is_invalid_file(&self) -> bool {
+        matches!(
+            self,
+            RingError::Symlink { .. }
+                | RingError::NotRegularFile { .. }
+                | RingError::WrongOwner { .. }
+                | RingError::InsecureMode { .. }
+                | RingError::BadMagic { .. }
+                | RingError::UnsupportedVersion { .. }
+                | RingError::InvalidHeader { .. }
+                | RingError::WrongSize { .. }
+        )
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io {
             op,

@@ -12,7 +12,6 @@ pub(crate) struct RingHandle {
     pub core: RingCore<MappedMem>,
     pub mapping: Mapping,
     pub creator_pid: u32,
-    pub creator_start_ticks: u64,
     /// Set while an in-process consumer exists (`Consumer::from_producer`).
     pub consumer_taken: AtomicBool,
 }
@@ -22,14 +21,15 @@ impl RingHandle {
         mapping: Mapping,
         core_params: crate::protocol::RingParams,
         creator_pid: u32,
-        creator_start_ticks: u64,
+        // Part of the ring's identity (and its file name); liveness no longer uses it: the
+        // producer's liveness lock does (see `process`).
+        _creator_start_ticks: u64,
     ) -> Self {
         let core = RingCore::new(mapping.mem(), core_params);
         Self {
             core,
             mapping,
             creator_pid,
-            creator_start_ticks,
             consumer_taken: AtomicBool::new(false),
         }
     }

@@ -45,12 +45,16 @@ mod mem;
 mod process;
 mod producer;
 mod protocol;
+mod sigbus;
 mod stats;
 
 #[cfg(test)]
 mod model_tests;
 
-pub use backing::{RING_FILE_SUFFIX, default_ring_dir, list_rings};
+pub use backing::{
+    INVALID_FILE_SUFFIX, RING_FILE_SUFFIX, SweepReport, TEMP_FILE_SUFFIX, check_ring_dir,
+    default_ring_dir, list_rings, probe_file, set_aside_invalid, sweep_temp_files,
+};
 pub use config::{AttachOptions, RingConfig};
 pub use consumer::{Consumer, DrainSummary, Liveness, Record, RecoveryReport};
 pub use error::{PushError, RingError};
@@ -58,5 +62,7 @@ pub use layout::{
     FLAG_URGENT, HEADER_LEN, LAYOUT_VERSION, MAGIC, RECORD_HEADER_LEN, RECORD_TYPE_PAD,
     max_payload_for_capacity,
 };
+pub use process::LockProbe;
 pub use producer::{Claim, Producer};
+pub use sigbus::survived_faults;
 pub use stats::RingStats;

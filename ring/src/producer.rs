@@ -45,22 +45,19 @@ impl Drop for ProducerInner {
 impl Producer {
     /// Creates a named ring: a new file (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600) in a private
     /// directory, space reserved with `fallocate` (a full `/dev/shm` fails here with
-    /// [`RingError::NoSpace`]), mapped and initialised.
+    /// [`RingError::NoSpace`]), mapped and initialised under a temporary name, then renamed to
+    /// its final name. The process holds the ring's liveness lock until it dies.
     pub fn create(cfg: &RingConfig) -> Result<Producer, RingError> {
         cfg.validate()?;
         let fork_generation = process::fork_generation();
         let pid = std::process::id();
         let start_ticks = process::own_start_ticks();
-        let ring_id = random_id();
-        let mapping = backing::create_named(cfg, pid, start_ticks, ring_id)?;
-        Ok(Self::init(
-            mapping,
-            cfg,
-            pid,
-            start_ticks,
-            ring_id,
-            fork_generation,
-        ))
+        let (mapping, ring_id) = backing::create_named(cfg, pid, start_ticks, random_id())?;
+        let producer = Self::init(mapping, cfg, pid, start_ticks, ring_id, fork_generation);
+        // The file gets its final name only now, with a complete header and the liveness lock
+        // held (see docs/design.md, "Ring lifecycle").
+        backing::publish(&producer.inner.handle.mapping)?;
+        Ok(producer)
     }
 
     /// Creates an anonymous ring in a sealed memfd. Returns the producer and a duplicate of the

@@ -61,6 +61,7 @@ fn other_owner_is_refused() {
     // Asking for that owner explicitly still fails: the header says the creator was uid 0.
     let opts = AttachOptions {
         expected_uid: Some(4242),
+        ..AttachOptions::default()
     };
     assert!(matches!(
         Consumer::attach(&path, &opts),

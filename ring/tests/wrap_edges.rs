@@ -283,6 +283,7 @@ fn memfd_ring_is_attached_through_its_fd() {
     producer.try_push(4, b"over the fd").unwrap();
     let wrong = AttachOptions {
         expected_uid: Some(4242),
+        ..AttachOptions::default()
     };
     let dup = fd.try_clone().unwrap();
     assert!(matches!(

@@ -64,20 +64,24 @@ fn with_payload<R>(
 /// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
 #[napi(ts_args_type = "payloadJson: string", ts_return_type = "string")]
 pub fn normalize_json(env: Env, payload_json: Unknown<'_>) -> Result<JsText, JsError> {
-    with_payload(&env, payload_json, |json| {
-        drift_core_rs::normalize_json(json)
-            .map(JsText)
-            .map_err(from_core)
+    crate::error::guarded("normalize_json", || {
+        with_payload(&env, payload_json, |json| {
+            drift_core_rs::normalize_json(json)
+                .map(JsText)
+                .map_err(from_core)
+        })
     })
 }
 
 /// Lowercase hex SHA-256 of the canonical JSON text.
 #[napi(ts_args_type = "payloadJson: string", ts_return_type = "string")]
 pub fn deterministic_hash(env: Env, payload_json: Unknown<'_>) -> Result<JsText, JsError> {
-    with_payload(&env, payload_json, |json| {
-        drift_core_rs::deterministic_hash(json)
-            .map(JsText)
-            .map_err(from_core)
+    crate::error::guarded("deterministic_hash", || {
+        with_payload(&env, payload_json, |json| {
+            drift_core_rs::deterministic_hash(json)
+                .map(JsText)
+                .map_err(from_core)
+        })
     })
 }
 
@@ -87,12 +91,14 @@ pub fn normalize_and_hash(
     env: Env,
     payload_json: Unknown<'_>,
 ) -> Result<NormalizeAndHashResult, JsError> {
-    let (normalized_json, deterministic_hash) = with_payload(&env, payload_json, |json| {
-        drift_core_rs::normalize_and_hash(json).map_err(from_core)
-    })?;
-    Ok(NormalizeAndHashResult {
-        normalized_json: JsText(normalized_json),
-        deterministic_hash: JsText(deterministic_hash),
+    crate::error::guarded("normalize_and_hash", || {
+        let (normalized_json, deterministic_hash) = with_payload(&env, payload_json, |json| {
+            drift_core_rs::normalize_and_hash(json).map_err(from_core)
+        })?;
+        Ok(NormalizeAndHashResult {
+            normalized_json: JsText(normalized_json),
+            deterministic_hash: JsText(deterministic_hash),
+        })
     })
 }
 
@@ -102,10 +108,12 @@ pub fn object_to_protobuf_struct_bytes(
     env: Env,
     payload_json: Unknown<'_>,
 ) -> Result<JsBytes, JsError> {
-    with_payload(&env, payload_json, |json| {
-        drift_core_rs::object_to_protobuf_struct_bytes(json)
-            .map(JsBytes)
-            .map_err(from_core)
+    crate::error::guarded("object_to_protobuf_struct_bytes", || {
+        with_payload(&env, payload_json, |json| {
+            drift_core_rs::object_to_protobuf_struct_bytes(json)
+                .map(JsBytes)
+                .map_err(from_core)
+        })
     })
 }
 
@@ -115,11 +123,13 @@ pub fn object_to_protobuf_struct_field_count(
     env: Env,
     payload_json: Unknown<'_>,
 ) -> Result<u32, JsError> {
-    let count = with_payload(&env, payload_json, |json| {
-        drift_core_rs::object_to_protobuf_struct_field_count(json).map_err(from_core)
-    })?;
-    // A JSON text with more than 4 billion keys cannot reach here (V8 strings are shorter).
-    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    crate::error::guarded("object_to_protobuf_struct_field_count", || {
+        let count = with_payload(&env, payload_json, |json| {
+            drift_core_rs::object_to_protobuf_struct_field_count(json).map_err(from_core)
+        })?;
+        // A JSON text with more than 4 billion keys cannot reach here (V8 strings are shorter).
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    })
 }
 
 /// Normalized and decoded text, their hashes, the decoded schema and the `Struct` bytes.
@@ -129,39 +139,42 @@ pub fn process_export_payload(
     payload_json: Unknown<'_>,
     schema_merges_json: Option<Unknown<'_>>,
 ) -> Result<ProcessExportPayloadResult, JsError> {
-    let payload = TextArg {
-        value: payload_json.raw(),
-        name: "payloadJson",
-        optional: false,
-    };
-    let process = |json: Option<&str>, merges: Option<&str>| {
-        // `with_text_args` yields `None` only for optional arguments.
-        drift_core_rs::process_export_payload(json.unwrap_or_default(), merges).map_err(from_core)
-    };
-    let result = match schema_merges_json {
-        Some(merges) => {
-            let merges = TextArg {
-                value: merges.raw(),
-                name: "schemaMergesJson",
-                optional: true,
-            };
-            // SAFETY: `env` and both values belong to this very call.
-            unsafe {
-                with_text_args(env.raw(), [payload, merges], |[json, merges]| {
-                    process(json, merges)
-                })
+    crate::error::guarded("process_export_payload", || {
+        let payload = TextArg {
+            value: payload_json.raw(),
+            name: "payloadJson",
+            optional: false,
+        };
+        let process = |json: Option<&str>, merges: Option<&str>| {
+            // `with_text_args` yields `None` only for optional arguments.
+            drift_core_rs::process_export_payload(json.unwrap_or_default(), merges)
+                .map_err(from_core)
+        };
+        let result = match schema_merges_json {
+            Some(merges) => {
+                let merges = TextArg {
+                    value: merges.raw(),
+                    name: "schemaMergesJson",
+                    optional: true,
+                };
+                // SAFETY: `env` and both values belong to this very call.
+                unsafe {
+                    with_text_args(env.raw(), [payload, merges], |[json, merges]| {
+                        process(json, merges)
+                    })
+                }
             }
-        }
-        // SAFETY: as above.
-        None => unsafe { with_text_args(env.raw(), [payload], |[json]| process(json, None)) },
-    }?;
-    Ok(ProcessExportPayloadResult {
-        normalized_json: JsText(result.normalized_json),
-        decoded_json: JsText(result.decoded_json),
-        decoded_value_hash: JsText(result.decoded_value_hash),
-        decoded_schema_json: JsText(result.decoded_schema_json),
-        decoded_schema_hash: JsText(result.decoded_schema_hash),
-        protobuf_struct_bytes: JsBytes(result.protobuf_struct_bytes),
+            // SAFETY: as above.
+            None => unsafe { with_text_args(env.raw(), [payload], |[json]| process(json, None)) },
+        }?;
+        Ok(ProcessExportPayloadResult {
+            normalized_json: JsText(result.normalized_json),
+            decoded_json: JsText(result.decoded_json),
+            decoded_value_hash: JsText(result.decoded_value_hash),
+            decoded_schema_json: JsText(result.decoded_schema_json),
+            decoded_schema_hash: JsText(result.decoded_schema_hash),
+            protobuf_struct_bytes: JsBytes(result.protobuf_struct_bytes),
+        })
     })
 }
 
@@ -246,22 +259,24 @@ fn payload<'a>(bytes: Option<&'a [u8]>, value: Option<&'a Value<'a>>) -> SpanPay
     ts_return_type = "Buffer"
 )]
 pub fn build_span_proto_bytes(env: Env, input: Unknown<'_>) -> Result<JsBytes, JsError> {
-    let state = env_state(&env)?;
-    // The environment's arena, unless a getter of this very input re-entered the function.
-    let mut fresh = Vec::new();
-    let mut reused = state.build_input_arena.try_borrow_mut().ok();
-    let arena = match reused.as_deref_mut() {
-        Some(arena) => arena,
-        None => &mut fresh,
-    };
-    arena.clear();
-    // SAFETY: `env` and `input` belong to this very call.
-    let read = unsafe { read_input(env.raw(), input.raw(), arena) };
-    let result = read.and_then(|ranges| build_span(&ranges.view(arena)?));
-    if arena.capacity() > RETAINED_ARENA_BYTES {
-        *arena = Vec::new();
-    }
-    result
+    crate::error::guarded("build_span_proto_bytes", || {
+        let state = env_state(&env)?;
+        // The environment's arena, unless a getter of this very input re-entered the function.
+        let mut fresh = Vec::new();
+        let mut reused = state.build_input_arena.try_borrow_mut().ok();
+        let arena = match reused.as_deref_mut() {
+            Some(arena) => arena,
+            None => &mut fresh,
+        };
+        arena.clear();
+        // SAFETY: `env` and `input` belong to this very call.
+        let read = unsafe { read_input(env.raw(), input.raw(), arena) };
+        let result = read.and_then(|ranges| build_span(&ranges.view(arena)?));
+        if arena.capacity() > RETAINED_ARENA_BYTES {
+            *arena = Vec::new();
+        }
+        result
+    })
 }
 
 fn build_span(input: &BuildInput<'_>) -> Result<JsBytes, JsError> {
@@ -331,13 +346,23 @@ pub fn build_export_spans_request_bytes(
     sdk_instance_id: String,
     spans: Vec<Buffer>,
 ) -> Result<JsBytes, JsError> {
-    drift_core_rs::build_export_spans_request_bytes(
-        &observable_service_id,
-        &environment,
-        &sdk_version,
-        &sdk_instance_id,
-        &spans,
-    )
-    .map(JsBytes)
-    .map_err(from_core)
+    crate::error::guarded("build_export_spans_request_bytes", || {
+        drift_core_rs::build_export_spans_request_bytes(
+            &observable_service_id,
+            &environment,
+            &sdk_version,
+            &sdk_instance_id,
+            &spans,
+        )
+        .map(JsBytes)
+        .map_err(from_core)
+    })
+}
+
+/// Test-only trigger (hidden from the typings): panics inside a guarded entry point, to prove
+/// that a panic reaches JavaScript as an `Error` with `code === 'InternalError'`.
+#[doc(hidden)]
+#[napi(js_name = "__testPanic", skip_typescript)]
+pub fn test_panic() -> Result<(), JsError> {
+    crate::error::guarded("__testPanic", || panic!("test panic trigger"))
 }

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     InvalidConfig,
     /// The exporter could not start (ring file, thread) or a sidecar command failed.
     ExporterError,
+    /// A bug: the native code panicked. The panic was caught at the entry point; the process
+    /// and the binding keep working.
+    InternalError,
 }
 
 impl AsRef<str> for ErrorCode {
@@ -36,6 +39,7 @@ impl AsRef<str> for ErrorCode {
             ErrorCode::InvalidArg => "InvalidArg",
             ErrorCode::InvalidConfig => "InvalidConfig",
             ErrorCode::ExporterError => "ExporterError",
+            ErrorCode::InternalError => "InternalError",
         }
     }
 }
@@ -79,4 +83,23 @@ pub fn from_exporter(error: ExporterError) -> JsError {
 /// napi's message, which names the expected type.
 pub fn from_napi(error: napi::Error) -> JsError {
     js_error(ErrorCode::InvalidArg, error.reason.clone())
+}
+
+/// Runs the body of a `#[napi]` entry point, turning a panic into a JS `Error` with code
+/// [`ErrorCode::InternalError`]: a panic must never unwind into (or abort) the Node process.
+pub fn guarded<T>(context: &str, f: impl FnOnce() -> JsResult<T>) -> JsResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(js_error(
+                ErrorCode::InternalError,
+                format!("internal error in {context}: {detail}"),
+            ))
+        }
+    }
 }

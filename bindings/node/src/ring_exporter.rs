@@ -414,16 +414,18 @@ impl RingExporter {
     /// Throws only for a malformed argument (not an object, a field of the wrong type).
     #[napi(ts_args_type = "span: RingSpan")]
     pub fn push_span(&mut self, span: Unknown<'_>) -> Result<bool, JsError> {
-        let Some(shared) = &self.shared else {
-            return Ok(false);
-        };
-        let raw_env = span.value().env;
-        // SAFETY: `raw_env` and the value come from this very call, so both are live.
-        unsafe { self.reader.read_object(raw_env, span.raw())? };
-        Ok(shared
-            .exporter
-            .push_span(&self.reader.record(&self.sdk_version))
-            .is_ok())
+        crate::error::guarded("push_span", || {
+            let Some(shared) = &self.shared else {
+                return Ok(false);
+            };
+            let raw_env = span.value().env;
+            // SAFETY: `raw_env` and the value come from this very call, so both are live.
+            unsafe { self.reader.read_object(raw_env, span.raw())? };
+            Ok(shared
+                .exporter
+                .push_span(&self.reader.record(&self.sdk_version))
+                .is_ok())
+        })
     }
 
     /// `pushSpan` with the fields as positional arguments (in `RingSpan` order: ids, name,
@@ -461,45 +463,47 @@ impl RingExporter {
         transform_metadata_json: Unknown<'_>,
         stack_trace: Unknown<'_>,
     ) -> Result<bool, JsError> {
-        let Some(shared) = &self.shared else {
-            return Ok(false);
-        };
-        let args: [Unknown<'_>; FIELD_COUNT] = [
-            trace_id,
-            span_id,
-            parent_span_id,
-            name,
-            package_name,
-            instrumentation_name,
-            submodule_name,
-            package_type,
-            kind,
-            environment,
-            status_code,
-            status_message,
-            is_pre_app_start,
-            is_root_span,
-            timestamp_seconds,
-            timestamp_nanos,
-            duration_seconds,
-            duration_nanos,
-            input_value_json,
-            output_value_json,
-            input_schema_merges_json,
-            output_schema_merges_json,
-            metadata_json,
-            transform_metadata_json,
-            stack_trace,
-        ];
-        let raw_env = trace_id.value().env;
-        let raw = args.map(|arg| arg.raw());
-        // SAFETY: the env and the argument values come from this very call, so all are live
-        // (missing trailing arguments are `undefined` values of it).
-        unsafe { self.reader.read_args(raw_env, &raw)? };
-        Ok(shared
-            .exporter
-            .push_span(&self.reader.record(&self.sdk_version))
-            .is_ok())
+        crate::error::guarded("push_span_fields", || {
+            let Some(shared) = &self.shared else {
+                return Ok(false);
+            };
+            let args: [Unknown<'_>; FIELD_COUNT] = [
+                trace_id,
+                span_id,
+                parent_span_id,
+                name,
+                package_name,
+                instrumentation_name,
+                submodule_name,
+                package_type,
+                kind,
+                environment,
+                status_code,
+                status_message,
+                is_pre_app_start,
+                is_root_span,
+                timestamp_seconds,
+                timestamp_nanos,
+                duration_seconds,
+                duration_nanos,
+                input_value_json,
+                output_value_json,
+                input_schema_merges_json,
+                output_schema_merges_json,
+                metadata_json,
+                transform_metadata_json,
+                stack_trace,
+            ];
+            let raw_env = trace_id.value().env;
+            let raw = args.map(|arg| arg.raw());
+            // SAFETY: the env and the argument values come from this very call, so all are live
+            // (missing trailing arguments are `undefined` values of it).
+            unsafe { self.reader.read_args(raw_env, &raw)? };
+            Ok(shared
+                .exporter
+                .push_span(&self.reader.record(&self.sdk_version))
+                .is_ok())
+        })
     }
 
     /// Exports everything pushed so far; resolves `true` if it was all delivered or dropped
@@ -510,9 +514,11 @@ impl RingExporter {
         env: &'env Env,
         timeout_ms: Option<f64>,
     ) -> Result<Object<'env>, JsError> {
-        let timeout = millis(timeout_ms);
-        settle_off_thread(env, "flush", self.shared.clone(), move |shared| {
-            shared.flush(timeout)
+        crate::error::guarded("force_flush", || {
+            let timeout = millis(timeout_ms);
+            settle_off_thread(env, "flush", self.shared.clone(), move |shared| {
+                shared.flush(timeout)
+            })
         })
     }
 
@@ -524,9 +530,11 @@ impl RingExporter {
         env: &'env Env,
         timeout_ms: Option<f64>,
     ) -> Result<Object<'env>, JsError> {
-        let timeout = millis(timeout_ms);
-        settle_off_thread(env, "shutdown", self.shared.clone(), move |shared| {
-            shared.shutdown(timeout)
+        crate::error::guarded("shutdown", || {
+            let timeout = millis(timeout_ms);
+            settle_off_thread(env, "shutdown", self.shared.clone(), move |shared| {
+                shared.shutdown(timeout)
+            })
         })
     }
 
@@ -538,23 +546,31 @@ impl RingExporter {
     /// earlier point. The callback sink cannot receive what this exports while the event loop
     /// is blocked (or gone, at exit): use it with the `file`/`api`/`sidecar` sinks.
     #[napi]
-    pub fn shutdown_sync(&self, timeout_ms: Option<f64>) -> bool {
-        let timeout = timeout_ms
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map_or(self.exit_timeout, |ms| millis(Some(ms)));
-        self.shared
-            .as_ref()
-            .is_some_and(|shared| shared.shutdown_on_this_thread(timeout))
+    pub fn shutdown_sync(&self, timeout_ms: Option<f64>) -> Result<bool, JsError> {
+        crate::error::guarded("shutdown_sync", || {
+            Ok({
+                let timeout = timeout_ms
+                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                    .map_or(self.exit_timeout, |ms| millis(Some(ms)));
+                self.shared
+                    .as_ref()
+                    .is_some_and(|shared| shared.shutdown_on_this_thread(timeout))
+            })
+        })
     }
 
     /// Counters, ring occupancy, circuit state.
     #[napi]
-    pub fn get_health_snapshot(&self) -> RingExporterHealth {
-        match &self.shared {
-            Some(shared) => shared.exporter.health().into(),
-            // Only reachable while the object is being finalized.
-            None => stopped_health(),
-        }
+    pub fn get_health_snapshot(&self) -> Result<RingExporterHealth, JsError> {
+        crate::error::guarded("get_health_snapshot", || {
+            Ok({
+                match &self.shared {
+                    Some(shared) => shared.exporter.health().into(),
+                    // Only reachable while the object is being finalized.
+                    None => stopped_health(),
+                }
+            })
+        })
     }
 }
 

@@ -14,3 +14,10 @@ pub(crate) fn guarded<T>(context: &str, f: impl FnOnce() -> PyResult<T>) -> PyRe
         Err(_) => Err(internal_error(context)),
     }
 }
+
+/// Test-only trigger (module attribute `_test_panic`, not in `__all__`): panics inside
+/// [`guarded`], to prove that a panic reaches Python as `ValueError`, never `PanicException`.
+#[pyo3::pyfunction]
+pub(crate) fn _test_panic() -> PyResult<()> {
+    guarded("_test_panic", || panic!("test panic trigger"))
+}

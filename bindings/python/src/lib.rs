@@ -31,5 +31,10 @@ fn drift_core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.setattr("__version__", env!("CARGO_PKG_VERSION"))?;
     api::register(module)?;
     ring::register(module)?;
+    // Test-only panic trigger; `setattr` keeps it out of `__all__`.
+    module.setattr(
+        "_test_panic",
+        pyo3::wrap_pyfunction!(guard::_test_panic, module)?,
+    )?;
     Ok(())
 }

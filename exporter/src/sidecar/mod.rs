@@ -47,15 +47,23 @@ impl Sidecar {
     pub fn start(config: &ExporterConfig) -> Result<Sidecar, ExporterError> {
         config.validate()?;
         let dir = config.ring.resolved_dir()?;
-        // Private to this user, as the ring crate requires of a ring directory.
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| ExporterError::Io {
-                context: format!("creating {}", dir.display()),
-                source,
-            })?;
+        // Private to this user, as the ring crate requires of a ring directory: parents are
+        // created if missing, then the directory itself is checked exactly as producers check it
+        // (a real directory, not a symbolic link, ours, not group- or world-writable).
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|source| ExporterError::Io {
+                    context: format!("creating {}", parent.display()),
+                    source,
+                })?;
+        }
+        drift_ring::check_ring_dir(&dir).map_err(|e| ExporterError::Config {
+            key: "ring.dir".into(),
+            message: e.to_string(),
+        })?;
         let sink: Box<dyn Sink> = match &config.sink {
             SinkConfig::Api(api) => Box::new(HttpSink::new(api.clone())),
             SinkConfig::Files(files) => Box::new(FileSink::new(files.dir.clone())),

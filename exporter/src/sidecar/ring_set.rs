@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drift_ring::{AttachOptions, Consumer, Liveness, RingStats, list_rings};
+use drift_ring::{
+    AttachOptions, Consumer, HEADER_LEN, Liveness, RingError, RingStats, list_rings,
+    set_aside_invalid, sweep_temp_files,
+};
 use serde::Serialize;
 
 use crate::SPAN_RECORD_TYPE;
@@ -17,8 +20,17 @@ use crate::pipeline::RecordSource;
 const SCAN_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a ring that could not be attached (another consumer, bad header) is left alone.
 const ATTACH_RETRY: Duration = Duration::from_millis(500);
+/// How long a file that is not a valid ring but whose creator may live is left alone.
+const INVALID_RETRY: Duration = Duration::from_secs(30);
 /// Longest sleep between polls: the sidecar cannot wait on many rings' futexes at once.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// Bound of the per-file retry state (`refused`): beyond it the oldest entries are forgotten
+/// (and retried at the next scan), so junk files cannot grow the sidecar's memory.
+const MAX_REFUSED: usize = 4096;
+/// Largest ring file (header + data) the sidecar maps.
+pub(crate) const MAX_RING_BYTES: u64 = (HEADER_LEN as u64) + (256 << 20);
+/// Largest total of mapped ring files.
+pub(crate) const MAX_TOTAL_RING_BYTES: u64 = 4 << 30;
 
 /// One attached ring, as `stats` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +66,7 @@ impl RingReport {
                 Liveness::Alive => "alive",
                 Liveness::Dead => "dead",
                 Liveness::Closed => "closed",
+                Liveness::Unknown => "unknown",
             },
             capacity_bytes: stats.capacity_bytes,
             used_bytes: stats.used_bytes,
@@ -88,6 +101,20 @@ pub struct RingSetCounters {
     pub attach_failures: u64,
     /// Producer-side drops read from ring headers when their ring is removed.
     pub producer_dropped: u64,
+    /// Liveness checks that failed with an OS error (looked at again later, never a removal).
+    pub liveness_unknown: u64,
+    /// Temporary files of ring creators proven dead, removed.
+    pub temp_files_removed: u64,
+    /// Files with a ring name that are not valid rings (each reported once).
+    pub invalid_files: u64,
+    /// Invalid files of dead creators renamed to `.<name>.ring.invalid`.
+    pub invalid_set_aside: u64,
+    /// Rings refused because they exceed the per-ring or total mapping cap.
+    pub rings_over_cap: u64,
+    /// Rings that shrank under the sidecar (truncated while mapped) and were quarantined.
+    pub rings_shrunk: u64,
+    /// Records written to a shrunken ring and never read (counted, not exported).
+    pub records_lost_shrunk: u64,
 }
 
 /// What `stats` and the periodic snapshot show of the ring set.
@@ -101,6 +128,11 @@ pub(crate) struct RingSet {
     dir: PathBuf,
     rings: BTreeMap<PathBuf, Consumer>,
     refused: BTreeMap<PathBuf, Instant>,
+    /// Invalid files already reported (bounded like `refused`).
+    reported: BTreeMap<PathBuf, Instant>,
+    /// Bytes mapped by each attached ring, and their total.
+    sizes: BTreeMap<PathBuf, u64>,
+    mapped_bytes: u64,
     next_scan: Instant,
     counters: RingSetCounters,
     /// Latest report, shared with the stats writer.
@@ -114,6 +146,9 @@ impl RingSet {
             dir,
             rings: BTreeMap::new(),
             refused: BTreeMap::new(),
+            reported: BTreeMap::new(),
+            sizes: BTreeMap::new(),
+            mapped_bytes: 0,
             next_scan: Instant::now(),
             counters: RingSetCounters::default(),
             report,
@@ -122,21 +157,44 @@ impl RingSet {
     }
 
     fn scan(&mut self, f: &mut dyn FnMut(&[u8])) {
+        self.check_sizes();
         let now = Instant::now();
         self.refused.retain(|_, until| *until > now);
+        if let Ok(swept) = sweep_temp_files(&self.dir) {
+            self.counters.temp_files_removed += swept.removed;
+            self.counters.liveness_unknown += swept.unknown;
+        }
         let paths = list_rings(&self.dir).unwrap_or_default();
         for path in paths {
             if self.rings.contains_key(&path) || self.refused.contains_key(&path) {
                 continue;
             }
-            match Consumer::attach(&path, &AttachOptions::default()) {
+            let opts = AttachOptions {
+                max_ring_bytes: Some(
+                    MAX_RING_BYTES.min(MAX_TOTAL_RING_BYTES.saturating_sub(self.mapped_bytes)),
+                ),
+                ..AttachOptions::default()
+            };
+            match Consumer::attach(&path, &opts) {
                 Ok(consumer) => {
                     self.counters.rings_attached_total += 1;
+                    let len = consumer.stats().capacity_bytes + HEADER_LEN as u64;
+                    self.mapped_bytes += len;
+                    self.sizes.insert(path.clone(), len);
+                    self.reported.remove(&path);
                     self.rings.insert(path, consumer);
                 }
-                Err(_) => {
+                Err(e) => {
                     self.counters.attach_failures += 1;
-                    self.refused.insert(path, now + ATTACH_RETRY);
+                    let retry = if e.is_invalid_file() {
+                        self.invalid_file(&path, &e)
+                    } else {
+                        if matches!(e, RingError::OverCap { .. }) {
+                            self.counters.rings_over_cap += 1;
+                        }
+                        ATTACH_RETRY
+                    };
+                    self.refuse(path, now + retry);
                 }
             }
         }
@@ -145,6 +203,7 @@ impl RingSet {
         for (path, consumer) in &mut self.rings {
             match consumer.producer_liveness() {
                 Liveness::Alive => {}
+                Liveness::Unknown => self.counters.liveness_unknown += 1,
                 Liveness::Dead => {
                     self.counters.dead_producers += 1;
                     if let Ok(report) = consumer.recover(|record| {
@@ -168,6 +227,7 @@ impl RingSet {
         }
         for path in finished {
             if let Some(consumer) = self.rings.remove(&path) {
+                self.unmap(&path);
                 let stats = consumer.stats();
                 self.counters.producer_dropped += stats.dropped_total();
                 if stats.quarantined {
@@ -179,6 +239,71 @@ impl RingSet {
             }
         }
         self.publish();
+    }
+
+    /// A file with a ring name that is not a valid ring: reported once; set aside if its
+    /// creator is proven dead (it can never become valid), else left alone for a long while
+    /// (a live producer of another layout version, say). Returns how long to leave it.
+    fn invalid_file(&mut self, path: &std::path::Path, error: &RingError) -> Duration {
+        if !self.reported.contains_key(path) {
+            self.counters.invalid_files += 1;
+            eprintln!("drift-exporter: ignoring {}: {error}", path.display());
+            if self.reported.len() >= MAX_REFUSED {
+                self.reported.pop_first();
+            }
+            self.reported.insert(path.to_owned(), Instant::now());
+        }
+        match set_aside_invalid(path) {
+            Ok(_) => {
+                self.counters.invalid_set_aside += 1;
+                self.reported.remove(path);
+                ATTACH_RETRY
+            }
+            Err(_) => INVALID_RETRY,
+        }
+    }
+
+    fn unmap(&mut self, path: &std::path::Path) {
+        let len = self.sizes.remove(path).unwrap_or(0);
+        self.mapped_bytes = self.mapped_bytes.saturating_sub(len);
+    }
+
+    fn refuse(&mut self, path: PathBuf, until: Instant) {
+        if self.refused.len() >= MAX_REFUSED {
+            self.refused.pop_first();
+        }
+        self.refused.insert(path, until);
+    }
+
+    /// Before a drain pass: every ring must still cover its mapping. A shrunken ring is
+    /// quarantined and dropped (its file is left: its producer may live), counted with the
+    /// records it held if its header page is still there.
+    fn check_sizes(&mut self) {
+        let mut shrunk = Vec::new();
+        for (path, consumer) in &mut self.rings {
+            if let Err(RingError::WrongSize { actual, .. }) = consumer.verify_backing() {
+                shrunk.push((path.clone(), actual));
+            }
+        }
+        for (path, actual) in shrunk {
+            if let Some(consumer) = self.rings.remove(&path) {
+                self.unmap(&path);
+                self.counters.rings_shrunk += 1;
+                self.counters.quarantined_rings += 1;
+                if actual >= HEADER_LEN as u64 {
+                    let stats = consumer.stats();
+                    self.counters.records_lost_shrunk +=
+                        stats.records_written.saturating_sub(stats.records_read);
+                }
+                eprintln!(
+                    "drift-exporter: quarantined {}: truncated to {actual} bytes while mapped",
+                    path.display()
+                );
+                // Looked at again soon: attaching it fails (wrong size), and once its producer is
+                // proven dead it is set aside like any invalid file.
+                self.refuse(path, Instant::now() + ATTACH_RETRY);
+            }
+        }
     }
 
     fn publish(&self) {
@@ -222,6 +347,8 @@ fn drain_ring(
 
 impl RecordSource for RingSet {
     fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+        // Every pass first checks that no ring shrank under its mapping (see `check_sizes`).
+        self.check_sizes();
         if self.rings.is_empty() {
             return 0;
         }

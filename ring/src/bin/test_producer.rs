@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use drift_ring::{AttachOptions, Consumer, Producer, PushError, RingConfig, RingError};
+use drift_ring::{AttachOptions, Consumer, Liveness, Producer, PushError, RingConfig, RingError};
 
 const RECORD_TYPE: u16 = 2;
 
@@ -181,12 +181,78 @@ fn fork_check(producer: &Producer) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// `create-loop`: creates and unlinks rings for ever (the test kills it at random times).
+fn create_loop(cfg: &RingConfig) -> Result<(), String> {
+    println!("READY");
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    loop {
+        let producer = Producer::create(cfg).map_err(|e| e.to_string())?;
+        producer.unlink().map_err(|e| e.to_string())?;
+    }
+}
+
+/// `watch`: attaches to every ring of `dir`, then lowers `RLIMIT_NOFILE` so that no file can
+/// be opened (every new open fails with `EMFILE`) and checks liveness `records` times and
+/// sweeps the directory. Prints `LIVENESS alive=<n> dead=<n> unknown=<n>` and
+/// `SWEEP removed=<n> unknown=<n> set_aside=<ok|err>`.
+fn watch(args: &Args) -> Result<(), String> {
+    let rings = drift_ring::list_rings(&args.dir).map_err(|e| e.to_string())?;
+    let consumers: Vec<Consumer> = rings
+        .iter()
+        .map(|p| Consumer::attach(p, &AttachOptions::default()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    // Lower the soft limit below the descriptors already open: every open now fails.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
+    }
+    limit.rlim_cur = 3;
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+    }
+    let emfile = std::fs::File::open("/dev/null")
+        .err()
+        .and_then(|e| e.raw_os_error());
+    let (mut alive, mut dead, mut unknown) = (0, 0, 0);
+    for _ in 0..args.records {
+        for c in &consumers {
+            match c.producer_liveness() {
+                Liveness::Alive | Liveness::Closed => alive += 1,
+                Liveness::Dead => dead += 1,
+                Liveness::Unknown => unknown += 1,
+            }
+        }
+    }
+    let sweep = drift_ring::sweep_temp_files(&args.dir);
+    let aside = rings
+        .first()
+        .map(|p| drift_ring::set_aside_invalid(p).is_ok());
+    println!("EMFILE {}", emfile == Some(libc::EMFILE));
+    println!("LIVENESS alive={alive} dead={dead} unknown={unknown}");
+    match sweep {
+        Ok(r) => println!("SWEEP removed={} unknown={}", r.removed, r.unknown),
+        Err(e) => println!("SWEEP error={}", e.raw_os_error().unwrap_or(0)),
+    }
+    println!("SET_ASIDE {aside:?}");
+    std::io::stdout().flush().map_err(|e| e.to_string())
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let cfg = RingConfig {
         dir: Some(args.dir.clone()),
         ..RingConfig::with_capacity(args.capacity)
     };
+    match args.mode.as_str() {
+        "create-loop" => return create_loop(&cfg),
+        "watch" => return watch(&args),
+        _ => {}
+    }
     let producer = Producer::create(&cfg).map_err(|e| e.to_string())?;
     println!("PATH {}", producer.path().expect("named ring").display());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
@@ -227,6 +293,23 @@ fn run() -> Result<(), String> {
             Ok(())
         }
         "fork" => fork_check(&producer),
+        "idle" => {
+            // `records` records, then wait for stdin to close (the test ends the producer).
+            let mut buf = Vec::new();
+            for seq in 0..args.records {
+                let len = payload::length(0, seq, args.max);
+                buf.resize(len, 0);
+                payload::fill(&mut buf, 0, seq);
+                producer
+                    .try_push(RECORD_TYPE, &buf)
+                    .map_err(|e| e.to_string())?;
+            }
+            println!("READY");
+            std::io::stdout().flush().map_err(|e| e.to_string())?;
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            Ok(())
+        }
         point @ ("crash-after-claim" | "crash-mid-payload" | "crash-before-commit") => {
             crash(&producer, &args, point)
         }
