@@ -216,7 +216,7 @@ impl Default for BreakerSettings {
     fn default() -> Self {
         BreakerSettings {
             failure_threshold: 5,
-            open_duration: Duration::from_secs(30),
+            open_duration: Duration::from_secs(2),
         }
     }
 }

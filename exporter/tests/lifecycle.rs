@@ -155,7 +155,10 @@ fn a_panicking_callback_counts_export_failed_and_the_exporter_goes_on() {
     for span in spans(5, "200b") {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert!(
+        !exporter.force_flush(Duration::from_secs(10)),
+        "the panicking callback did not take the spans"
+    );
     for span in spans(5, "200b") {
         exporter.push_span(&span.record()).unwrap();
     }
@@ -292,8 +295,13 @@ fn force_flush_after_a_shutdown_that_left_work_undone_returns_false_at_once() {
         "force_flush after shutdown took {:?}",
         started.elapsed()
     );
-    assert!(exporter.health().in_flight > 0);
-    // Let the detached sender finish; its batch is then counted and a flush says so.
+    let health = exporter.health();
+    assert_eq!(
+        (health.in_flight, health.undelivered_at_shutdown),
+        (0, 10),
+        "shutdown counts what it could not deliver: {health:?}"
+    );
+    // Let the detached sender finish; what shutdown counted is not counted again.
     {
         let (lock, released) = &*release;
         *lock.lock().unwrap() = true;
@@ -303,7 +311,10 @@ fn force_flush_after_a_shutdown_that_left_work_undone_returns_false_at_once() {
     while exporter.health().in_flight > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(exporter.force_flush(Duration::from_secs(1)));
+    assert!(
+        !exporter.force_flush(Duration::from_secs(1)),
+        "the shutdown's undelivered spans stay undelivered"
+    );
     let health = exporter.health();
     assert_eq!(health.pushed, health.exported + health.dropped_total);
     std::fs::remove_dir_all(ring_dir).ok();

@@ -11,7 +11,8 @@ use drift_ring::{AttachOptions, Consumer, Liveness, RingStats, list_rings};
 use serde::Serialize;
 
 use crate::SPAN_RECORD_TYPE;
-use crate::pipeline::RecordSource;
+use crate::pipeline::{RecordRef, RecordSource};
+use crate::sink::RingMark;
 
 /// How often the directory is rescanned and liveness checked.
 const SCAN_INTERVAL: Duration = Duration::from_millis(100);
@@ -38,6 +39,13 @@ pub struct RingReport {
     pub abandoned_records: u64,
     pub checksum_failures: u64,
     pub quarantined: bool,
+    /// Acknowledgement counters from the ring header (layout version 2).
+    pub confirmed: u64,
+    pub export_failed: u64,
+    pub rejected: u64,
+    pub redelivered: u64,
+    pub in_ring: u64,
+    pub consumer_attaches: u64,
 }
 
 impl RingReport {
@@ -71,6 +79,12 @@ impl RingReport {
             abandoned_records: stats.abandoned_records,
             checksum_failures: stats.checksum_failures,
             quarantined: stats.quarantined,
+            confirmed: stats.confirmed_records,
+            export_failed: stats.export_failed_records,
+            rejected: stats.rejected_records,
+            redelivered: stats.redelivered_records,
+            in_ring: stats.in_ring_records,
+            consumer_attaches: stats.consumer_attaches,
         }
     }
 }
@@ -100,6 +114,10 @@ pub struct RingSetReport {
 pub(crate) struct RingSet {
     dir: PathBuf,
     rings: BTreeMap<PathBuf, Consumer>,
+    /// Ids given to attached rings (acknowledgements name rings by id).
+    ids: BTreeMap<PathBuf, u64>,
+    paths: BTreeMap<u64, PathBuf>,
+    next_id: u64,
     refused: BTreeMap<PathBuf, Instant>,
     next_scan: Instant,
     counters: RingSetCounters,
@@ -113,6 +131,9 @@ impl RingSet {
         RingSet {
             dir,
             rings: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            paths: BTreeMap::new(),
+            next_id: 0,
             refused: BTreeMap::new(),
             next_scan: Instant::now(),
             counters: RingSetCounters::default(),
@@ -121,7 +142,7 @@ impl RingSet {
         }
     }
 
-    fn scan(&mut self, f: &mut dyn FnMut(&[u8])) {
+    fn scan(&mut self) {
         let now = Instant::now();
         self.refused.retain(|_, until| *until > now);
         let paths = list_rings(&self.dir).unwrap_or_default();
@@ -132,6 +153,9 @@ impl RingSet {
             match Consumer::attach(&path, &AttachOptions::default()) {
                 Ok(consumer) => {
                     self.counters.rings_attached_total += 1;
+                    self.next_id += 1;
+                    self.ids.insert(path.clone(), self.next_id);
+                    self.paths.insert(self.next_id, path.clone());
                     self.rings.insert(path, consumer);
                 }
                 Err(_) => {
@@ -146,20 +170,19 @@ impl RingSet {
             match consumer.producer_liveness() {
                 Liveness::Alive => {}
                 Liveness::Dead => {
-                    self.counters.dead_producers += 1;
-                    if let Ok(report) = consumer.recover(|record| {
-                        if record.record_type == SPAN_RECORD_TYPE {
-                            f(record.payload);
-                        }
-                    }) {
+                    // Committed records are read by the regular drain and released when the
+                    // sink confirms them; abandoned claims are skipped once everything before
+                    // them is released. The ring goes when nothing is left in it.
+                    if let Ok(report) = consumer.recover_abandoned() {
                         self.counters.abandoned_records += report.abandoned_records;
                         self.counters.abandoned_bytes += report.abandoned_bytes;
-                        self.counters.checksum_failures += report.checksum_failures;
                     }
-                    finished.push(path.clone());
+                    if consumer.pending_bytes() == 0 || consumer.is_quarantined() {
+                        self.counters.dead_producers += 1;
+                        finished.push(path.clone());
+                    }
                 }
                 Liveness::Closed => {
-                    drain_ring(consumer, usize::MAX, usize::MAX, f);
                     if consumer.pending_bytes() == 0 || consumer.is_quarantined() {
                         finished.push(path.clone());
                     }
@@ -167,6 +190,9 @@ impl RingSet {
             }
         }
         for path in finished {
+            if let Some(id) = self.ids.remove(&path) {
+                self.paths.remove(&id);
+            }
             if let Some(consumer) = self.rings.remove(&path) {
                 let stats = consumer.stats();
                 self.counters.producer_dropped += stats.dropped_total();
@@ -206,22 +232,32 @@ impl RingSet {
 }
 
 fn drain_ring(
+    ring: u64,
     consumer: &mut Consumer,
     max_records: usize,
     max_bytes: usize,
-    f: &mut dyn FnMut(&[u8]),
+    f: &mut dyn FnMut(RecordRef<'_>),
 ) -> usize {
     consumer
-        .drain(max_records, max_bytes, |record| {
-            if record.record_type == SPAN_RECORD_TYPE {
-                f(record.payload);
-            }
+        .read(max_records, max_bytes, |record| {
+            f(RecordRef {
+                ring,
+                end: record.end,
+                span: record.record_type == SPAN_RECORD_TYPE,
+                redelivered: record.redelivered,
+                payload: record.payload,
+            });
         })
         .map_or(0, |summary| summary.records as usize)
 }
 
 impl RecordSource for RingSet {
-    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+    fn drain(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        f: &mut dyn FnMut(RecordRef<'_>),
+    ) -> usize {
         if self.rings.is_empty() {
             return 0;
         }
@@ -231,10 +267,15 @@ impl RecordSource for RingSet {
         let start = self.round_robin % count;
         self.round_robin = self.round_robin.wrapping_add(1);
         let mut total = 0;
-        let mut consumers: Vec<&mut Consumer> = self.rings.values_mut().collect();
+        let ids = &self.ids;
+        let mut consumers: Vec<(u64, &mut Consumer)> = self
+            .rings
+            .iter_mut()
+            .map(|(path, consumer)| (ids.get(path).copied().unwrap_or(0), consumer))
+            .collect();
         consumers.rotate_left(start);
-        for consumer in consumers {
-            total += drain_ring(consumer, share, max_bytes, f);
+        for (id, consumer) in consumers {
+            total += drain_ring(id, consumer, share, max_bytes, f);
         }
         total
     }
@@ -243,9 +284,25 @@ impl RecordSource for RingSet {
         std::thread::sleep(timeout.min(POLL_INTERVAL));
     }
 
-    fn maintain(&mut self, f: &mut dyn FnMut(&[u8])) {
+    fn release(&mut self, mark: &RingMark, delivered: bool) {
+        let Some(consumer) = self
+            .paths
+            .get(&mark.ring)
+            .and_then(|path| self.rings.get_mut(path))
+        else {
+            return; // removed meanwhile (quarantined): nothing to release
+        };
+        let (confirmed, failed) = if delivered {
+            (mark.spans, 0)
+        } else {
+            (0, mark.spans)
+        };
+        let _ = consumer.release(mark.end, confirmed, failed, mark.rejected);
+    }
+
+    fn maintain(&mut self, _f: &mut dyn FnMut(RecordRef<'_>)) {
         if Instant::now() >= self.next_scan {
-            self.scan(f);
+            self.scan();
             self.next_scan = Instant::now() + SCAN_INTERVAL;
         }
     }
