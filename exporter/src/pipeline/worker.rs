@@ -76,13 +76,11 @@ impl Worker {
 
     /// Drains the source, cuts the open batch and waits until every batch enqueued by then
     /// is settled. `wake` wakes the drain thread if it sleeps. True only if all of them were
-    /// confirmed by the sink: a batch rejected meanwhile (or a record that could not be
-    /// processed) makes it false, as does the deadline.
+    /// confirmed by the sink: a batch rejected meanwhile makes it false, as does the deadline.
     pub(crate) fn flush(&self, deadline: Instant, wake: &dyn Fn(), counters: &Counters) -> bool {
-        let failed = || {
-            counters.dropped(DropReason::ExportFailed)
-                + counters.dropped(DropReason::SerializationError)
-        };
+        // Records the core could not process are counted with their reason at once; they are
+        // the application's bad data, not a delivery failure, and do not fail the flush.
+        let failed = || counters.dropped(DropReason::ExportFailed);
         let failed_before = failed();
         let control = &self.drain.control;
         let request = control.flush_requested.fetch_add(1, Ordering::AcqRel) + 1;
