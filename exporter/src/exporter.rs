@@ -304,8 +304,11 @@ impl Exporter {
         );
         if state.worker.is_none() {
             // Sidecar mode: delivery happens in the sidecar; from here a span is settled once
-            // the sidecar has read it from the ring.
-            health.exported = stats.records_read;
+            // the sidecar's sink has confirmed it (the ring header's acknowledgement counters).
+            health.exported = stats.confirmed_records;
+            health.dropped.export_failed += stats.export_failed_records;
+            health.dropped.serialization_error += stats.rejected_records;
+            health.dropped_total += stats.export_failed_records + stats.rejected_records;
             health.in_flight = health
                 .pushed
                 .saturating_sub(health.exported + health.dropped_total);
