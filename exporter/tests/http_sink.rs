@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use common::mock_backend::{MockBackend, Reply};
@@ -312,5 +312,49 @@ fn a_stuck_backend_fills_the_ring_and_only_queue_full_drops() {
         health.exported + health.dropped_total + health.in_flight,
         "{health:?}"
     );
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
+#[test]
+fn a_backend_down_then_up_gets_every_span_nothing_dropped() {
+    let backend = MockBackend::start();
+    // Down for the first 8 requests (503 and resets), then up.
+    backend.script([
+        Reply::Status(503),
+        Reply::Reset,
+        Reply::Status(503),
+        Reply::Status(429),
+        Reply::Reset,
+        Reply::Status(502),
+        Reply::Status(504),
+        Reply::Status(500),
+    ]);
+    let ring_dir = temp_dir("http-down-up");
+    let mut config = test_config(
+        ring_dir.clone(),
+        SinkConfig::Api(api_sink(backend.base_url())),
+    );
+    config.batch.max_export_batch_size = 10;
+    let exporter = Exporter::start(config).unwrap();
+    push_all(&exporter, &spans(0..50));
+    // The flush waits for the event (every span confirmed); the deadline only bounds a hang.
+    assert!(
+        exporter.force_flush(Duration::from_secs(60)),
+        "{:?}",
+        exporter.health()
+    );
+    let health = exporter.health();
+    assert_eq!(
+        (health.exported, health.dropped_total),
+        (50, 0),
+        "{health:?}"
+    );
+    let delivered: BTreeSet<String> = backend
+        .accepted()
+        .iter()
+        .flat_map(|r| r.request.spans.iter().map(|s| s.span_id.clone()))
+        .collect();
+    assert_eq!(delivered.len(), 50);
+    assert!(exporter.shutdown(Duration::from_secs(5)));
     std::fs::remove_dir_all(ring_dir).ok();
 }
