@@ -216,7 +216,7 @@ impl Default for BreakerSettings {
     fn default() -> Self {
         BreakerSettings {
             failure_threshold: 5,
-            open_duration: Duration::from_secs(30),
+            open_duration: Duration::from_secs(2),
         }
     }
 }
@@ -354,9 +354,18 @@ impl ExporterConfig {
             context: format!("reading {}", path.display()),
             source,
         })?;
-        let file: FileConfig = toml::from_str(&text).map_err(|error| ExporterError::Config {
-            key: path.display().to_string(),
-            message: error.to_string(),
+        let file: FileConfig = toml::from_str(&text).map_err(|error| {
+            // Never echo the file's text: the offending line may hold the API key.
+            let line = error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            ExporterError::Config {
+                key: path.display().to_string(),
+                message: match line {
+                    Some(line) => format!("TOML syntax error at line {line}"),
+                    None => "TOML syntax error".to_string(),
+                },
+            }
         })?;
         self.apply_file(&file)
     }

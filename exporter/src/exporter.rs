@@ -11,9 +11,9 @@ use drift_ring::{Consumer, Producer, PushError, RingConfig};
 use crate::config::{ExporterConfig, SinkConfig};
 use crate::fork;
 use crate::health::{Counters, DropReason, HealthSnapshot};
-use crate::pipeline::{RecordSource, Worker};
+use crate::pipeline::{RecordRef, RecordSource, Worker};
 use crate::record::SpanRecord;
-use crate::sink::{CallbackSink, FileSink, HttpSink, Sink};
+use crate::sink::{CallbackSink, FileSink, HttpSink, RingMark, Sink};
 use crate::{ExporterError, SPAN_RECORD_TYPE};
 
 /// An exporter: `Send + Sync`, meant to be shared by every thread of the process (one per
@@ -55,11 +55,20 @@ struct OwnRing {
 }
 
 impl RecordSource for OwnRing {
-    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize {
-        match self.consumer.drain(max_records, max_bytes, |record| {
-            if record.record_type == SPAN_RECORD_TYPE {
-                f(record.payload);
-            }
+    fn drain(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        f: &mut dyn FnMut(RecordRef<'_>),
+    ) -> usize {
+        match self.consumer.read(max_records, max_bytes, |record| {
+            f(RecordRef {
+                ring: 0,
+                end: record.end,
+                span: record.record_type == SPAN_RECORD_TYPE,
+                redelivered: record.redelivered,
+                payload: record.payload,
+            });
         }) {
             Ok(summary) => summary.records as usize,
             // Quarantined: our own producer wrote malformed framing, which the ring reports
@@ -70,6 +79,19 @@ impl RecordSource for OwnRing {
 
     fn wait(&mut self, timeout: Duration) {
         self.consumer.wait_for_data(timeout);
+    }
+
+    fn release(&mut self, mark: &RingMark, delivered: bool) {
+        let (confirmed, failed) = if delivered {
+            (mark.spans, 0)
+        } else {
+            (0, mark.spans)
+        };
+        // Marks come back in the order the records were read, so this only fails if the ring
+        // was quarantined meanwhile; the records then stay where they are.
+        let _ = self
+            .consumer
+            .release(mark.end, confirmed, failed, mark.rejected);
     }
 }
 
@@ -220,7 +242,7 @@ impl Exporter {
             return self.settled_after_shutdown(deadline);
         }
         match self.current_state() {
-            Ok(state) => state.flush(deadline),
+            Ok(state) => state.flush(deadline, &self.counters),
             Err(_) => false,
         }
     }
@@ -282,8 +304,11 @@ impl Exporter {
         );
         if state.worker.is_none() {
             // Sidecar mode: delivery happens in the sidecar; from here a span is settled once
-            // the sidecar has read it from the ring.
-            health.exported = stats.records_read;
+            // the sidecar's sink has confirmed it (the ring header's acknowledgement counters).
+            health.exported = stats.confirmed_records;
+            health.dropped.export_failed += stats.export_failed_records;
+            health.dropped.serialization_error += stats.rejected_records;
+            health.dropped_total += stats.export_failed_records + stats.rejected_records;
             health.in_flight = health
                 .pushed
                 .saturating_sub(health.exported + health.dropped_total);
@@ -380,9 +405,9 @@ impl ProcessState {
         })
     }
 
-    fn flush(&self, deadline: Instant) -> bool {
+    fn flush(&self, deadline: Instant, counters: &Counters) -> bool {
         match &self.worker {
-            Some(worker) => worker.flush(deadline, &|| self.producer.wake_consumer()),
+            Some(worker) => worker.flush(deadline, &|| self.producer.wake_consumer(), counters),
             None => {
                 // Sidecar mode: done when the sidecar has consumed everything committed so far.
                 self.producer.wake_consumer();
@@ -405,10 +430,24 @@ impl ProcessState {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         if !*done {
-            let flushed = self.flush(deadline);
+            let flushed = self.flush(deadline, counters);
             self.producer.close();
             if let Some(worker) = &self.worker {
-                worker.stop(deadline, counters, &|| self.producer.wake_consumer());
+                worker.stop(deadline, &|| self.producer.wake_consumer());
+                // The in-process ring dies with this process: what the sink has not confirmed
+                // by now is lost. Count it, and say so.
+                let undelivered =
+                    Counters::get(&counters.pushed).saturating_sub(counters.settled());
+                if undelivered > 0 {
+                    counters.drop_spans(DropReason::ExportFailed, undelivered);
+                    Counters::add(&counters.undelivered_at_shutdown, undelivered);
+                    if std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
+                        eprintln!(
+                            "drift-exporter: shutdown could not deliver {undelivered} spans \
+                             (export_failed: the sink did not confirm them before the deadline)"
+                        );
+                    }
+                }
             }
             *done = true;
             self.shutdown_done.store(true, Ordering::Release);
@@ -422,7 +461,10 @@ impl ProcessState {
     /// True if every span pushed so far is exported or counted as dropped.
     fn everything_settled(&self, counters: &Counters) -> bool {
         match self.worker {
-            Some(_) => counters.settled() >= Counters::get(&counters.pushed),
+            Some(_) => {
+                counters.settled() >= Counters::get(&counters.pushed)
+                    && Counters::get(&counters.undelivered_at_shutdown) == 0
+            }
             // Sidecar mode: the ring has been read up to its end.
             None => self.producer.stats().used_bytes == 0,
         }

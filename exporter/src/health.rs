@@ -91,6 +91,10 @@ pub struct Counters {
     pub(crate) last_export_latency_us: AtomicU64,
     pub(crate) circuit_state: AtomicU64,
     pub(crate) records_drained: AtomicU64,
+    /// Records read again after an earlier consumer died before they were confirmed.
+    pub(crate) redelivered: AtomicU64,
+    /// Spans not confirmed when a shutdown ended (in-process: counted `export_failed` too).
+    pub(crate) undelivered_at_shutdown: AtomicU64,
 }
 
 impl Counters {
@@ -170,6 +174,11 @@ pub struct HealthSnapshot {
     pub export_failures: u64,
     pub export_timeouts: u64,
     pub retries: u64,
+    /// Spans delivered a second time: read by an earlier consumer (a killed sidecar) that did
+    /// not get the sink's confirmation (at-least-once; bounded by one in-flight window).
+    pub redelivered: u64,
+    /// Spans a shutdown could not deliver (the sink had not confirmed them by its deadline).
+    pub undelivered_at_shutdown: u64,
     /// Wall time of the last successful export, milliseconds.
     pub last_export_latency_ms: f64,
     pub circuit_state: CircuitState,
@@ -216,6 +225,8 @@ impl HealthSnapshot {
             export_failures: Counters::get(&counters.export_failures),
             export_timeouts: Counters::get(&counters.export_timeouts),
             retries: Counters::get(&counters.retries),
+            redelivered: Counters::get(&counters.redelivered),
+            undelivered_at_shutdown: Counters::get(&counters.undelivered_at_shutdown),
             last_export_latency_ms: Counters::get(&counters.last_export_latency_us) as f64 / 1000.0,
             circuit_state: CircuitState::from_u64(Counters::get(&counters.circuit_state)),
             running,

@@ -43,7 +43,7 @@ fn lines_parse_back_field_by_field() {
         exporter.push_span(&record).unwrap();
     }
     assert!(
-        exporter.force_flush(Duration::from_secs(10)),
+        exporter.force_flush(Duration::from_secs(60)),
         "{:?}",
         exporter.health()
     );
@@ -138,7 +138,46 @@ fn lines_parse_back_field_by_field() {
         (health.exported, health.dropped_total, health.in_flight),
         (40, 0, 0)
     );
-    assert!(exporter.shutdown(Duration::from_secs(5)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     std::fs::remove_dir_all(ring_dir).ok();
     std::fs::remove_dir_all(traces.parent().unwrap().parent().unwrap()).ok();
+}
+
+#[test]
+fn a_torn_tail_left_by_a_crash_is_cut_at_the_next_start_and_no_line_is_torn() {
+    let ring_dir = temp_dir("file-torn-ring");
+    let traces = temp_dir("file-torn-traces");
+    // What a writer killed (or a full disk) mid-append leaves: a last line without its newline.
+    let torn = traces.join("2026-01-01T00-00-00-000Z_trace_torn.jsonl");
+    std::fs::write(&torn, "{\"whole\":1}\n{\"whole\":2}\n{\"cut\":").unwrap();
+    let exporter = Exporter::start(test_config(
+        ring_dir.clone(),
+        SinkConfig::Files(FileSinkConfig {
+            dir: traces.clone(),
+        }),
+    ))
+    .unwrap();
+    let payloads = fixtures_of(&["200b"]);
+    for n in 0..10 {
+        let span = OwnedSpan::from_payload(n, &payloads[0], SdkFlavor::Python);
+        exporter.push_span(&span.record()).unwrap();
+    }
+    assert!(exporter.force_flush(Duration::from_secs(60)));
+    assert_eq!(
+        std::fs::read_to_string(&torn).unwrap(),
+        "{\"whole\":1}\n{\"whole\":2}\n"
+    );
+    let mut lines = 0;
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(text.ends_with('\n'), "whole lines only");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).expect("every line parses");
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, 12);
+    assert!(exporter.shutdown(Duration::from_secs(60)));
+    std::fs::remove_dir_all(ring_dir).ok();
+    std::fs::remove_dir_all(traces).ok();
 }

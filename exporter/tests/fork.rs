@@ -54,7 +54,7 @@ fn a_forked_child_exports_through_its_own_ring() {
     for span in spans_of_trace(0xa, 10) {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert!(exporter.force_flush(Duration::from_secs(60)));
     let child_spans = spans_of_trace(0xb, 5);
 
     // SAFETY: fork(2); the child only runs Rust code of this test, never returns into the test
@@ -69,7 +69,7 @@ fn a_forked_child_exports_through_its_own_ring() {
             assert!(exporter.force_flush(Duration::from_secs(10)), "child flush");
             let health = exporter.health();
             assert_eq!(health.in_flight, 0, "{health:?}");
-            assert!(exporter.shutdown(Duration::from_secs(5)));
+            assert!(exporter.shutdown(Duration::from_secs(60)));
         }));
         // SAFETY: ends the child without running the parent's atexit handlers or destructors.
         unsafe { libc::_exit(if outcome.is_ok() { 0 } else { 1 }) };
@@ -91,7 +91,7 @@ fn a_forked_child_exports_through_its_own_ring() {
     for span in spans_of_trace(0xc, 5) {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert!(exporter.force_flush(Duration::from_secs(60)));
     assert_eq!(lines_of_trace(&traces, 0xa), 10);
     assert_eq!(lines_of_trace(&traces, 0xc), 5);
     let health = exporter.health();
@@ -99,7 +99,7 @@ fn a_forked_child_exports_through_its_own_ring() {
         (health.pushed, health.exported, health.dropped_total),
         (15, 15, 0)
     );
-    assert!(exporter.shutdown(Duration::from_secs(5)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     std::fs::remove_dir_all(ring_dir).ok();
     std::fs::remove_dir_all(traces).ok();
 }

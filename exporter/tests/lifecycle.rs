@@ -43,7 +43,7 @@ fn shutdown_drains_is_idempotent_and_counts_late_pushes() {
     for span in spans(25, "2k") {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.shutdown(Duration::from_secs(10)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     assert_eq!(delivered.load(Ordering::SeqCst), 25);
     let late = spans(1, "200b");
     assert_eq!(
@@ -55,7 +55,7 @@ fn shutdown_drains_is_idempotent_and_counts_late_pushes() {
         "second shutdown is a no-op"
     );
     assert!(
-        exporter.force_flush(Duration::from_secs(10)),
+        exporter.force_flush(Duration::from_secs(60)),
         "after a completed shutdown everything is settled"
     );
     let health = exporter.health();
@@ -84,12 +84,12 @@ fn force_flush_sends_the_open_batch_now() {
         for span in spans(7, "200b") {
             exporter.push_span(&span.record()).unwrap();
         }
-        assert!(exporter.force_flush(Duration::from_secs(10)));
+        assert!(exporter.force_flush(Duration::from_secs(60)));
         assert_eq!(delivered.load(Ordering::SeqCst), 7 * round);
     }
     let health = exporter.health();
     assert_eq!(health.batches, 3);
-    assert!(exporter.shutdown(Duration::from_secs(5)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     std::fs::remove_dir_all(ring_dir).ok();
 }
 
@@ -132,7 +132,7 @@ fn too_large_and_queue_full_are_counted_and_accounting_adds_up() {
     assert_eq!(health.pushed, health.exported + health.dropped_total);
     assert_eq!(health.in_flight, 0);
     assert!(health.queue_capacity_bytes >= 64 << 10);
-    assert!(exporter.shutdown(Duration::from_secs(5)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     std::fs::remove_dir_all(ring_dir).ok();
 }
 
@@ -155,18 +155,21 @@ fn a_panicking_callback_counts_export_failed_and_the_exporter_goes_on() {
     for span in spans(5, "200b") {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert!(
+        !exporter.force_flush(Duration::from_secs(10)),
+        "the panicking callback did not take the spans"
+    );
     for span in spans(5, "200b") {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert!(exporter.force_flush(Duration::from_secs(60)));
     let health = exporter.health();
     assert_eq!(
         (health.dropped.export_failed, health.exported),
         (5, 5),
         "{health:?}"
     );
-    assert!(exporter.shutdown(Duration::from_secs(5)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     std::fs::remove_dir_all(ring_dir).ok();
 }
 
@@ -242,7 +245,7 @@ fn force_flush_after_a_completed_shutdown_returns_at_once() {
     for span in spans(10, "200b") {
         exporter.push_span(&span.record()).unwrap();
     }
-    assert!(exporter.shutdown(Duration::from_secs(10)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     assert_eq!(delivered.load(Ordering::SeqCst), 10);
     // A late push is counted (already_shutdown), so everything pushed is still settled.
     let late = spans(1, "200b");
@@ -253,9 +256,9 @@ fn force_flush_after_a_completed_shutdown_returns_at_once() {
     // Before the fix this waited for its whole timeout: the drain thread that would answer
     // the flush request is gone. The bound is far below the timeout, not a speed target.
     let started = Instant::now();
-    assert!(exporter.force_flush(Duration::from_secs(30)));
+    assert!(exporter.force_flush(Duration::from_secs(300)));
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(60),
         "force_flush after shutdown took {:?}",
         started.elapsed()
     );
@@ -286,24 +289,32 @@ fn force_flush_after_a_shutdown_that_left_work_undone_returns_false_at_once() {
         "the batch in delivery cannot settle within the budget"
     );
     let started = Instant::now();
-    assert!(!exporter.force_flush(Duration::from_secs(30)));
+    assert!(!exporter.force_flush(Duration::from_secs(300)));
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(60),
         "force_flush after shutdown took {:?}",
         started.elapsed()
     );
-    assert!(exporter.health().in_flight > 0);
-    // Let the detached sender finish; its batch is then counted and a flush says so.
+    let health = exporter.health();
+    assert_eq!(
+        (health.in_flight, health.undelivered_at_shutdown),
+        (0, 10),
+        "shutdown counts what it could not deliver: {health:?}"
+    );
+    // Let the detached sender finish; what shutdown counted is not counted again.
     {
         let (lock, released) = &*release;
         *lock.lock().unwrap() = true;
         released.notify_all();
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while exporter.health().in_flight > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(exporter.force_flush(Duration::from_secs(1)));
+    assert!(
+        !exporter.force_flush(Duration::from_secs(1)),
+        "the shutdown's undelivered spans stay undelivered"
+    );
     let health = exporter.health();
     assert_eq!(health.pushed, health.exported + health.dropped_total);
     std::fs::remove_dir_all(ring_dir).ok();
@@ -323,15 +334,15 @@ fn force_flush_racing_a_shutdown_waits_for_it_and_reports_its_outcome() {
         let exporter = exporter.clone();
         std::thread::spawn(move || {
             (0..50)
-                .map(|_| exporter.force_flush(Duration::from_secs(20)))
+                .map(|_| exporter.force_flush(Duration::from_secs(120)))
                 .collect::<Vec<bool>>()
         })
     };
-    assert!(exporter.shutdown(Duration::from_secs(20)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
     let started = Instant::now();
     let outcomes = flusher.join().unwrap();
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(60),
         "flushes did not end with the shutdown"
     );
     assert!(outcomes.iter().all(|&ok| ok), "{outcomes:?}");
@@ -359,9 +370,9 @@ fn a_small_ring_without_a_span_limit_clamps_the_default_limit() {
     let mut big = spans(1, "200b").remove(0);
     big.input_json = format!(r#"{{"blob":"{}"}}"#, "x".repeat(largest));
     assert_eq!(exporter.push_span(&big.record()), Err(DropReason::TooLarge));
-    assert!(exporter.force_flush(Duration::from_secs(10)));
+    assert!(exporter.force_flush(Duration::from_secs(60)));
     assert_eq!(delivered.load(Ordering::SeqCst), 5);
-    assert!(exporter.shutdown(Duration::from_secs(5)));
+    assert!(exporter.shutdown(Duration::from_secs(60)));
 
     // The same through the environment (what the bindings' options go through).
     let vars: BTreeMap<String, String> = [("TUSK_RING_CAPACITY_BYTES", "8192")]

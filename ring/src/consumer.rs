@@ -15,7 +15,7 @@ use crate::layout::{CONSUMER_AWAKE, CONSUMER_SLEEPING, OFF_CONSUMER_STATE, OFF_T
 use crate::mem::RingMem;
 use crate::process::{self, LockProbe};
 use crate::producer::Producer;
-use crate::protocol::{Cursor, FoundRecord};
+use crate::protocol::{Cursor, FoundRecord, Settled};
 use crate::stats::{RingStats, read_stats};
 
 /// Busy-poll iterations before yielding, and yields before sleeping, in [`Consumer::wait_for_data`].
@@ -38,6 +38,12 @@ pub struct Record<'a> {
     pub flags: u16,
     /// Position-derived sequence number (position / 8, truncated to 32 bits).
     pub seq: u32,
+    /// Ring position right after this record: what [`Consumer::release`] takes to release
+    /// everything up to and including it.
+    pub end: u64,
+    /// An earlier consumer of this ring read the record and died (or detached) before releasing
+    /// it: it may have been delivered already (counted `redelivered_records`).
+    pub redelivered: bool,
     /// The payload bytes.
     pub payload: &'a [u8],
 }
@@ -47,6 +53,8 @@ pub struct Record<'a> {
 pub struct DrainSummary {
     /// Records handed to the callback.
     pub records: u64,
+    /// Of those, records an earlier consumer had read and not released.
+    pub redelivered: u64,
     /// Payload bytes handed to the callback.
     pub bytes: u64,
     /// Records skipped because of a checksum mismatch.
@@ -170,6 +178,78 @@ impl Consumer {
         &mut self,
         max_records: usize,
         max_bytes: usize,
+        f: impl FnMut(Record<'_>),
+    ) -> Result<DrainSummary, RingError> {
+        self.drain_inner(max_records, max_bytes, true, f)
+    }
+
+    /// Acknowledged consumption: like [`Consumer::drain`] but the records stay in the ring (the
+    /// head does not move, producers cannot reuse their space) until [`Consumer::release`] is
+    /// called with a position at or after their [`Record::end`]. Reads continue from a private
+    /// read cursor. If this consumer dies, the next one re-reads from the head: at-least-once,
+    /// the records read but not released are handed out again flagged `redelivered`.
+    pub fn read(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        f: impl FnMut(Record<'_>),
+    ) -> Result<DrainSummary, RingError> {
+        self.drain_inner(max_records, max_bytes, false, f)
+    }
+
+    /// Releases every record read up to `up_to` (a [`Record::end`] from [`Consumer::read`], in
+    /// order), counting how they ended in the header: zeroes their space and advances the shared
+    /// head. Padding read after the last record handed out is released with it.
+    /// Fails with [`RingError::BadRelease`] if `up_to` is not between the head and the read
+    /// cursor.
+    pub fn release(
+        &mut self,
+        up_to: u64,
+        confirmed: u64,
+        export_failed: u64,
+        rejected: u64,
+    ) -> Result<(), RingError> {
+        self.check_not_inherited()?;
+        let settled = Settled {
+            confirmed,
+            export_failed,
+            rejected,
+        };
+        if self
+            .handle
+            .core
+            .release_to(&mut self.cursor, up_to, settled)
+        {
+            Ok(())
+        } else {
+            Err(RingError::BadRelease {
+                position: up_to,
+                head: self.cursor.head,
+                read: self.cursor.read,
+            })
+        }
+    }
+
+    /// The shared head: everything before it is released.
+    pub fn head_position(&self) -> u64 {
+        self.cursor.head
+    }
+
+    /// The private read cursor: everything before it has been read.
+    pub fn read_position(&self) -> u64 {
+        self.cursor.read
+    }
+
+    /// Whether records read are still waiting for [`Consumer::release`].
+    pub fn has_unreleased(&self) -> bool {
+        self.cursor.head != self.cursor.read
+    }
+
+    fn drain_inner(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        release: bool,
         mut f: impl FnMut(Record<'_>),
     ) -> Result<DrainSummary, RingError> {
         self.check_not_inherited()?;
@@ -185,6 +265,7 @@ impl Consumer {
             &mut self.cursor,
             max_records,
             max_bytes,
+            release,
             |found: &FoundRecord| {
                 let payload: &[u8] = match data {
                     // SAFETY: `drain` checked `payload_off + payload_len <= capacity`, so the range is
@@ -207,12 +288,15 @@ impl Consumer {
                     record_type: found.record_type,
                     flags: found.flags,
                     seq: found.seq,
+                    end: found.end,
+                    redelivered: found.redelivered,
                     payload,
                 });
             },
         );
         Ok(DrainSummary {
             records: counts.records,
+            redelivered: counts.redelivered,
             bytes: counts.payload_bytes,
             checksum_failures: counts.checksum_failures,
             padding_bytes: counts.padding_bytes,
@@ -224,7 +308,8 @@ impl Consumer {
     pub fn has_data(&self) -> bool {
         self.cursor.quarantine.is_none()
             && self.check_not_inherited().is_ok()
-            && self.handle.core.committed_at(self.cursor.head)
+            && self.cursor.read != self.handle.core.mem.load64(OFF_TAIL, Ordering::Acquire)
+            && self.handle.core.committed_at(self.cursor.read)
     }
 
     /// Waits until a committed record is at the head or `timeout` passes: spins briefly,
@@ -265,7 +350,7 @@ impl Consumer {
                 return self.has_data();
             }
             let mut nap = deadline - now;
-            if tail.wrapping_sub(self.cursor.head) >= core.params.wake_watermark {
+            if tail.wrapping_sub(self.cursor.read) >= core.params.wake_watermark {
                 // Enough is claimed to have woken us, but the head record is still being written
                 // (or its writer died): poll gently instead of sleeping out the whole timeout.
                 nap = nap.min(IN_PROGRESS_NAP);
@@ -317,7 +402,8 @@ impl Consumer {
 
     /// Skips abandoned claims at the head (a negative length, or a claimed range still zero),
     /// counting them. Only when the producer is dead ([`RingError::ProducerAlive`] otherwise): a
-    /// live producer may still be writing. Stops at the next committed record; call
+    /// live producer may still be writing; and only once everything read is released (does
+    /// nothing otherwise). Stops at the next committed record; call
     /// [`Consumer::drain`] and this in turn, or use [`Consumer::recover`].
     pub fn recover_abandoned(&mut self) -> Result<RecoveryReport, RingError> {
         self.require_dead()?;

@@ -96,6 +96,9 @@ pub enum RingError {
     /// The ring was quarantined because its contents are malformed; nothing more is read from it.
     #[error("ring is quarantined: {reason}")]
     Quarantined { reason: String },
+    /// [`crate::Consumer::release`] got a position outside `[head, read]`.
+    #[error("release to position {position} outside the read range [{head}, {read}]")]
+    BadRelease { position: u64, head: u64, read: u64 },
     /// This consumer was inherited across `fork()`; only the process that created it may drain.
     #[error("consumer handle was inherited across fork")]
     InheritedAcrossFork,

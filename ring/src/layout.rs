@@ -6,7 +6,7 @@
 /// Magic bytes at offset 0 of every ring.
 pub const MAGIC: [u8; 8] = *b"DRFTRNG\0";
 /// Bumped on any change of this file; attach refuses any other value.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Size of the header page that precedes the data region.
 pub const HEADER_LEN: usize = 4096;
 /// Size of the per-record header (length, type, flags, checksum, sequence).
@@ -74,6 +74,24 @@ pub(crate) const OFF_CHECKSUM_FAILURES: usize = 0x328;
 pub(crate) const OFF_MALFORMED_RECORDS: usize = 0x330;
 pub(crate) const OFF_HIGH_WATER: usize = 0x338;
 pub(crate) const OFF_QUARANTINED: usize = 0x340;
+
+// Acknowledgement block (128 B, layout version 2): what happened to the records the consumer
+// released (moved the head past). Written by the consumer only, so they survive a consumer
+// restart: `pushed = confirmed + export_failed + rejected + checksum failures + dropped by the
+// producers + abandoned + still in the ring`, whoever consumed before.
+/// Records released as confirmed by the sink (delivered).
+pub(crate) const OFF_CONFIRMED_RECORDS: usize = 0x380;
+/// Records released as given up by the sink (a non-retryable rejection).
+pub(crate) const OFF_EXPORT_FAILED_RECORDS: usize = 0x388;
+/// Records released as unprocessable (not a span, undecodable).
+pub(crate) const OFF_REJECTED_RECORDS: usize = 0x390;
+/// Records handed out a second time (read before by a consumer that never released them).
+pub(crate) const OFF_REDELIVERED_RECORDS: usize = 0x398;
+/// Highest position any consumer has read up to (handed records out to its caller). Records
+/// between the head and this on attach may have been delivered already: redelivered.
+pub(crate) const OFF_READ_HIGH: usize = 0x3A0;
+/// Consumers attached over the ring's life (the first is 1; more means restarts).
+pub(crate) const OFF_CONSUMER_ATTACHES: usize = 0x3A8;
 
 /// Futex word values of `consumer_state`.
 pub(crate) const CONSUMER_AWAKE: u32 = 0;

@@ -217,7 +217,7 @@ fn drain_all(
     seen: &mut Seen,
 ) -> u64 {
     let mut buf = Vec::new();
-    let counts = core.drain(cursor, usize::MAX, usize::MAX, |r| {
+    let counts = core.drain(cursor, usize::MAX, usize::MAX, true, |r| {
         buf.resize(r.payload_len, 0);
         core.mem.data_read(r.payload_off, &mut buf);
         seen.take(&buf);

@@ -56,6 +56,11 @@ pub(crate) struct RingCore<M> {
 
 /// A record as found by the consumer; `payload_off` is an offset in the data region.
 pub(crate) struct FoundRecord {
+    /// Position right after the record.
+    pub end: u64,
+    /// Read before by a consumer that did not release it (position below the read mark
+    /// found at attach).
+    pub redelivered: bool,
     pub record_type: u16,
     pub flags: u16,
     pub seq: u32,
@@ -64,16 +69,36 @@ pub(crate) struct FoundRecord {
 }
 
 /// Consumer-side state that lives outside shared memory.
+///
+/// `head <= handed_end <= read`: `[head, read)` has been read but not released (the sink has
+/// not confirmed it yet); `handed_end` is the end of the last record handed out, so padding read
+/// after it is released together with it.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
     pub head: u64,
+    pub read: u64,
+    pub handed_end: u64,
+    /// Read mark found at attach: records below it were read by an earlier consumer.
+    pub redeliver_until: u64,
     pub quarantine: Option<String>,
+}
+
+/// How the records of a released range ended (counted in the header).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// Confirmed by the sink.
+    pub confirmed: u64,
+    /// Given up by the sink (non-retryable rejection).
+    pub export_failed: u64,
+    /// Not exportable (not a span, undecodable).
+    pub rejected: u64,
 }
 
 /// What one drain pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DrainCounts {
     pub records: u64,
+    pub redelivered: u64,
     pub payload_bytes: u64,
     pub checksum_failures: u64,
     pub padding_bytes: u64,
@@ -355,8 +380,22 @@ impl<M: RingMem> RingCore<M> {
     pub fn open_cursor(&self) -> Cursor {
         let head = self.mem.load64(OFF_HEAD, Ordering::Acquire);
         let tail = self.mem.load64(OFF_TAIL, Ordering::Acquire);
+        let read_high = self.mem.load64(OFF_READ_HIGH, Ordering::Acquire);
+        // A read mark outside [head, tail] (corrupt, or from before a wrap of the counter) only
+        // means nothing is known to be redelivered.
+        let redeliver_until = if read_high.wrapping_sub(head) <= tail.wrapping_sub(head)
+            && read_high.is_multiple_of(RECORD_ALIGN as u64)
+        {
+            read_high
+        } else {
+            head
+        };
+        self.count(OFF_CONSUMER_ATTACHES, 1);
         let mut cursor = Cursor {
             head,
+            read: head,
+            handed_end: head,
+            redeliver_until,
             quarantine: None,
         };
         if !head.is_multiple_of(RECORD_ALIGN as u64)
@@ -453,6 +492,8 @@ impl<M: RingMem> RingCore<M> {
             ));
         }
         let record = FoundRecord {
+            end: head.wrapping_add(framed),
+            redelivered: false,
             record_type,
             flags: (type_flags >> 16) as u16,
             seq,
@@ -469,34 +510,42 @@ impl<M: RingMem> RingCore<M> {
         Slot::Record(record, framed)
     }
 
-    /// Hands committed records at the head to `f`, up to the limits, then zeroes the consumed
-    /// space and publishes the new head. Records with a bad checksum are counted and skipped;
-    /// malformed framing quarantines the ring (the records before it are still delivered).
+    /// Hands committed records at the read cursor to `f`, up to the limits. With `release`, then
+    /// zeroes the consumed space and publishes the new head (consume on read); without, the
+    /// records stay in the ring until [`Self::release_to`] (consume on acknowledgement). Records
+    /// with a bad checksum are counted and skipped; malformed framing quarantines the ring (the
+    /// records before it are still delivered).
     pub fn drain(
         &self,
         cursor: &mut Cursor,
         max_records: usize,
         max_bytes: usize,
+        release: bool,
         mut f: impl FnMut(&FoundRecord),
     ) -> DrainCounts {
         let mut counts = DrainCounts::default();
         if cursor.quarantine.is_some() {
             return counts;
         }
-        let start = cursor.head;
-        let mut head = start;
+        let start = cursor.read;
+        let mut pos = start;
         let mut tail = self.mem.load64(OFF_TAIL, Ordering::Acquire);
-        let used = tail.wrapping_sub(start);
-        if used > self.params.capacity {
+        let used = tail.wrapping_sub(cursor.head);
+        if used > self.params.capacity || start.wrapping_sub(cursor.head) > used {
             self.quarantine(
                 cursor,
-                format!("inconsistent indices: head {start}, tail {tail}"),
+                format!(
+                    "inconsistent indices: head {}, read {start}, tail {tail}",
+                    cursor.head
+                ),
             );
             return counts;
         }
         self.mem.max64(OFF_HIGH_WATER, used, Ordering::Relaxed);
+        let (mut fresh_records, mut fresh_bytes, mut fresh_bad) = (0u64, 0u64, 0u64);
+        let mut handed_end = cursor.handed_end;
         while (counts.records as usize) < max_records {
-            match self.inspect(head, &mut tail) {
+            match self.inspect(pos, &mut tail) {
                 Slot::Empty => break,
                 Slot::Bad(reason) => {
                     self.quarantine(cursor, reason);
@@ -504,35 +553,92 @@ impl<M: RingMem> RingCore<M> {
                 }
                 Slot::Pad(framed) => {
                     counts.padding_bytes += framed;
-                    head = head.wrapping_add(framed);
+                    pos = pos.wrapping_add(framed);
                 }
                 Slot::BadChecksum(framed) => {
                     counts.checksum_failures += 1;
-                    head = head.wrapping_add(framed);
+                    if !before(pos, cursor.redeliver_until) {
+                        fresh_bad += 1;
+                    }
+                    pos = pos.wrapping_add(framed);
                 }
-                Slot::Record(record, framed) => {
+                Slot::Record(mut record, framed) => {
                     if counts.records > 0
                         && counts.payload_bytes + record.payload_len as u64 > max_bytes as u64
                     {
                         break;
                     }
+                    record.redelivered = before(pos, cursor.redeliver_until);
                     f(&record);
                     counts.records += 1;
                     counts.payload_bytes += record.payload_len as u64;
-                    head = head.wrapping_add(framed);
+                    if record.redelivered {
+                        counts.redelivered += 1;
+                    } else {
+                        fresh_records += 1;
+                        fresh_bytes += record.payload_len as u64;
+                    }
+                    pos = pos.wrapping_add(framed);
+                    handed_end = pos;
                 }
             }
         }
-        self.release(cursor, head);
-        self.count(OFF_RECORDS_READ, counts.records);
-        self.count(OFF_BYTES_READ, counts.payload_bytes);
+        cursor.read = pos;
+        cursor.handed_end = handed_end;
+        if counts.records > 0 || counts.padding_bytes > 0 || counts.checksum_failures > 0 {
+            // Another consumer attaching after a crash of this one treats everything below the
+            // mark as possibly delivered.
+            self.mem.max64(OFF_READ_HIGH, pos, Ordering::Release);
+        }
+        if release {
+            self.release_to(
+                cursor,
+                pos,
+                Settled {
+                    confirmed: counts.records,
+                    ..Settled::default()
+                },
+            );
+        } else if cursor.handed_end == cursor.head && cursor.read != cursor.head {
+            // Nothing handed out is waiting for an acknowledgement: release the padding and
+            // bad records read meanwhile at once.
+            self.release_range(cursor, pos);
+        }
+        self.count(OFF_RECORDS_READ, fresh_records);
+        self.count(OFF_BYTES_READ, fresh_bytes);
         self.count(OFF_PADDING_BYTES, counts.padding_bytes);
-        self.count(OFF_CHECKSUM_FAILURES, counts.checksum_failures);
+        self.count(OFF_CHECKSUM_FAILURES, fresh_bad);
+        self.count(OFF_REDELIVERED_RECORDS, counts.redelivered);
         counts
     }
 
+    /// Releases the read records up to `up_to` (the end of a record handed out, or the read
+    /// cursor), counting how they ended. When `up_to` is the end of the last record handed out,
+    /// padding read after it is released too. Returns false (and does nothing) if `up_to` is not
+    /// in `[head, read]`.
+    pub fn release_to(&self, cursor: &mut Cursor, up_to: u64, settled: Settled) -> bool {
+        if up_to.wrapping_sub(cursor.head) > cursor.read.wrapping_sub(cursor.head)
+            || !up_to.is_multiple_of(RECORD_ALIGN as u64)
+        {
+            return false;
+        }
+        let new_head = if up_to == cursor.handed_end {
+            cursor.read
+        } else {
+            up_to
+        };
+        self.count(OFF_CONFIRMED_RECORDS, settled.confirmed);
+        self.count(OFF_EXPORT_FAILED_RECORDS, settled.export_failed);
+        self.count(OFF_REJECTED_RECORDS, settled.rejected);
+        if before(cursor.handed_end, new_head) {
+            cursor.handed_end = new_head;
+        }
+        self.release_range(cursor, new_head);
+        true
+    }
+
     /// Zeroes `[cursor.head, new_head)` and publishes `new_head`.
-    fn release(&self, cursor: &mut Cursor, new_head: u64) {
+    fn release_range(&self, cursor: &mut Cursor, new_head: u64) {
         let len = new_head.wrapping_sub(cursor.head);
         if len == 0 {
             return;
@@ -544,6 +650,9 @@ impl<M: RingMem> RingCore<M> {
             self.mem.data_zero(0, (len - first) as usize);
         }
         cursor.head = new_head;
+        if before(cursor.read, new_head) {
+            cursor.read = new_head;
+        }
         // Release: producers that see the new head also see the zeroes.
         self.mem.store64(OFF_HEAD, new_head, Ordering::Release);
     }
@@ -554,7 +663,8 @@ impl<M: RingMem> RingCore<M> {
     /// 8-byte word (or to the tail). Stops at the first committed record.
     pub fn skip_abandoned(&self, cursor: &mut Cursor) -> SkipCounts {
         let mut counts = SkipCounts::default();
-        if cursor.quarantine.is_some() {
+        // Only when nothing read waits for an acknowledgement: skipping releases space.
+        if cursor.quarantine.is_some() || cursor.read != cursor.head {
             return counts;
         }
         let cap = self.params.capacity;
@@ -607,7 +717,9 @@ impl<M: RingMem> RingCore<M> {
             };
             counts.records += 1;
             counts.bytes += skip;
-            self.release(cursor, cursor.head.wrapping_add(skip));
+            let new_head = cursor.head.wrapping_add(skip);
+            self.release_range(cursor, new_head);
+            cursor.handed_end = new_head;
         }
         self.count(OFF_ABANDONED_RECORDS, counts.records);
         self.count(OFF_ABANDONED_BYTES, counts.bytes);
@@ -672,6 +784,12 @@ impl<M: RingMem> RingCore<M> {
         let head = self.mem.load64(OFF_HEAD, Ordering::Acquire);
         tail.wrapping_sub(head).min(self.params.capacity)
     }
+}
+
+/// Whether position `a` comes before `b` (positions only grow; wrapping-safe).
+#[inline]
+fn before(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) < 0
 }
 
 /// Whether `required` more bytes fit after `tail` given `head`. A head/tail pair that is not

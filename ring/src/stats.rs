@@ -16,13 +16,26 @@ pub struct RingStats {
     pub used_bytes: u64,
     /// Highest `used_bytes` the consumer has seen.
     pub high_water_bytes: u64,
-    /// Records committed by producers: read + failed checksum + committed and waiting. Derived
-    /// (producers keep no per-record counter); exact once producers are quiet.
+    /// Records committed by producers: released (confirmed, export failed, rejected) + failed
+    /// checksum + committed and still in the ring. Derived (producers keep no per-record
+    /// counter); exact once producers are quiet.
     pub records_written: u64,
     /// Payload bytes committed by producers (read + committed and waiting), derived likewise.
     pub bytes_written: u64,
-    /// Records handed to the consumer's callback.
+    /// Records handed to a consumer's callback (each counted once, however often redelivered).
     pub records_read: u64,
+    /// Records released as confirmed by the sink.
+    pub confirmed_records: u64,
+    /// Records released as given up by the sink (non-retryable rejection).
+    pub export_failed_records: u64,
+    /// Records released as not exportable (not a span, undecodable).
+    pub rejected_records: u64,
+    /// Records handed out again after a consumer died before releasing them.
+    pub redelivered_records: u64,
+    /// Committed records between the head and the tail (read or not): still in the ring.
+    pub in_ring_records: u64,
+    /// Consumers attached over the ring's life (more than one means restarts).
+    pub consumer_attaches: u64,
     /// Payload bytes handed to the consumer's callback.
     pub bytes_read: u64,
     /// Records dropped because the ring was full.
@@ -56,12 +69,35 @@ pub struct RingStats {
 }
 
 impl RingStats {
-    /// Records dropped for any reason.
+    /// Records dropped for any reason by producers.
     pub fn dropped_total(&self) -> u64 {
         self.dropped_full_records
             + self.dropped_too_large
             + self.dropped_closed
             + self.dropped_contention
+    }
+
+    /// Every push attempt the ring knows of: committed records, producer drops, aborted and
+    /// abandoned claims.
+    pub fn pushed(&self) -> u64 {
+        self.records_written + self.dropped_total() + self.aborted_claims + self.abandoned_records
+    }
+
+    /// The accounting identity: pushed = confirmed + dropped (each reason) + still in the ring.
+    /// Returns (pushed, confirmed, dropped, in ring).
+    pub fn accounting(&self) -> (u64, u64, u64, u64) {
+        let dropped = self.dropped_total()
+            + self.aborted_claims
+            + self.abandoned_records
+            + self.export_failed_records
+            + self.rejected_records
+            + self.checksum_failures;
+        (
+            self.pushed(),
+            self.confirmed_records,
+            dropped,
+            self.in_ring_records,
+        )
     }
 }
 
@@ -73,9 +109,19 @@ pub(crate) fn read_stats<M: RingMem>(core: &RingCore<M>) -> RingStats {
         capacity_bytes: core.params.capacity,
         used_bytes: core.used_bytes(),
         high_water_bytes: get(OFF_HIGH_WATER).min(core.params.capacity),
-        records_written: get(OFF_RECORDS_READ) + get(OFF_CHECKSUM_FAILURES) + pending_records,
+        records_written: get(OFF_CONFIRMED_RECORDS)
+            + get(OFF_EXPORT_FAILED_RECORDS)
+            + get(OFF_REJECTED_RECORDS)
+            + get(OFF_CHECKSUM_FAILURES)
+            + pending_records,
         bytes_written: get(OFF_BYTES_READ) + pending_bytes,
         records_read: get(OFF_RECORDS_READ),
+        confirmed_records: get(OFF_CONFIRMED_RECORDS),
+        export_failed_records: get(OFF_EXPORT_FAILED_RECORDS),
+        rejected_records: get(OFF_REJECTED_RECORDS),
+        redelivered_records: get(OFF_REDELIVERED_RECORDS),
+        in_ring_records: pending_records,
+        consumer_attaches: get(OFF_CONSUMER_ATTACHES),
         bytes_read: get(OFF_BYTES_READ),
         dropped_full_records: get(OFF_DROPPED_FULL_RECORDS),
         dropped_full_bytes: get(OFF_DROPPED_FULL_BYTES),

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::config::{BatchSettings, ServiceIdentity};
-use crate::sink::{Batch, BatchBody, SpanLine};
+use crate::sink::{Batch, BatchBody, RingMark, SpanLine};
 
 /// One processed span, in the form its sink needs.
 #[derive(Debug)]
@@ -30,6 +30,7 @@ pub(crate) struct Batcher {
     request_prefix: Vec<u8>,
     request: Vec<u8>,
     lines: Vec<SpanLine>,
+    marks: Vec<RingMark>,
     spans: usize,
     bytes: usize,
     opened_at: Option<Instant>,
@@ -54,6 +55,7 @@ impl Batcher {
             request: request_prefix.clone(),
             request_prefix,
             lines: Vec::new(),
+            marks: Vec::new(),
             spans: 0,
             bytes: 0,
             opened_at: None,
@@ -73,11 +75,54 @@ impl Batcher {
 
     /// Adds a span; returns a finished batch if adding it cut one (the span then opens the next
     /// batch, or, when it alone reaches a bound, leaves in the batch returned).
+    #[cfg(test)]
     pub(crate) fn add(&mut self, span: SpanOutput, now: Instant) -> Option<Batch> {
+        self.add_from(span, None, now)
+    }
+
+    /// Notes the range of a ring record: `(ring, end)`.
+    fn mark(&mut self, ring: u64, end: u64, span: bool) {
+        match self.marks.last_mut() {
+            Some(last) if last.ring == ring => {
+                last.end = end;
+                if span {
+                    last.spans += 1;
+                } else {
+                    last.rejected += 1;
+                }
+            }
+            _ => self.marks.push(RingMark {
+                ring,
+                end,
+                spans: u64::from(span),
+                rejected: u64::from(!span),
+            }),
+        }
+    }
+
+    /// A ring record that carries no span: its range rides with the open batch so it is
+    /// released in order.
+    pub(crate) fn reject(&mut self, ring: u64, end: u64, now: Instant) {
+        if self.opened_at.is_none() {
+            self.opened_at = Some(now);
+        }
+        self.mark(ring, end, false);
+    }
+
+    /// Adds a span read from `from = (ring, end)`; as [`Self::add`].
+    pub(crate) fn add_from(
+        &mut self,
+        span: SpanOutput,
+        from: Option<(u64, u64)>,
+        now: Instant,
+    ) -> Option<Batch> {
         let mut cut = None;
         let framed = span.len() + 10;
         if self.spans > 0 && self.bytes + framed > self.settings.max_export_batch_bytes {
             cut = self.cut();
+        }
+        if let Some((ring, end)) = from {
+            self.mark(ring, end, true);
         }
         if self.opened_at.is_none() {
             self.opened_at = Some(now);
@@ -104,7 +149,7 @@ impl Batcher {
     pub(crate) fn cut_if_due(&mut self, now: Instant) -> Option<Batch> {
         let full = self.spans >= self.settings.max_export_batch_size;
         let late = self.deadline().is_some_and(|deadline| now >= deadline);
-        if self.spans > 0 && (full || late) {
+        if (self.spans > 0 || !self.marks.is_empty()) && (full || late) {
             self.cut()
         } else {
             None
@@ -113,7 +158,7 @@ impl Batcher {
 
     /// Cuts whatever is open (flush, shutdown).
     pub(crate) fn cut(&mut self) -> Option<Batch> {
-        if self.spans == 0 {
+        if self.spans == 0 && self.marks.is_empty() {
             return None;
         }
         let body = if self.lines.is_empty() {
@@ -126,6 +171,7 @@ impl Batcher {
         let batch = Batch {
             spans: self.spans as u64,
             body,
+            marks: std::mem::take(&mut self.marks),
         };
         self.spans = 0;
         self.bytes = 0;

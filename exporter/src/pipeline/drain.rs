@@ -12,6 +12,7 @@ use super::sender::SendQueue;
 use crate::ExporterError;
 use crate::health::{Counters, DropReason};
 use crate::process::Processor;
+use crate::sink::RingMark;
 
 /// Records handed out per drain call (bounds the time between batch and stop checks).
 const DRAIN_CHUNK_RECORDS: usize = 256;
@@ -19,14 +20,37 @@ const DRAIN_CHUNK_BYTES: usize = 4 << 20;
 /// Longest idle sleep: bounds how late a stop or flush request is noticed if no wake arrives.
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
 
+/// One record read from a ring, not yet released.
+pub(crate) struct RecordRef<'a> {
+    /// The source's id of the ring.
+    pub(crate) ring: u64,
+    /// Ring position right after the record (what releasing it takes).
+    pub(crate) end: u64,
+    /// Whether it is a span record (others are released as rejected).
+    pub(crate) span: bool,
+    /// An earlier consumer read it and did not release it.
+    pub(crate) redelivered: bool,
+    pub(crate) payload: &'a [u8],
+}
+
 /// Where records come from: one ring (in-process) or every ring of a directory (sidecar).
+/// Records are read ahead and stay in their ring until [`RecordSource::release`]: acknowledged
+/// consumption.
 pub(crate) trait RecordSource: Send {
     /// Hands up to about `max_records` committed records to `f`; returns how many.
-    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize;
+    fn drain(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        f: &mut dyn FnMut(RecordRef<'_>),
+    ) -> usize;
     /// Sleeps until data may be there or `timeout` passes.
     fn wait(&mut self, timeout: Duration);
     /// Housekeeping between drains (the sidecar attaches new rings and recovers dead ones).
-    fn maintain(&mut self, _f: &mut dyn FnMut(&[u8])) {}
+    fn maintain(&mut self, _f: &mut dyn FnMut(RecordRef<'_>)) {}
+    /// Releases a settled batch's range of one ring: `delivered` says whether its spans were
+    /// confirmed by the sink or given up (non-retryable rejection).
+    fn release(&mut self, mark: &RingMark, delivered: bool);
 }
 
 /// Flags and wake-ups shared by the exporter handle and its drain thread.
@@ -98,8 +122,15 @@ impl DrainLoop {
             })
     }
 
+    fn apply_acks(&mut self) {
+        for (mark, delivered) in self.queue.take_acks() {
+            self.source.release(&mark, delivered);
+        }
+    }
+
     fn run(&mut self) {
         loop {
+            self.apply_acks();
             let stopping = self.control.stop.load(Ordering::Acquire);
             let flush_request = self.control.flush_requested.load(Ordering::Acquire);
             let flushing = flush_request > self.control.flush_completed.load(Ordering::Acquire);
@@ -115,10 +146,10 @@ impl DrainLoop {
                     count_pushed_on_drain,
                     ..
                 } = self;
-                source.maintain(&mut |payload| {
+                source.maintain(&mut |record| {
                     maintenance += 1;
                     handle_record(
-                        payload,
+                        record,
                         processor,
                         batcher,
                         queue,
@@ -134,6 +165,11 @@ impl DrainLoop {
                 self.control.notify_progress();
                 continue;
             }
+            if !stopping && !self.queue.has_room() {
+                // Not empty: the in-flight window is full. Wait for the sender to settle a batch.
+                self.queue.wait_for_room(MAX_IDLE_WAIT);
+                continue;
+            }
             // The source is empty right now.
             if flushing || stopping {
                 if let Some(batch) = self.batcher.cut() {
@@ -145,6 +181,7 @@ impl DrainLoop {
                         .fetch_max(flush_request, Ordering::AcqRel);
                 }
                 if stopping {
+                    self.apply_acks();
                     // This thread is ending: answer every flush request, including any made
                     // from now on, so no `force_flush` waits for a thread that is gone (what
                     // it cut is in the send queue, which the flush still waits for).
@@ -180,9 +217,14 @@ impl DrainLoop {
             count_pushed_on_drain,
             ..
         } = self;
-        source.drain(DRAIN_CHUNK_RECORDS, DRAIN_CHUNK_BYTES, &mut |payload| {
+        if !queue.has_room() {
+            // The in-flight window is full (the sink is slow or failing): records wait in the
+            // ring, which fills until producers drop the newest (counted `queue_full`).
+            return 0;
+        }
+        source.drain(DRAIN_CHUNK_RECORDS, DRAIN_CHUNK_BYTES, &mut |record| {
             handle_record(
-                payload,
+                record,
                 processor,
                 batcher,
                 queue,
@@ -194,26 +236,35 @@ impl DrainLoop {
 }
 
 fn handle_record(
-    payload: &[u8],
+    record: RecordRef<'_>,
     processor: &mut Processor,
     batcher: &mut Batcher,
     queue: &SendQueue,
     counters: &Counters,
     count_pushed: bool,
 ) {
+    let now = Instant::now();
+    if !record.span {
+        batcher.reject(record.ring, record.end, now);
+        return;
+    }
     if count_pushed {
         Counters::add(&counters.pushed, 1);
     }
+    if record.redelivered {
+        Counters::add(&counters.redelivered, 1);
+    }
     Counters::add(&counters.records_drained, 1);
-    match processor.process(payload) {
+    match processor.process(record.payload) {
         Ok(output) => {
-            if let Some(batch) = batcher.add(output, Instant::now()) {
+            if let Some(batch) = batcher.add_from(output, Some((record.ring, record.end)), now) {
                 queue.push(batch, counters);
             }
         }
         Err(error) => {
             counters.drop_spans(DropReason::SerializationError, 1);
             processor.note_error(&error);
+            batcher.reject(record.ring, record.end, now);
         }
     }
 }

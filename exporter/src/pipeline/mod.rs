@@ -6,6 +6,6 @@ mod sender;
 mod worker;
 
 pub(crate) use batcher::{Batcher, SpanOutput};
-pub(crate) use drain::{DrainControl, DrainLoop, RecordSource};
-pub(crate) use sender::{Overflow, SendQueue, spawn_sender};
+pub(crate) use drain::{DrainControl, DrainLoop, RecordRef, RecordSource};
+pub(crate) use sender::{SendQueue, spawn_sender};
 pub(crate) use worker::Worker;

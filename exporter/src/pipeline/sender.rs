@@ -1,17 +1,24 @@
 //! The send queue and the sender thread. The drain thread never waits on the network: it hands
-//! finished batches to a bounded queue. For the HTTP sink, when the queue is full the OLDEST
-//! batch is dropped and its spans counted `export_failed`, so memory stays bounded whatever the
-//! backend does. For local sinks (files, callback) the drain thread waits for room instead: the
-//! ring then fills and producers drop the newest spans (`queue_full`) before any work is spent
-//! on them.
+//! finished batches to a bounded queue (the in-flight window) and stops reading the rings while
+//! the window is full, so records wait in their ring (acknowledged consumption): the ring fills
+//! and producers drop the newest (`queue_full`), the only drop a slow or failing backend causes.
+//! The sender delivers one batch at a time and keeps retrying a batch that failed with a
+//! retryable error until it is confirmed, rejected for good, or the shutdown deadline passes.
+//! Each settled batch's ring ranges go back to the drain thread as acknowledgements, which
+//! releases them in its rings in order.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::ExporterError;
 use crate::health::{Counters, DropReason};
-use crate::sink::{Batch, Sink, StopControl};
+use crate::sink::{Batch, RingMark, Sink, SinkError, StopControl};
+
+/// Longest pause between two deliveries of a batch that failed with a retryable error (the
+/// sinks retry and back off inside one delivery; this spaces the deliveries).
+const MAX_REDELIVERY_PAUSE: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct QueueState {
@@ -23,13 +30,8 @@ struct QueueState {
     /// `settled >= n` the first `n` batches are settled.
     enqueued: u64,
     settled: u64,
-}
-
-/// What a full queue does with a new batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Overflow {
-    DropOldest,
-    Wait,
+    /// Ranges of settled batches, for the drain thread to release (whether delivered).
+    acks: Vec<(RingMark, bool)>,
 }
 
 /// Bounded batch queue between the drain thread and the sender thread.
@@ -37,16 +39,14 @@ pub(crate) struct SendQueue {
     state: Mutex<QueueState>,
     changed: Condvar,
     capacity: usize,
-    overflow: Overflow,
 }
 
 impl SendQueue {
-    pub(crate) fn new(capacity: usize, overflow: Overflow) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         SendQueue {
             state: Mutex::new(QueueState::default()),
             changed: Condvar::new(),
             capacity: capacity.max(1),
-            overflow,
         }
     }
 
@@ -56,33 +56,49 @@ impl SendQueue {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Enqueues a batch; if the queue is full, drops the oldest waiting batch or waits for room
-    /// (until the queue is closed), as configured.
-    pub(crate) fn push(&self, batch: Batch, counters: &Counters) {
+    /// Enqueues a batch, waiting for room (until the queue is closed). A batch pushed after
+    /// close is not delivered; its records stay unreleased in the ring.
+    pub(crate) fn push(&self, batch: Batch, _counters: &Counters) {
         let mut state = self.lock();
-        if self.overflow == Overflow::Wait {
-            while state.batches.len() >= self.capacity && !state.closed {
-                state = self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|poison| poison.into_inner());
-            }
+        while state.batches.len() >= self.capacity && !state.closed {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poison| poison.into_inner());
         }
+        state.enqueued += 1;
         if state.closed {
-            counters.drop_spans(DropReason::ExportFailed, batch.spans);
-            state.enqueued += 1;
             state.settled += 1;
             return;
         }
-        while state.batches.len() >= self.capacity {
-            if let Some(oldest) = state.batches.pop_front() {
-                counters.drop_spans(DropReason::ExportFailed, oldest.spans);
-                state.settled += 1;
-            }
-        }
-        state.enqueued += 1;
         state.batches.push_back(batch);
         self.changed.notify_all();
+    }
+
+    /// Whether a batch can be enqueued without waiting.
+    pub(crate) fn has_room(&self) -> bool {
+        self.lock().batches.len() < self.capacity
+    }
+
+    /// Waits (at most `timeout`) until a batch can be enqueued or acknowledgements arrived.
+    pub(crate) fn wait_for_room(&self, timeout: Duration) {
+        let state = self.lock();
+        if state.batches.len() < self.capacity || !state.acks.is_empty() || state.closed {
+            return;
+        }
+        let _ = self
+            .changed
+            .wait_timeout(state, timeout)
+            .unwrap_or_else(|poison| poison.into_inner());
+    }
+
+    /// Ranges settled since the last call, in settlement order.
+    pub(crate) fn take_acks(&self) -> Vec<(RingMark, bool)> {
+        let mut state = self.lock();
+        if state.acks.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut state.acks)
     }
 
     /// No more batches will come; the sender finishes what is queued and exits.
@@ -101,10 +117,15 @@ impl SendQueue {
         self.lock().settled
     }
 
-    fn finish_current(&self) {
+    fn finish_current(&self, acks: Option<(&[RingMark], bool)>) {
         let mut state = self.lock();
         state.settled += 1;
         state.busy = false;
+        if let Some((marks, delivered)) = acks {
+            state
+                .acks
+                .extend(marks.iter().map(|mark| (*mark, delivered)));
+        }
         self.changed.notify_all();
     }
 
@@ -126,20 +147,21 @@ impl SendQueue {
         }
     }
 
-    /// Drops everything still queued (the shutdown deadline passed).
-    pub(crate) fn abandon(&self, counters: &Counters) {
+    /// Forgets everything still queued (the shutdown deadline passed): not delivered, not
+    /// released; returns the spans it held.
+    pub(crate) fn abandon(&self) -> u64 {
         let mut state = self.lock();
         let dropped: Vec<Batch> = state.batches.drain(..).collect();
-        for batch in &dropped {
-            counters.drop_spans(DropReason::ExportFailed, batch.spans);
-        }
         state.settled += dropped.len() as u64;
         self.changed.notify_all();
+        dropped.iter().map(|batch| batch.spans).sum()
     }
 }
 
-/// Starts the sender thread: delivers batches one at a time and settles their spans as
-/// exported or `export_failed`. `on_settled` runs after each batch (wakes `force_flush`).
+/// Starts the sender thread: delivers batches one at a time; a batch is settled when the sink
+/// confirmed it (exported) or rejected it for good (`export_failed`); retryable failures are
+/// delivered again until then. At the shutdown deadline the batch in hand is left unsettled (its
+/// records stay in the ring). `on_settled` runs after each batch (wakes `force_flush`).
 pub(crate) fn spawn_sender(
     queue: Arc<SendQueue>,
     mut sink: Box<dyn Sink>,
@@ -151,22 +173,45 @@ pub(crate) fn spawn_sender(
         .name("drift-export-send".to_string())
         .spawn(move || {
             while let Some(batch) = queue.next() {
-                let outcome = if control.past_deadline() {
-                    Err(crate::sink::SinkError::DeadlinePassed)
-                } else {
-                    sink.deliver(&batch, &control, &counters)
+                let mut pause = Duration::from_millis(50);
+                let settled = loop {
+                    if batch.spans == 0 {
+                        // Only records that carry no span: nothing to send, release them.
+                        break Some(true);
+                    }
+                    let outcome = if control.past_deadline() {
+                        Err(SinkError::DeadlinePassed)
+                    } else {
+                        sink.deliver(&batch, &control, &counters)
+                    };
+                    if control.is_abandoned() {
+                        // Shutdown already counted this batch as undelivered.
+                        break None;
+                    }
+                    match outcome {
+                        Ok(()) => {
+                            Counters::add(&counters.batches, 1);
+                            Counters::add(&counters.exported, batch.spans);
+                            break Some(true);
+                        }
+                        Err(SinkError::DeadlinePassed) => break None,
+                        Err(error @ SinkError::Rejected { .. }) => {
+                            counters.drop_spans(DropReason::ExportFailed, batch.spans);
+                            log_export_failure(&error);
+                            break Some(false);
+                        }
+                        Err(error) => {
+                            // Retryable: the spans wait (in the ring and in this batch).
+                            log_export_failure(&error);
+                            control.sleep(pause);
+                            pause = (pause * 2).min(MAX_REDELIVERY_PAUSE);
+                        }
+                    }
                 };
-                match outcome {
-                    Ok(()) => {
-                        Counters::add(&counters.batches, 1);
-                        Counters::add(&counters.exported, batch.spans);
-                    }
-                    Err(error) => {
-                        counters.drop_spans(DropReason::ExportFailed, batch.spans);
-                        log_export_failure(&error);
-                    }
+                match settled {
+                    Some(delivered) => queue.finish_current(Some((&batch.marks, delivered))),
+                    None => queue.finish_current(None),
                 }
-                queue.finish_current();
                 on_settled();
             }
             on_settled();
@@ -176,7 +221,6 @@ pub(crate) fn spawn_sender(
             source,
         })
 }
-
 /// Export failures are counted; the message goes to stderr at most once per second so a dead
 /// backend cannot flood the host application's logs.
 fn log_export_failure(error: &crate::sink::SinkError) {

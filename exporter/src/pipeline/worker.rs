@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Batcher, DrainControl, DrainLoop, Overflow, RecordSource, SendQueue, spawn_sender};
+use super::{Batcher, DrainControl, DrainLoop, RecordSource, SendQueue, spawn_sender};
 use crate::ExporterError;
 use crate::config::{ExporterConfig, SinkConfig};
-use crate::health::Counters;
+use crate::health::{Counters, DropReason};
 use crate::process::Processor;
 use crate::sink::{Sink, StopControl};
 
@@ -37,11 +37,7 @@ impl Worker {
             SinkConfig::Api(api) => api.max_pending_requests,
             _ => 8,
         };
-        let overflow = match &config.sink {
-            SinkConfig::Api(_) => Overflow::DropOldest,
-            _ => Overflow::Wait,
-        };
-        let queue = Arc::new(SendQueue::new(max_pending, overflow));
+        let queue = Arc::new(SendQueue::new(max_pending));
         let sender_control = Arc::new(StopControl::default());
         let control = Arc::new(DrainControl::default());
         let progress = control.clone();
@@ -79,8 +75,13 @@ impl Worker {
     }
 
     /// Drains the source, cuts the open batch and waits until every batch enqueued by then
-    /// is settled. `wake` wakes the drain thread if it sleeps.
-    pub(crate) fn flush(&self, deadline: Instant, wake: &dyn Fn()) -> bool {
+    /// is settled. `wake` wakes the drain thread if it sleeps. True only if all of them were
+    /// confirmed by the sink: a batch rejected meanwhile makes it false, as does the deadline.
+    pub(crate) fn flush(&self, deadline: Instant, wake: &dyn Fn(), counters: &Counters) -> bool {
+        // Records the core could not process are counted with their reason at once; they are
+        // the application's bad data, not a delivery failure, and do not fail the flush.
+        let failed = || counters.dropped(DropReason::ExportFailed);
+        let failed_before = failed();
         let control = &self.drain.control;
         let request = control.flush_requested.fetch_add(1, Ordering::AcqRel) + 1;
         wake();
@@ -91,11 +92,12 @@ impl Worker {
         }
         let enqueued = self.queue.enqueued();
         control.wait_until(deadline, || self.queue.settled() >= enqueued)
+            && failed() == failed_before
     }
 
-    /// Final drain and stop, within `deadline`; what the sender still holds after it is
-    /// dropped as `export_failed`.
-    pub(crate) fn stop(&self, deadline: Instant, counters: &Counters, wake: &dyn Fn()) {
+    /// Final drain and stop, within `deadline`. What the sink has not confirmed by then stays
+    /// unreleased in the ring (the caller decides whether that is lost).
+    pub(crate) fn stop(&self, deadline: Instant, wake: &dyn Fn()) {
         let control = &self.drain.control;
         control.stop.store(true, Ordering::Release);
         wake();
@@ -115,7 +117,8 @@ impl Worker {
         if let Some(sender) = threads.next()
             && !join_until(sender, deadline)
         {
-            self.queue.abandon(counters);
+            self.sender_control.abandon();
+            self.queue.abandon();
         }
     }
 }

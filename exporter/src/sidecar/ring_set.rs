@@ -14,7 +14,8 @@ use drift_ring::{
 use serde::Serialize;
 
 use crate::SPAN_RECORD_TYPE;
-use crate::pipeline::RecordSource;
+use crate::pipeline::{RecordRef, RecordSource};
+use crate::sink::RingMark;
 
 /// How often the directory is rescanned and liveness checked.
 const SCAN_INTERVAL: Duration = Duration::from_millis(100);
@@ -50,6 +51,13 @@ pub struct RingReport {
     pub abandoned_records: u64,
     pub checksum_failures: u64,
     pub quarantined: bool,
+    /// Acknowledgement counters from the ring header (layout version 2).
+    pub confirmed: u64,
+    pub export_failed: u64,
+    pub rejected: u64,
+    pub redelivered: u64,
+    pub in_ring: u64,
+    pub consumer_attaches: u64,
 }
 
 impl RingReport {
@@ -84,6 +92,12 @@ impl RingReport {
             abandoned_records: stats.abandoned_records,
             checksum_failures: stats.checksum_failures,
             quarantined: stats.quarantined,
+            confirmed: stats.confirmed_records,
+            export_failed: stats.export_failed_records,
+            rejected: stats.rejected_records,
+            redelivered: stats.redelivered_records,
+            in_ring: stats.in_ring_records,
+            consumer_attaches: stats.consumer_attaches,
         }
     }
 }
@@ -127,6 +141,10 @@ pub struct RingSetReport {
 pub(crate) struct RingSet {
     dir: PathBuf,
     rings: BTreeMap<PathBuf, Consumer>,
+    /// Ids given to attached rings (acknowledgements name rings by id).
+    ids: BTreeMap<PathBuf, u64>,
+    paths: BTreeMap<u64, PathBuf>,
+    next_id: u64,
     refused: BTreeMap<PathBuf, Instant>,
     /// Invalid files already reported (bounded like `refused`).
     reported: BTreeMap<PathBuf, Instant>,
@@ -145,6 +163,9 @@ impl RingSet {
         RingSet {
             dir,
             rings: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            paths: BTreeMap::new(),
+            next_id: 0,
             refused: BTreeMap::new(),
             reported: BTreeMap::new(),
             sizes: BTreeMap::new(),
@@ -156,7 +177,7 @@ impl RingSet {
         }
     }
 
-    fn scan(&mut self, f: &mut dyn FnMut(&[u8])) {
+    fn scan(&mut self) {
         self.check_sizes();
         let now = Instant::now();
         self.refused.retain(|_, until| *until > now);
@@ -182,6 +203,9 @@ impl RingSet {
                     self.mapped_bytes += len;
                     self.sizes.insert(path.clone(), len);
                     self.reported.remove(&path);
+                    self.next_id += 1;
+                    self.ids.insert(path.clone(), self.next_id);
+                    self.paths.insert(self.next_id, path.clone());
                     self.rings.insert(path, consumer);
                 }
                 Err(e) => {
@@ -205,20 +229,19 @@ impl RingSet {
                 Liveness::Alive => {}
                 Liveness::Unknown => self.counters.liveness_unknown += 1,
                 Liveness::Dead => {
-                    self.counters.dead_producers += 1;
-                    if let Ok(report) = consumer.recover(|record| {
-                        if record.record_type == SPAN_RECORD_TYPE {
-                            f(record.payload);
-                        }
-                    }) {
+                    // Committed records are read by the regular drain and released when the
+                    // sink confirms them; abandoned claims are skipped once everything before
+                    // them is released. The ring goes when nothing is left in it.
+                    if let Ok(report) = consumer.recover_abandoned() {
                         self.counters.abandoned_records += report.abandoned_records;
                         self.counters.abandoned_bytes += report.abandoned_bytes;
-                        self.counters.checksum_failures += report.checksum_failures;
                     }
-                    finished.push(path.clone());
+                    if consumer.pending_bytes() == 0 || consumer.is_quarantined() {
+                        self.counters.dead_producers += 1;
+                        finished.push(path.clone());
+                    }
                 }
                 Liveness::Closed => {
-                    drain_ring(consumer, usize::MAX, usize::MAX, f);
                     if consumer.pending_bytes() == 0 || consumer.is_quarantined() {
                         finished.push(path.clone());
                     }
@@ -227,7 +250,7 @@ impl RingSet {
         }
         for path in finished {
             if let Some(consumer) = self.rings.remove(&path) {
-                self.unmap(&path);
+                self.forget(&path);
                 let stats = consumer.stats();
                 self.counters.producer_dropped += stats.dropped_total();
                 if stats.quarantined {
@@ -263,9 +286,14 @@ impl RingSet {
         }
     }
 
-    fn unmap(&mut self, path: &std::path::Path) {
+    /// Drops the bookkeeping of a ring no longer attached: its mapped size and its id (a late
+    /// acknowledgement for it then finds nothing to release).
+    fn forget(&mut self, path: &std::path::Path) {
         let len = self.sizes.remove(path).unwrap_or(0);
         self.mapped_bytes = self.mapped_bytes.saturating_sub(len);
+        if let Some(id) = self.ids.remove(path) {
+            self.paths.remove(&id);
+        }
     }
 
     fn refuse(&mut self, path: PathBuf, until: Instant) {
@@ -287,7 +315,7 @@ impl RingSet {
         }
         for (path, actual) in shrunk {
             if let Some(consumer) = self.rings.remove(&path) {
-                self.unmap(&path);
+                self.forget(&path);
                 self.counters.rings_shrunk += 1;
                 self.counters.quarantined_rings += 1;
                 if actual >= HEADER_LEN as u64 {
@@ -331,22 +359,32 @@ impl RingSet {
 }
 
 fn drain_ring(
+    ring: u64,
     consumer: &mut Consumer,
     max_records: usize,
     max_bytes: usize,
-    f: &mut dyn FnMut(&[u8]),
+    f: &mut dyn FnMut(RecordRef<'_>),
 ) -> usize {
     consumer
-        .drain(max_records, max_bytes, |record| {
-            if record.record_type == SPAN_RECORD_TYPE {
-                f(record.payload);
-            }
+        .read(max_records, max_bytes, |record| {
+            f(RecordRef {
+                ring,
+                end: record.end,
+                span: record.record_type == SPAN_RECORD_TYPE,
+                redelivered: record.redelivered,
+                payload: record.payload,
+            });
         })
         .map_or(0, |summary| summary.records as usize)
 }
 
 impl RecordSource for RingSet {
-    fn drain(&mut self, max_records: usize, max_bytes: usize, f: &mut dyn FnMut(&[u8])) -> usize {
+    fn drain(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        f: &mut dyn FnMut(RecordRef<'_>),
+    ) -> usize {
         // Every pass first checks that no ring shrank under its mapping (see `check_sizes`).
         self.check_sizes();
         if self.rings.is_empty() {
@@ -358,10 +396,15 @@ impl RecordSource for RingSet {
         let start = self.round_robin % count;
         self.round_robin = self.round_robin.wrapping_add(1);
         let mut total = 0;
-        let mut consumers: Vec<&mut Consumer> = self.rings.values_mut().collect();
+        let ids = &self.ids;
+        let mut consumers: Vec<(u64, &mut Consumer)> = self
+            .rings
+            .iter_mut()
+            .map(|(path, consumer)| (ids.get(path).copied().unwrap_or(0), consumer))
+            .collect();
         consumers.rotate_left(start);
-        for consumer in consumers {
-            total += drain_ring(consumer, share, max_bytes, f);
+        for (id, consumer) in consumers {
+            total += drain_ring(id, consumer, share, max_bytes, f);
         }
         total
     }
@@ -370,9 +413,25 @@ impl RecordSource for RingSet {
         std::thread::sleep(timeout.min(POLL_INTERVAL));
     }
 
-    fn maintain(&mut self, f: &mut dyn FnMut(&[u8])) {
+    fn release(&mut self, mark: &RingMark, delivered: bool) {
+        let Some(consumer) = self
+            .paths
+            .get(&mark.ring)
+            .and_then(|path| self.rings.get_mut(path))
+        else {
+            return; // removed meanwhile (quarantined): nothing to release
+        };
+        let (confirmed, failed) = if delivered {
+            (mark.spans, 0)
+        } else {
+            (0, mark.spans)
+        };
+        let _ = consumer.release(mark.end, confirmed, failed, mark.rejected);
+    }
+
+    fn maintain(&mut self, _f: &mut dyn FnMut(RecordRef<'_>)) {
         if Instant::now() >= self.next_scan {
-            self.scan(f);
+            self.scan();
             self.next_scan = Instant::now() + SCAN_INTERVAL;
         }
     }

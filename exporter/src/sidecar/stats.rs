@@ -77,32 +77,46 @@ pub fn render(dir: &Path) -> Result<String, ExporterError> {
 fn ring_table(rings: &[RingReport], out: &mut String) {
     let _ = writeln!(
         out,
-        "{:<8} {:<7} {:>10} {:>10} {:>6} {:>10} {:>10} {:>9} {:>9} {:>9}  file",
+        "{:<8} {:<7} {:>10} {:>10} {:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8}  file",
         "pid",
         "state",
         "capacity",
         "used",
         "fill",
-        "written",
-        "read",
+        "pushed",
+        "confirmed",
+        "in_ring",
         "drop_full",
         "too_large",
-        "abandoned"
+        "abandoned",
+        "exp_failed",
+        "redelivered",
+        "attaches"
     );
     for ring in rings {
         let _ = writeln!(
             out,
-            "{:<8} {:<7} {:>10} {:>10} {:>5.1}% {:>10} {:>10} {:>9} {:>9} {:>9}  {}",
+            "{:<8} {:<7} {:>10} {:>10} {:>5.1}% {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8}  {}",
             ring.producer_pid,
             ring.liveness,
             ring.capacity_bytes,
             ring.used_bytes,
             ring.fill_ratio * 100.0,
-            ring.records_written,
-            ring.records_read,
+            // pushed = confirmed + dropped by reason + in ring (all from the ring header)
+            ring.records_written
+                + ring.dropped_full
+                + ring.dropped_too_large
+                + ring.dropped_closed
+                + ring.dropped_contention
+                + ring.abandoned_records,
+            ring.confirmed,
+            ring.in_ring,
             ring.dropped_full,
             ring.dropped_too_large,
             ring.abandoned_records,
+            ring.export_failed + ring.rejected + ring.checksum_failures,
+            ring.redelivered,
+            ring.consumer_attaches,
             ring.path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
@@ -135,6 +149,8 @@ fn render_snapshot(value: &serde_json::Value, out: &mut String) {
         "export_failures",
         "export_timeouts",
         "retries",
+        "redelivered",
+        "undelivered_at_shutdown",
     ] {
         let _ = writeln!(out, "  {key:<22} {}", number(&exporter[key]));
     }
@@ -188,6 +204,12 @@ fn render_snapshot(value: &serde_json::Value, out: &mut String) {
                     abandoned_records: number(&ring["abandoned_records"]),
                     checksum_failures: number(&ring["checksum_failures"]),
                     quarantined: ring["quarantined"].as_bool().unwrap_or(false),
+                    confirmed: number(&ring["confirmed"]),
+                    export_failed: number(&ring["export_failed"]),
+                    rejected: number(&ring["rejected"]),
+                    redelivered: number(&ring["redelivered"]),
+                    in_ring: number(&ring["in_ring"]),
+                    consumer_attaches: number(&ring["consumer_attaches"]),
                 })
                 .collect()
         })

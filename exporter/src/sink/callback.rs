@@ -31,8 +31,12 @@ impl Sink for CallbackSink {
         let len = bytes.len() as u64;
         let started = std::time::Instant::now();
         // A panicking callback must not take the sender thread down with it.
-        catch_unwind(AssertUnwindSafe(|| (self.callback)(bytes.clone())))
-            .map_err(|_| SinkError::Io("export callback panicked".to_string()))?;
+        catch_unwind(AssertUnwindSafe(|| (self.callback)(bytes.clone()))).map_err(|_| {
+            SinkError::Rejected {
+                status: 0,
+                message: "export callback panicked".to_string(),
+            }
+        })?;
         counters.last_export_latency_us.store(
             started.elapsed().as_micros() as u64,
             std::sync::atomic::Ordering::Relaxed,

@@ -18,6 +18,8 @@ pub struct FileSink {
     dir: PathBuf,
     files: HashMap<String, PathBuf>,
     order: VecDeque<String>,
+    /// Torn tails (a crash or a full disk mid-write) are cut once, before the first write.
+    repaired: bool,
 }
 
 impl FileSink {
@@ -26,6 +28,7 @@ impl FileSink {
             dir: dir.into(),
             files: HashMap::new(),
             order: VecDeque::new(),
+            repaired: false,
         }
     }
 
@@ -76,6 +79,10 @@ impl Sink for FileSink {
         let started = Instant::now();
         std::fs::create_dir_all(&self.dir)
             .map_err(|error| SinkError::Io(format!("creating {}: {error}", self.dir.display())))?;
+        if !self.repaired {
+            repair_torn_tails(&self.dir);
+            self.repaired = true;
+        }
         // Group by file so each file is opened once per batch, keeping span order per trace.
         let mut groups: Vec<(PathBuf, String)> = Vec::new();
         let mut index: HashMap<PathBuf, usize> = HashMap::new();
@@ -96,8 +103,18 @@ impl Sink for FileSink {
                 .append(true)
                 .open(path)
                 .map_err(|error| SinkError::Io(format!("opening {}: {error}", path.display())))?;
-            file.write_all(text.as_bytes())
-                .map_err(|error| SinkError::Io(format!("writing {}: {error}", path.display())))?;
+            // One append of whole lines per file and batch. If it fails part way (a full disk),
+            // cut the file back so no torn line stays; the batch is retried from the ring.
+            let before = file.metadata().map(|meta| meta.len()).ok();
+            if let Err(error) = file.write_all(text.as_bytes()) {
+                if let Some(len) = before {
+                    let _ = file.set_len(len);
+                }
+                return Err(SinkError::Io(format!(
+                    "writing {}: {error}",
+                    path.display()
+                )));
+            }
             written += text.len() as u64;
         }
         counters.last_export_latency_us.store(
@@ -107,6 +124,56 @@ impl Sink for FileSink {
         Counters::add(&counters.bytes_sent, written);
         Ok(())
     }
+}
+
+/// Cuts every `.jsonl` file of `dir` back to its last complete line (a tail without a newline is
+/// what a crash or a full disk mid-write leaves). Returns the number of files cut.
+pub fn repair_torn_tails(dir: &Path) -> usize {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut repaired = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|ext| ext.to_str()) != Some("jsonl") {
+            continue;
+        }
+        let Ok(mut file) = OpenOptions::new().read(true).write(true).open(&path) else {
+            continue;
+        };
+        let Ok(len) = file.metadata().map(|meta| meta.len()) else {
+            continue;
+        };
+        let mut end = len;
+        let mut cut = None;
+        let mut chunk = vec![0u8; 64 << 10];
+        while end > 0 {
+            let start = end.saturating_sub(chunk.len() as u64);
+            let piece = &mut chunk[..(end - start) as usize];
+            if file.seek(SeekFrom::Start(start)).is_err() || file.read_exact(piece).is_err() {
+                break;
+            }
+            if end == len && piece.last() == Some(&b'\n') {
+                break; // whole lines
+            }
+            if let Some(at) = piece.iter().rposition(|&b| b == b'\n') {
+                cut = Some(start + at as u64 + 1);
+                break;
+            }
+            end = start;
+            if end == 0 {
+                cut = Some(0);
+            }
+        }
+        if let Some(keep) = cut
+            && keep < len
+            && file.set_len(keep).is_ok()
+        {
+            repaired += 1;
+        }
+    }
+    repaired
 }
 
 /// `2026-11-21T23-10-05-123Z`: the Node SDK's `new Date().toISOString()` with `:` and `.`

@@ -25,9 +25,14 @@ pub struct HttpSink {
 }
 
 enum AttemptError {
-    /// Worth retrying: 5xx, transport error, timeout, or `success: false`.
-    Retryable { message: String, timed_out: bool },
-    /// 4xx: the request itself is wrong; retrying cannot help.
+    /// Worth retrying (the OTLP exporters' list): transport error, timeout, 408, 429, 500, 502,
+    /// 503, 504, or `success: false`. `retry_after` is the server's Retry-After, if any.
+    Retryable {
+        message: String,
+        timed_out: bool,
+        retry_after: Option<Duration>,
+    },
+    /// Any other status: retrying cannot help.
     Fatal { status: u16, message: String },
 }
 
@@ -71,28 +76,33 @@ impl HttpSink {
                 return Err(AttemptError::Retryable {
                     message: error.to_string(),
                     timed_out,
+                    retry_after: None,
                 });
             }
         };
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_retry_after);
         let bytes = response
             .body_mut()
             .with_config()
             .limit(1 << 20)
             .read_to_vec();
-        if status >= 500 {
-            let text = bytes
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_default();
-            return Err(AttemptError::Retryable {
-                message: format!("server error {status}: {text}"),
-                timed_out: false,
-            });
-        }
         if status != 200 {
+            // Only a bounded, redacted excerpt of a body ever reaches a log.
             let text = bytes
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .map(|bytes| body_excerpt(&bytes, &self.config.api_key))
                 .unwrap_or_default();
+            if is_retryable_status(status) {
+                return Err(AttemptError::Retryable {
+                    message: format!("status {status}: {text}"),
+                    timed_out: false,
+                    retry_after,
+                });
+            }
             return Err(AttemptError::Fatal {
                 status,
                 message: text,
@@ -101,15 +111,20 @@ impl HttpSink {
         let bytes = bytes.map_err(|error| AttemptError::Retryable {
             message: format!("reading response: {error}"),
             timed_out: matches!(error, ureq::Error::Timeout(_)),
+            retry_after: None,
         })?;
         let response = drift_core_rs::tusk_drift_schemas::tusk::drift::backend::v1::ExportSpansResponse::decode(
             bytes.as_slice(),
         )
-        .map_err(|error| AttemptError::Retryable { message: format!("undecodable response: {error}"), timed_out: false })?;
+        .map_err(|error| AttemptError::Retryable { message: format!("undecodable response: {error}"), timed_out: false, retry_after: None })?;
         if !response.success {
             return Err(AttemptError::Retryable {
-                message: format!("backend reported failure: {}", response.message),
+                message: format!(
+                    "backend reported failure: {}",
+                    body_excerpt(response.message.as_bytes(), &self.config.api_key)
+                ),
                 timed_out: false,
+                retry_after: None,
             });
         }
         Ok(())
@@ -123,6 +138,48 @@ impl HttpSink {
         let capped = base.min(retry_settings.max_backoff.as_secs_f64());
         Duration::from_secs_f64(capped * self.jitter.factor())
     }
+}
+
+/// Longest Retry-After honoured (a larger value is capped; the ring holds the spans meanwhile).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Characters of a response body that may reach a log.
+const BODY_EXCERPT_CHARS: usize = 256;
+
+/// The statuses OTLP exporters retry.
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by backends we talk to; ignored).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A response body as it may be logged: at most [`BODY_EXCERPT_CHARS`] characters, the API key
+/// replaced, and withheld entirely if it looks like it echoes credentials (a backend or proxy
+/// that reflects request headers).
+pub(crate) fn body_excerpt(bytes: &[u8], api_key: &str) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lower = text.to_ascii_lowercase();
+    if ["api-key", "api_key", "apikey", "authorization", "x-td-"]
+        .iter()
+        .any(|marker| lower.contains(marker))
+        || (!api_key.is_empty() && text.contains(api_key))
+    {
+        return format!(
+            "[{} bytes withheld: the body echoes request headers]",
+            bytes.len()
+        );
+    }
+    let mut excerpt: String = text
+        .chars()
+        .take(BODY_EXCERPT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > BODY_EXCERPT_CHARS {
+        excerpt.push_str(&format!("… ({} bytes)", bytes.len()));
+    }
+    excerpt
 }
 
 /// Gzips `body` (fast level: the exporter thread's CPU is the budget, not the wire).
@@ -187,7 +244,11 @@ impl Sink for HttpSink {
                     Counters::add(&counters.export_failures, 1);
                     return Err(SinkError::Rejected { status, message });
                 }
-                Err(AttemptError::Retryable { message, timed_out }) => {
+                Err(AttemptError::Retryable {
+                    message,
+                    timed_out,
+                    retry_after,
+                }) => {
                     Counters::add(&counters.export_failures, 1);
                     if timed_out {
                         Counters::add(&counters.export_timeouts, 1);
@@ -195,7 +256,10 @@ impl Sink for HttpSink {
                     self.breaker.record_failure(counters);
                     last_error = message;
                     if attempt < max_attempts {
-                        let pause = self.backoff(attempt);
+                        // Honour the server's Retry-After (bounded), never retry sooner.
+                        let pause = self
+                            .backoff(attempt)
+                            .max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
                         control.sleep(pause);
                     }
                 }
@@ -205,5 +269,37 @@ impl Sink for HttpSink {
             attempts: max_attempts,
             last_error,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_excerpts_are_bounded_and_never_carry_the_key() {
+        let long = "x".repeat(900_077);
+        let excerpt = body_excerpt(long.as_bytes(), "secret-key");
+        assert!(excerpt.chars().count() < 300, "{}", excerpt.len());
+        let echo = "POST /api\r\nx-api-key: secret-key\r\n";
+        assert!(!body_excerpt(echo.as_bytes(), "secret-key").contains("secret"));
+        assert!(!body_excerpt(b"your key secret-key is bad", "secret-key").contains("secret"));
+        assert_eq!(body_excerpt(b"overloaded", "k3y"), "overloaded");
+        assert!(is_retryable_status(429) && is_retryable_status(408));
+        assert!(!is_retryable_status(400) && !is_retryable_status(501));
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_toml_syntax_error_does_not_echo_the_key() {
+        let dir = std::env::temp_dir().join(format!("drift-toml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "sink = \"api\"\napi_key = \"sk-live-SECRET\n").unwrap();
+        let mut config = crate::ExporterConfig::default();
+        let error = config.apply_toml_file(&path).unwrap_err().to_string();
+        assert!(!error.contains("SECRET"), "{error}");
+        assert!(error.contains("line"), "{error}");
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -33,11 +33,28 @@ pub enum BatchBody {
     Lines(Vec<SpanLine>),
 }
 
+/// The ring range a batch covers: everything in `ring` up to `end` (a record end position) that
+/// is not covered by an earlier batch. Released when the batch is settled, in batch order.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingMark {
+    /// The source's id for the ring.
+    pub ring: u64,
+    pub end: u64,
+    /// Span records of the batch from this range.
+    pub spans: u64,
+    /// Records of this range that carry no span (not a span record, or unprocessable).
+    pub rejected: u64,
+}
+
 /// A cut batch on its way to a sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     pub spans: u64,
     pub body: BatchBody,
+    /// Ring ranges to release once the sink has confirmed (or rejected) the batch.
+    #[doc(hidden)]
+    pub marks: Vec<RingMark>,
 }
 
 impl Batch {
@@ -84,9 +101,21 @@ pub trait Sink: Send {
 pub struct StopControl {
     deadline: Mutex<Option<Instant>>,
     wake: Condvar,
+    abandoned: std::sync::atomic::AtomicBool,
 }
 
 impl StopControl {
+    /// The shutdown gave up on the sender (it is detached) and counted what it held as
+    /// undelivered: late outcomes must not be counted again.
+    pub fn abandon(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn set_deadline(&self, deadline: Instant) {
         let mut guard = self
             .deadline

@@ -25,6 +25,8 @@ pub enum Reply {
     Delay(Duration),
     /// Answer 200 with `success: false`.
     Unsuccessful,
+    /// Close the connection without answering (a reset, for the client).
+    Reset,
 }
 
 /// One request as received.
@@ -92,6 +94,18 @@ impl MockBackend {
             .collect()
     }
 
+    /// Spans accepted so far (without cloning the requests).
+    pub fn accepted_spans(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .filter(|r| r.accepted)
+            .map(|r| r.request.spans.len())
+            .sum()
+    }
+
     pub fn all_received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
     }
@@ -155,6 +169,9 @@ fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
         if let Reply::Delay(delay) = &reply {
             std::thread::sleep(*delay);
         }
+        if matches!(reply, Reply::Reset) {
+            return;
+        }
         let decoded_body = if header("content-encoding").as_deref() == Some("gzip") {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(body.as_slice())
@@ -166,6 +183,7 @@ fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
         };
         let (status, response_body) = match &reply {
             Reply::Status(status) => (*status, b"scripted failure".to_vec()),
+            Reply::Reset => return,
             Reply::Unsuccessful => (
                 200,
                 ExportSpansResponse {
