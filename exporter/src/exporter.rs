@@ -62,13 +62,7 @@ impl RecordSource for OwnRing {
         f: &mut dyn FnMut(RecordRef<'_>),
     ) -> usize {
         match self.consumer.read(max_records, max_bytes, |record| {
-            f(RecordRef {
-                ring: 0,
-                end: record.end,
-                span: record.record_type == SPAN_RECORD_TYPE,
-                redelivered: record.redelivered,
-                payload: record.payload,
-            });
+            f(RecordRef::from_ring(0, &record));
         }) {
             Ok(summary) => summary.records as usize,
             // Quarantined: our own producer wrote malformed framing, which the ring reports

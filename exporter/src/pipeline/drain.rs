@@ -33,6 +33,19 @@ pub(crate) struct RecordRef<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+impl<'a> RecordRef<'a> {
+    /// A record read from the ring the source calls `ring`.
+    pub(crate) fn from_ring(ring: u64, record: &drift_ring::Record<'a>) -> Self {
+        RecordRef {
+            ring,
+            end: record.end,
+            span: record.record_type == crate::SPAN_RECORD_TYPE,
+            redelivered: record.redelivered,
+            payload: record.payload,
+        }
+    }
+}
+
 /// Where records come from: one ring (in-process) or every ring of a directory (sidecar).
 /// Records are read ahead and stay in their ring until [`RecordSource::release`]: acknowledged
 /// consumption.

@@ -13,7 +13,6 @@ use drift_ring::{
 };
 use serde::Serialize;
 
-use crate::SPAN_RECORD_TYPE;
 use crate::pipeline::{RecordRef, RecordSource};
 use crate::sink::RingMark;
 
@@ -367,13 +366,7 @@ fn drain_ring(
 ) -> usize {
     consumer
         .read(max_records, max_bytes, |record| {
-            f(RecordRef {
-                ring,
-                end: record.end,
-                span: record.record_type == SPAN_RECORD_TYPE,
-                redelivered: record.redelivered,
-                payload: record.payload,
-            });
+            f(RecordRef::from_ring(ring, &record));
         })
         .map_or(0, |summary| summary.records as usize)
 }
