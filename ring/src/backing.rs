@@ -344,13 +344,17 @@ pub(crate) fn publish(mapping: &Mapping) -> Result<(), RingError> {
 /// Creates an anonymous memfd ring (sealed against resizing) and maps it.
 pub(crate) fn create_memfd(cfg: &RingConfig) -> Result<Mapping, RingError> {
     let shown = Path::new("<memfd>");
+    // The system call, not glibc's `memfd_create` wrapper: the wrapper only exists since glibc
+    // 2.27, and the released artifacts link against glibc 2.17 (manylinux2014) so that they load
+    // on older distributions; the kernel call is there since Linux 3.17 either way.
     // SAFETY: the name is a valid NUL-terminated C string; flags are valid memfd flags.
     let fd = unsafe {
-        libc::memfd_create(
+        libc::syscall(
+            libc::SYS_memfd_create,
             c"drift-ring".as_ptr(),
             libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
         )
-    };
+    } as libc::c_int;
     if fd < 0 {
         return Err(RingError::io(
             "memfd_create",
