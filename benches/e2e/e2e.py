@@ -1,0 +1,428 @@
+"""End-to-end benchmark: what the SDK costs a real service per request, in each export mode.
+
+A Flask service under gunicorn (2 workers, `service.py`) is recorded by the published
+tusk-drift-python-sdk in RECORD mode; each request makes one outbound call (`requests`) to a local
+upstream server with a ~2 KB or ~20 KB JSON body, or a base64 body; spans go to a mock Tusk backend
+on 127.0.0.1 that decodes every ExportSpansRequest. Modes:
+
+  off              the SDK not initialized (the baseline)
+  stock-published  the SDK's stock export path on the published drift-core-python 0.1.9
+  stock-ours       the SDK's stock export path on our drift_core (the drop-in)
+  ring-inprocess   TUSK_RING_EXPORTER=1: spans go through the ring to an in-process exporter thread
+  ring-sidecar     TUSK_RING_EXPORTER=sidecar: the workers only write their rings, `drift-exporter
+                   run` delivers
+
+Each mode gets the same closed-loop load (the same numbered requests, CONNECTIONS at a time). It
+reports requests/s, p50/p90/p99 latency, CPU per request of all the service's processes (gunicorn
+master and workers, and the sidecar), and the overhead of each mode over "off". It checks that
+every span arrived exactly once and that the recorded hashes equal the stock path's. Only those
+checks decide the exit status; the timings are figures to read (ratios within one run).
+
+Run through benches/e2e/run.sh, which prepares the venvs; argv: see --help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+EXPORT_PATH = "/api/drift/tusk.drift.backend.v1.SpanExportService/ExportSpans"
+SUCCESS = b"\x08\x01"  # ExportSpansResponse{success: true}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DEADLINE_S = 120.0
+
+
+# ---- request and response bodies (deterministic: the same in every mode) ----------------------------
+
+
+def body_for(kind: str, number: int, side: str) -> dict[str, Any]:
+    """A JSON body of about 2 KB / 20 KB of mixed fields, or a base64 blob, from a fixed seed."""
+    rng = random.Random(f"{kind}/{number}/{side}")
+    if kind == "b64":
+        return {"id": number, "encoding": "base64", "data": base64.b64encode(rng.randbytes(1536)).decode()}
+    items = 10 if kind == "2k" else 100
+    return {
+        "id": number,
+        "side": side,
+        "items": [
+            {
+                "sku": f"SKU-{rng.randrange(10**8):08d}",
+                "name": "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(60)),
+                "price": round(rng.uniform(0, 1000), 2),
+                "qty": rng.randrange(1, 20),
+                "ok": rng.random() < 0.5,
+                "tags": [f"t{rng.randrange(100)}" for _ in range(3)],
+            }
+            for _ in range(items)
+        ],
+    }
+
+
+# ---- the upstream server and the mock backend -----------------------------------------------------
+
+
+class Upstream:
+    """Answers POST /quote/<n>?body=K with a deterministic JSON body. No Date or Server header,
+    so the client spans' recorded responses are the same in every mode."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                path, _, query = self.path.partition("?")
+                number = int(path.rsplit("/", 1)[1])
+                kind = query.partition("=")[2] or "2k"
+                payload = json.dumps(body_for(kind, number, "upstream"), separators=(",", ":")).encode()
+                self.send_response_only(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+class Backend:
+    """The Tusk backend's ExportSpans endpoint: decodes each request and keeps the spans' keys."""
+
+    def __init__(self) -> None:
+        from tusk.drift.backend.v1 import ExportSpansRequest
+
+        self.spans: list[tuple[Any, ...]] = []
+        self.cond = threading.Condition()
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    import gzip
+
+                    body = gzip.decompress(body)
+                request = ExportSpansRequest().parse(body)
+                rows = [
+                    (
+                        span.trace_id,
+                        span.span_id,
+                        int(span.kind),
+                        span.name,
+                        span.input_value_hash,
+                        span.output_value_hash,
+                        span.input_schema_hash,
+                        span.output_schema_hash,
+                    )
+                    for span in request.spans
+                ]
+                with backend.cond:
+                    backend.spans.extend(rows)
+                    backend.cond.notify_all()
+                self.send_response_only(200)
+                self.send_header("Content-Type", "application/protobuf")
+                self.send_header("Content-Length", str(len(SUCCESS)))
+                self.end_headers()
+                self.wfile.write(SUCCESS)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def take(self) -> list[tuple[Any, ...]]:
+        with self.cond:
+            spans, self.spans = self.spans, []
+            return spans
+
+    def wait_for(self, count: int, timeout: float) -> int:
+        """Waits until `count` spans arrived (or the deadline); returns how many did."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.spans) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+            return len(self.spans)
+
+
+# ---- processes ------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLK_TCK
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # polling a port for readiness; no result depends on this pause
+    raise RuntimeError(f"the service did not listen on {port} within {timeout} s")
+
+
+# ---- load -----------------------------------------------------------------------------------------
+
+
+def run_load(port: int, kind: str, numbers: range, connections: int) -> tuple[list[float], float]:
+    """Closed loop: `connections` clients, each sending the next numbered request when its last
+    one is answered. Returns per-request latencies (ms) and the wall time."""
+    bodies = {n: json.dumps(body_for(kind, n, "client"), separators=(",", ":")).encode() for n in numbers}
+    todo = iter(numbers)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine: list[float] = []
+        while True:
+            with lock:
+                number = next(todo, None)
+            if number is None:
+                break
+            start = time.perf_counter_ns()
+            conn.request("POST", f"/order/{number}?body={kind}", body=bodies[number], headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            mine.append((time.perf_counter_ns() - start) / 1e6)
+            if response.status != 200:
+                errors.append(f"request {number}: HTTP {response.status}")
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, first: {errors[0]}")
+    return latencies, wall
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---- one mode -------------------------------------------------------------------------------------
+
+
+def run_mode(mode: str, python: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
+    sdk_on = mode != "off"
+    with tempfile.TemporaryDirectory(prefix=f"e2e-{mode}-") as tmp:
+        project = Path(tmp)
+        (project / ".tusk").mkdir()
+        (project / ".tusk" / "config.yaml").write_text(
+            "service:\n  id: svc-e2e-bench\n  name: e2e-bench\n"
+            f"recording:\n  export_spans: true\n  sampling_rate: 1.0\ntusk_api:\n  url: {backend.url}\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TUSK_")}
+        env.update(
+            {
+                "E2E_SDK": "on" if sdk_on else "off",
+                "E2E_UPSTREAM_URL": upstream.url,
+                "TUSK_DRIFT_MODE": "RECORD" if sdk_on else "DISABLED",
+                "TUSK_API_KEY": "e2e-bench-key",
+                "TUSK_USE_RUST_CORE": "1",
+                "TUSK_RING_DIR": str(project / "rings"),
+                "PYTHONPATH": str(HERE),
+            }
+        )
+        if mode == "ring-inprocess":
+            env["TUSK_RING_EXPORTER"] = "1"
+        if mode == "ring-sidecar":
+            env["TUSK_RING_EXPORTER"] = "sidecar"
+        sidecar = None
+        if mode == "ring-sidecar":
+            (project / "rings").mkdir(mode=0o700)
+            sidecar = subprocess.Popen(
+                [args.sidecar, "run", "--sink", "api", "--api-url", backend.url, "--api-key", "e2e-bench-key",
+                 "--ring-dir", str(project / "rings"), "--observable-service-id", "svc-e2e-bench"],
+                env=env, stdout=subprocess.DEVNULL, stderr=open(project / "sidecar.log", "wb"),
+            )
+        service = subprocess.Popen(
+            [python, "-m", "gunicorn", "-c", str(HERE / "gunicorn_conf.py"), "-b", f"127.0.0.1:{port}", "service:app"],
+            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=open(project / "service.log", "wb"),
+        )
+        try:
+            wait_listening(port, service, DEADLINE_S)
+            backend.take()
+            warm = range(0, args.warmup)
+            run_load(port, kind, warm, args.connections)
+            measured = range(args.warmup, args.warmup + args.requests)
+            pids = [service.pid, *children(service.pid)] + ([sidecar.pid] if sidecar else [])
+            cpu_before = cpu_seconds(pids)
+            latencies, wall = run_load(port, kind, measured, args.connections)
+            expected = 2 * (args.warmup + args.requests) if sdk_on else 0
+            # CPU until the spans of the measured requests are delivered (the exporters' share).
+            if sdk_on:
+                backend.wait_for(expected, DEADLINE_S)
+            cpu_after = cpu_seconds(pids)
+        finally:
+            service.send_signal(signal.SIGTERM)
+            try:
+                service.wait(DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                service.kill()
+                service.wait()
+            if sidecar is not None:
+                if sdk_on:
+                    backend.wait_for(2 * (args.warmup + args.requests), DEADLINE_S)
+                sidecar.send_signal(signal.SIGTERM)
+                try:
+                    sidecar.wait(DEADLINE_S)
+                except subprocess.TimeoutExpired:
+                    sidecar.kill()
+                    sidecar.wait()
+        spans = backend.take()
+        if service.returncode not in (0, -signal.SIGTERM):
+            log = (project / "service.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{mode}: gunicorn exited with {service.returncode}:\n{log}")
+    ids = collections.Counter((s[0], s[1]) for s in spans)
+    return {
+        "mode": mode,
+        "body": kind,
+        "requests": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50": percentile(latencies, 0.50),
+        "p90": percentile(latencies, 0.90),
+        "p99": percentile(latencies, 0.99),
+        "mean": statistics.fmean(latencies),
+        "cpu_ms_per_request": 1000 * (cpu_after - cpu_before) / len(latencies),
+        "spans_expected": expected,
+        "spans_unique": len(ids),
+        "spans_duplicated": sum(count - 1 for count in ids.values()),
+        "hash_keys": sorted(hash_key(s) for s in spans),
+    }
+
+
+def hash_key(span: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What must equal the stock path's: kind, name, both schema hashes, the input value hash, and
+    the output value hash of CLIENT spans (the upstream answers the same bytes in every mode; the
+    service's own responses carry a Date header, so SERVER output values differ by nature)."""
+    _, _, kind, name, in_hash, out_hash, in_schema, out_schema = span
+    client = kind == 3  # SpanKind.CLIENT in tusk.drift.core.v1
+    return (kind, name, in_hash, in_schema, out_schema, out_hash if client else "")
+
+
+# ---- report ---------------------------------------------------------------------------------------
+
+
+def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    problems: list[str] = []
+    lines = [
+        "| body | mode | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | added p50 ms | added CPU ms/req | spans (expected) | dup | hashes = stock |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in dict.fromkeys(r["body"] for r in results):
+        rows = {r["mode"]: r for r in results if r["body"] == kind}
+        off = rows.get("off")
+        reference = rows.get("stock-ours")
+        for mode, r in rows.items():
+            added_p50 = r["p50"] - off["p50"] if off else float("nan")
+            added_cpu = r["cpu_ms_per_request"] - off["cpu_ms_per_request"] if off else float("nan")
+            same = "—"
+            if mode != "off" and reference is not None:
+                same = "yes" if r["hash_keys"] == reference["hash_keys"] else "NO"
+                if same == "NO":
+                    problems.append(f"{kind}/{mode}: recorded hashes differ from stock-ours")
+            if mode != "off" and (r["spans_unique"] != r["spans_expected"] or r["spans_duplicated"]):
+                problems.append(f"{kind}/{mode}: {r['spans_unique']} spans of {r['spans_expected']}, {r['spans_duplicated']} duplicates")
+            lines.append(
+                f"| {kind} | {mode} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | "
+                f"{r['cpu_ms_per_request']:.2f} | {added_p50:.2f} | {added_cpu:.2f} | "
+                f"{r['spans_unique']} ({r['spans_expected']}) | {r['spans_duplicated']} | {same} |"
+            )
+    return "\n".join(lines), problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python-ours", required=True, help="python of a venv with our drift_core, the SDK, Flask, gunicorn")
+    parser.add_argument("--python-published", required=True, help="the same with drift-core-python 0.1.9")
+    parser.add_argument("--sidecar", required=True, help="path of the drift-exporter binary")
+    parser.add_argument("--bodies", default="2k,20k,b64")
+    parser.add_argument("--modes", default="off,stock-published,stock-ours,ring-inprocess,ring-sidecar")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    upstream = Upstream()
+    backend = Backend()
+    port = free_port()
+    results = []
+    for kind in args.bodies.split(","):
+        for mode in args.modes.split(","):
+            python = args.python_published if mode == "stock-published" else args.python_ours
+            print(f"[e2e] {kind} {mode} ...", file=sys.stderr, flush=True)
+            results.append(run_mode(mode, python, args, kind, backend, upstream, port))
+    table, problems = report(results)
+    print(table)
+    if args.json_out:
+        args.json_out.write_text(json.dumps([{k: v for k, v in r.items() if k != "hash_keys"} for r in results], indent=2))
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    print(f"e2e: {len(results)} runs, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
