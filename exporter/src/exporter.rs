@@ -168,9 +168,10 @@ impl Exporter {
                 Ok(self.state())
             }
             Err(error) => {
-                if std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
-                    eprintln!("drift-exporter: could not create a ring after fork: {error}");
-                }
+                tracing::warn!(
+                    "could not create a ring after fork; this process's spans are dropped \
+                     (fork_discarded): {error}"
+                );
                 Err(DropReason::ForkDiscarded)
             }
         };
@@ -435,12 +436,10 @@ impl ProcessState {
                 if undelivered > 0 {
                     counters.drop_spans(DropReason::ExportFailed, undelivered);
                     Counters::add(&counters.undelivered_at_shutdown, undelivered);
-                    if std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
-                        eprintln!(
-                            "drift-exporter: shutdown could not deliver {undelivered} spans \
-                             (export_failed: the sink did not confirm them before the deadline)"
-                        );
-                    }
+                    tracing::warn!(
+                        "shutdown could not deliver {undelivered} spans (export_failed: the \
+                         sink did not confirm them before the deadline)"
+                    );
                 }
             }
             *done = true;

@@ -65,7 +65,8 @@ mod span_proto;
 
 pub use config::{
     ApiSinkConfig, BatchSettings, BreakerSettings, ExportCallback, ExporterConfig, FileConfig,
-    FileSinkConfig, RetrySettings, RingSettings, ServiceIdentity, SinkConfig,
+    FileSinkConfig, OPTIONS, OptionKind, OptionSpec, Overrides, RetrySettings, RingSettings,
+    ServiceIdentity, SinkConfig,
 };
 pub use error::ExporterError;
 pub use exporter::Exporter;

@@ -248,11 +248,11 @@ impl Processor {
         }
     }
 
-    /// The first few processing errors go to stderr; after that they are only counted.
+    /// The first few processing errors are logged (warning); after that they are only counted.
     pub(crate) fn note_error(&mut self, error: &ProcessError) {
-        if self.errors_logged < 10 && std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
+        if self.errors_logged < 10 {
             self.errors_logged += 1;
-            eprintln!("drift-exporter: dropping a span (serialization_error): {error}");
+            tracing::warn!("dropping a span (serialization_error): {error}");
         }
     }
 }
