@@ -448,7 +448,13 @@ impl ExporterConfig {
             }
             set(&mut api.max_pending_requests, file.max_pending_requests);
             if let Some(attempts) = file.max_retry_attempts {
-                api.retry.max_attempts = attempts.max(1);
+                if attempts == 0 {
+                    return Err(ExporterError::Config {
+                        key: "max_retry_attempts".to_string(),
+                        message: "must be at least 1 (the first attempt counts)".to_string(),
+                    });
+                }
+                api.retry.max_attempts = attempts;
             }
         }
         if let SinkConfig::Files(files) = &mut self.sink
@@ -907,6 +913,34 @@ impl Overrides {
             "max_retry_attempts" => self.max_retry_attempts.map(|n| n.to_string()),
             _ => None,
         }
+    }
+
+    /// Options a program set explicitly must apply to the sink it ends up with: an API URL
+    /// passed in code together with the file sink is a mistake worth an error (from the
+    /// environment it is not: one environment serves programs with different sinks).
+    pub fn check_applies_to(&self, sink: &SinkConfig) -> Result<(), ExporterError> {
+        let api_only = [
+            ("api_url", self.api_url.is_some()),
+            ("api_key", self.api_key.is_some()),
+            ("gzip_min_bytes", self.gzip_min_bytes.is_some()),
+            ("max_pending_requests", self.max_pending_requests.is_some()),
+            ("max_retry_attempts", self.max_retry_attempts.is_some()),
+        ];
+        let wrong = |key: &str, needs: &str| {
+            Err(ExporterError::Config {
+                key: key.to_string(),
+                message: format!("only applies to sink {needs} (the sink is {})", sink.name()),
+            })
+        };
+        if !matches!(sink, SinkConfig::Api(_))
+            && let Some((key, _)) = api_only.iter().find(|(_, set)| *set)
+        {
+            return wrong(key, "api");
+        }
+        if self.traces_dir.is_some() && !matches!(sink, SinkConfig::Files(_)) {
+            return wrong("traces_dir", "file");
+        }
+        Ok(())
     }
 
     /// A file's `sink` must be a known name too.

@@ -105,13 +105,24 @@ impl Exporter {
         fork::register();
         let counters = Arc::new(Counters::default());
         let state = ProcessState::create(&config, &counters)?;
-        Ok(Exporter {
+        let exporter = Exporter {
             config,
             counters,
             state: AtomicPtr::new(Box::into_raw(Box::new(state))),
             installing: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
-        })
+        };
+        // The activation line: which sink, which ring (a path in sidecar mode).
+        tracing::info!(
+            "ring exporter started in pid {}: spans go to {}{}",
+            std::process::id(),
+            exporter.config.sink.describe(),
+            exporter
+                .ring_path()
+                .map(|path| format!(" through the ring {}", path.display()))
+                .unwrap_or_default()
+        );
+        Ok(exporter)
     }
 
     /// The configuration this exporter runs with.

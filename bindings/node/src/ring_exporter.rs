@@ -17,8 +17,7 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use drift_exporter::config::FileConfig;
-use drift_exporter::{Exporter, ExporterConfig, HealthSnapshot, SinkConfig};
+use drift_exporter::{Exporter, ExporterConfig, HealthSnapshot, OPTIONS, Overrides, SinkConfig};
 use napi::bindgen_prelude::{Buffer, Env, Function, Object, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{JsValue, Status};
@@ -39,7 +38,7 @@ const DEFAULT_EXIT_FLUSH_TIMEOUT_MS: u32 = 2_000;
 pub struct RingExporterOptions<'a> {
     /// Directory of named ring files (sidecar mode); in-process rings are anonymous.
     pub ring_dir: Option<String>,
-    /// Ring data bytes (rounded up to a power of two). Default 8 MiB.
+    /// Ring data bytes (rounded up to a power of two). Default 4 MiB.
     pub ring_capacity_bytes: Option<f64>,
     /// Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB.
     pub max_span_bytes: Option<f64>,
@@ -70,6 +69,46 @@ pub struct RingExporterOptions<'a> {
     pub callback: Option<Function<'a, Buffer, ()>>,
     /// Final drain budget when the owning environment (thread or process) is torn down.
     pub exit_flush_timeout_ms: Option<u32>,
+}
+
+/// One option of the exporter's table (`exporterOptions()`).
+#[napi(object)]
+pub struct ExporterOption {
+    /// The option's name in `RingExporterOptions` (camelCase).
+    pub name: String,
+    /// Its environment variable.
+    pub env: String,
+    pub help: String,
+}
+
+/// The exporter's option table: every `RingExporterOptions` field except `callback` and
+/// `exitFlushTimeoutMs` (the same options as Python's `RingExporter` and `drift-exporter run`).
+#[napi]
+pub fn exporter_options() -> Vec<ExporterOption> {
+    OPTIONS
+        .iter()
+        .map(|spec| ExporterOption {
+            name: camel_case(spec.name),
+            env: spec.env.to_string(),
+            help: spec.help.to_string(),
+        })
+        .collect()
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.push(ch.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// Spans dropped, by reason.
@@ -236,7 +275,7 @@ fn size(name: &str, value: Option<f64>) -> Result<Option<usize>, JsError> {
 }
 
 /// The options as the exporter's partial configuration (same names, snake_case).
-fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError> {
+fn file_config(options: &RingExporterOptions<'_>) -> Result<Overrides, JsError> {
     let sink = match options
         .sink
         .as_deref()
@@ -247,7 +286,7 @@ fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError>
         Some(kind) if kind == "callback" => None,
         other => other,
     };
-    Ok(FileConfig {
+    Ok(Overrides {
         ring_dir: options.ring_dir.clone().map(Into::into),
         ring_capacity_bytes: size("ring_capacity_bytes", options.ring_capacity_bytes)?,
         max_span_bytes: size("max_span_bytes", options.max_span_bytes)?,
@@ -361,10 +400,12 @@ impl RingExporter {
     pub fn new(env: Env, options: Option<RingExporterOptions<'_>>) -> Result<Self, JsError> {
         let options = options.unwrap_or_else(empty_options);
         let state = env_state(&env)?;
-        let mut config = ExporterConfig::from_env().map_err(from_exporter)?;
-        config
-            .apply_file(&file_config(&options)?)
-            .map_err(from_exporter)?;
+        crate::logs::install();
+        // Per field: defaults < `TUSK_*` environment < these options.
+        let programmatic = file_config(&options)?;
+        let environment = Overrides::from_env().map_err(from_exporter)?;
+        let mut config =
+            ExporterConfig::from_layers(&[&environment, &programmatic]).map_err(from_exporter)?;
         let mut deliveries = None;
         if wants_callback_sink(&options)? {
             let counter = Arc::new(CallbackDeliveries::default());
@@ -373,6 +414,9 @@ impl RingExporter {
             }
             deliveries = Some(counter);
         }
+        programmatic
+            .check_applies_to(&config.sink)
+            .map_err(from_exporter)?;
         config.validate().map_err(from_exporter)?;
         let sdk_version = config.service.sdk_version.clone();
         let exporter = Exporter::start(config).map_err(from_exporter)?;
