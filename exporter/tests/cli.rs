@@ -277,7 +277,13 @@ fn log_level_flag_and_variable_filter_lines() {
     let ring_arg = rings.to_str().unwrap();
     // warn: the INFO startup line is not written; the exit still works.
     let sidecar = Sidecar::start(&["--log-level", "warn", "--ring-dir", ring_arg], &[]);
-    std::thread::sleep(Duration::from_millis(300));
+    // Running (and past its startup line) once its first stats snapshot is there.
+    let snapshot = rings.join(".drift-exporter-stats.json");
+    let until = Instant::now() + DEADLINE;
+    while !snapshot.exists() {
+        assert!(Instant::now() < until, "the sidecar did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let lines = sidecar.stop();
     assert!(
         lines.iter().all(|line| !line.contains(" INFO ")),
@@ -474,5 +480,52 @@ fn api_url_and_key_from_the_environment_reach_run_sink_api() {
     let all = lines.join("\n");
     assert!(all.contains("into the Tusk API at 127.0.0.1:"), "{all}");
     assert!(!all.contains("key-from-env"), "{all}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn stats_watch_redraws_the_table_in_place() {
+    let dir = private_dir("cli-watch");
+    let rings = dir.join("rings");
+    std::fs::create_dir_all(&rings).unwrap();
+    std::fs::set_permissions(&rings, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let mut watch = Command::new(EXE)
+        .args(["stats", "--watch", "--interval-millis", "100", "--ring-dir"])
+        .arg(&rings)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = watch.stdout.take().unwrap();
+    // Three redraws: each homes the cursor and clears what is left of the previous table.
+    let (sender, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(read) = stdout.read(&mut buffer) {
+            if read == 0 || sender.send(buffer[..read].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = Vec::new();
+    let until = Instant::now() + DEADLINE;
+    let redraws = |output: &[u8]| output.windows(3).filter(|w| w == b"\x1b[H").count();
+    while redraws(&output) < 3 {
+        let left = until.saturating_duration_since(Instant::now());
+        output.extend(
+            received
+                .recv_timeout(left)
+                .expect("three redraws within the deadline"),
+        );
+    }
+    // SAFETY: kill(2) on a child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(watch.id() as i32, libc::SIGINT) }, 0);
+    assert!(
+        watch.wait().unwrap().success(),
+        "Ctrl-C ends --watch cleanly"
+    );
+    let text = String::from_utf8_lossy(&output);
+    assert!(text.starts_with("\x1b[2J"), "clears the screen once");
+    assert!(text.contains("ring directory"), "{text}");
+    assert!(text.contains("\x1b[J"), "clears below the table");
     std::fs::remove_dir_all(dir).ok();
 }

@@ -174,7 +174,10 @@ fn invalid_values_are_errors_naming_the_option() {
     // A TOML file with an unknown key or a bad sink is refused, without echoing its text.
     let dir = std::env::temp_dir().join(format!("drift-config-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for text in ["api_key = \"s3cret\"\nqueue_size = 1\n", "sink = \"fiel\"\n"] {
+    for text in [
+        "api_key = \"s3cret\"\nqueue_size = 1\n",
+        "sink = \"fiel\"\n",
+    ] {
         let path = dir.join("bad.toml");
         std::fs::write(&path, text).unwrap();
         let error = Overrides::from_toml_file(&path).unwrap_err().to_string();

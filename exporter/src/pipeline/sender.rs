@@ -224,7 +224,7 @@ pub(crate) fn spawn_sender(
 }
 /// Export failures are counted; the log line (a warning naming the destination and the number
 /// of spans, never a key) is written at most once per second so a dead backend cannot flood the
-/// host application's logs. The ones skipped are counted in the next line.
+/// host application's logs; the next line says how many were not written.
 fn log_export_failure(error: &crate::sink::SinkError, spans: u64, destination: &str) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST_LOG_SECS: AtomicU64 = AtomicU64::new(0);
@@ -232,16 +232,22 @@ fn log_export_failure(error: &crate::sink::SinkError, spans: u64, destination: &
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    if LAST_LOG_SECS.swap(now, Ordering::Relaxed) != now {
-        let skipped = SKIPPED.swap(0, Ordering::Relaxed);
-        tracing::warn!(
-            target: "drift_exporter::export",
-            spans,
-            suppressed = skipped,
-            "export of {spans} spans to {destination} failed: {error} \
-             ({skipped} similar failures not logged in the last second)"
-        );
-    } else {
+    if LAST_LOG_SECS.swap(now, Ordering::Relaxed) == now {
         SKIPPED.fetch_add(1, Ordering::Relaxed);
+        return;
     }
+    let skipped = match SKIPPED.swap(0, Ordering::Relaxed) {
+        0 => String::new(),
+        n => format!(" ({n} similar failures not logged in the last second)"),
+    };
+    let outcome = if matches!(error, crate::sink::SinkError::Rejected { .. }) {
+        "rejected; the spans are dropped (export_failed)"
+    } else {
+        "failed; the spans stay queued and are sent again"
+    };
+    // The numbers are in the message (not fields): the bindings' log bridges show messages.
+    tracing::warn!(
+        target: "drift_exporter::export",
+        "export of {spans} spans to {destination} {outcome}: {error}{skipped}"
+    );
 }
