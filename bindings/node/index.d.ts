@@ -113,6 +113,21 @@ export interface DroppedSpans {
   forkDiscarded: number
 }
 
+/** One option of the exporter's table (`exporterOptions()`). */
+export interface ExporterOption {
+  /** The option's name in `RingExporterOptions` (camelCase). */
+  name: string
+  /** Its environment variable. */
+  env: string
+  help: string
+}
+
+/**
+ * The exporter's option table: every `RingExporterOptions` field except `callback` and
+ * `exitFlushTimeoutMs` (the same options as Python's `RingExporter` and `drift-exporter run`).
+ */
+export declare function exporterOptions(): Array<ExporterOption>
+
 /** Canonical text and its hash, from one parse. */
 export declare function normalizeAndHash(payloadJson: string): NormalizeAndHashResult
 
@@ -172,7 +187,7 @@ export interface RingExporterHealth {
 export interface RingExporterOptions {
   /** Directory of named ring files (sidecar mode); in-process rings are anonymous. */
   ringDir?: string
-  /** Ring data bytes (rounded up to a power of two). Default 8 MiB. */
+  /** Ring data bytes (rounded up to a power of two). Default 4 MiB. */
   ringCapacityBytes?: number
   /** Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB. */
   maxSpanBytes?: number
