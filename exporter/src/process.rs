@@ -296,6 +296,7 @@ pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
         &sides.output,
         sides.metadata.as_ref(),
     )
+    .map_err(ProcessError::Span)
 }
 
 /// The span as the SDKs' filesystem exporter writes it (one JSON object, no newline).
