@@ -223,4 +223,49 @@ mod tests {
             Some(1)
         );
     }
+
+    /// Consecutive requests (the header reused, an empty environment omitted) are byte for
+    /// byte what prost encodes for the same `ExportSpansRequest` (the schemas crate's types).
+    #[test]
+    fn requests_equal_prost_encoding_of_the_schema() {
+        use prost::Message;
+        use tusk_drift_schemas::tusk::drift::backend::v1::ExportSpansRequest;
+        use tusk_drift_schemas::tusk::drift::core::v1::Span;
+
+        let service = ServiceIdentity {
+            observable_service_id: "svc".into(),
+            environment: String::new(),
+            sdk_version: "1.2.3".into(),
+            sdk_instance_id: "instance".into(),
+        };
+        let now = Instant::now();
+        let mut batcher = Batcher::new(settings(3, 1 << 20), &service);
+        let spans: Vec<Span> = (0..6)
+            .map(|n| Span {
+                name: format!("span {n} {}", "x".repeat(n * 70)),
+                trace_id: format!("{n:032x}"),
+                ..Span::default()
+            })
+            .collect();
+        let mut requests = Vec::new();
+        for span in &spans {
+            if let Some(batch) = batcher.add(SpanOutput::Proto(span.encode_to_vec()), now) {
+                requests.push(batch);
+            }
+        }
+        assert_eq!(requests.len(), 2);
+        for (batch, chunk) in requests.iter().zip(spans.chunks(3)) {
+            let BatchBody::Request(bytes) = &batch.body else {
+                panic!("a protobuf request");
+            };
+            let expected = ExportSpansRequest {
+                observable_service_id: "svc".into(),
+                environment: String::new(),
+                sdk_version: "1.2.3".into(),
+                sdk_instance_id: "instance".into(),
+                spans: chunk.to_vec(),
+            };
+            assert_eq!(bytes, &expected.encode_to_vec());
+        }
+    }
 }
