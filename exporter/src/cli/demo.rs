@@ -341,6 +341,8 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
     let mut children = Vec::new();
     for index in 0..options.processes {
         let child = Command::new(exe)
+            // The producers' own activation lines would only repeat the sidecar's.
+            .env("TUSK_LOG_LEVEL", "warn")
             .arg("produce")
             .arg("--ring-dir")
             .arg(&ring_dir)
