@@ -32,39 +32,55 @@ const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
 /// Default budget of the final drain when the owning environment is torn down.
 const DEFAULT_EXIT_FLUSH_TIMEOUT_MS: u32 = 2_000;
 
-/// `RingExporter` options: the Python binding's, in camelCase. Unset fields come from the
-/// `TUSK_*` environment variables (see `docs/design.md`), then the defaults.
+/// `RingExporter` options: the exporter's option table (`drift_exporter::OPTIONS`, listed by
+/// `exporterOptions()`) in camelCase, the same options as Python's `RingExporter`, plus
+/// `callback` and `exitFlushTimeoutMs`. Each option's text below is the table's help. Unset
+/// fields come from their `TUSK_*` environment variables, then the defaults.
 #[napi(object, object_to_js = false)]
 pub struct RingExporterOptions<'a> {
-    /// Directory of named ring files (sidecar mode); in-process rings are anonymous.
-    pub ring_dir: Option<String>,
-    /// Ring data bytes (rounded up to a power of two). Default 4 MiB.
-    pub ring_capacity_bytes: Option<f64>,
-    /// Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB.
-    pub max_span_bytes: Option<f64>,
-    /// Spans per export request. Default 512.
-    pub max_export_batch_size: Option<f64>,
-    /// Bytes per export request. Default 4 MiB.
-    pub max_export_batch_bytes: Option<f64>,
-    /// Longest a span waits for its batch. Default 2000 ms.
-    pub schedule_delay_millis: Option<f64>,
-    /// Budget of one export attempt. Default 30000 ms.
-    pub export_timeout_millis: Option<f64>,
-    pub observable_service_id: Option<String>,
-    pub environment: Option<String>,
-    pub sdk_version: Option<String>,
-    pub sdk_instance_id: Option<String>,
-    /// `api`, `file`, `callback` or `sidecar`. Default `file`, or `callback` when a callback is given.
+    /// Where spans go: api (the Tusk backend), file (JSON lines under traces_dir) or sidecar (only
+    /// write the ring; a drift-exporter sidecar exports). Default file. In Node also callback (the
+    /// default when a callback is given).
     pub sink: Option<String>,
-    /// Base URL of the Tusk backend (`api` sink). Default `https://api.usetusk.ai`.
+    /// Base URL of the Tusk backend (api sink). Default https://api.usetusk.ai.
     pub api_url: Option<String>,
+    /// API key sent to the Tusk backend (api sink); never logged.
     pub api_key: Option<String>,
-    /// Gzip request bodies of at least this many bytes; 0 never (the default).
-    pub gzip_min_bytes: Option<f64>,
-    pub max_pending_requests: Option<f64>,
-    pub max_retry_attempts: Option<f64>,
-    /// Directory of the `file` sink. Default `.tusk/traces`.
+    /// Directory of the trace files (file sink). Default .tusk/traces.
     pub traces_dir: Option<String>,
+    /// Service id sent with every export request.
+    pub observable_service_id: Option<String>,
+    /// Environment name sent with every export request.
+    pub environment: Option<String>,
+    /// SDK version sent with every export request.
+    pub sdk_version: Option<String>,
+    /// SDK instance id sent with every export request.
+    pub sdk_instance_id: Option<String>,
+    /// Directory of the ring files the sidecar drains. Default: a private per-user directory under
+    /// /dev/shm.
+    pub ring_dir: Option<String>,
+    /// Data bytes of each process's ring, rounded up to a power of two. Default 4 MiB.
+    pub ring_capacity_bytes: Option<f64>,
+    /// Largest encoded span accepted; larger spans are dropped as too_large. Default 1 MiB, lowered
+    /// to what the ring holds.
+    pub max_span_bytes: Option<f64>,
+    /// Most spans in one export request. Default 512.
+    pub max_export_batch_size: Option<f64>,
+    /// Most bytes in one export request. Default 4 MiB.
+    pub max_export_batch_bytes: Option<f64>,
+    /// Longest a span waits for its batch, in milliseconds. Default 2000.
+    pub schedule_delay_millis: Option<f64>,
+    /// Budget of one export attempt (the HTTP request timeout), in milliseconds. Default 30000.
+    pub export_timeout_millis: Option<f64>,
+    /// Gzip request bodies of at least this many bytes (api sink); 0 never compresses (the
+    /// default).
+    pub gzip_min_bytes: Option<f64>,
+    /// Export requests waiting to be sent (api sink); beyond this the oldest is dropped as
+    /// export_failed. Default 8.
+    pub max_pending_requests: Option<f64>,
+    /// Attempts per export request including the first (api sink); failures are retried with
+    /// jittered exponential backoff. Default 3.
+    pub max_retry_attempts: Option<f64>,
     /// The `callback` sink: receives each `ExportSpansRequest` as a Buffer, on the event loop.
     pub callback: Option<Function<'a, Buffer, ()>>,
     /// Final drain budget when the owning environment (thread or process) is torn down.

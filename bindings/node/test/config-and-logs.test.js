@@ -74,6 +74,17 @@ test('the options are the exporter table, as index.d.ts declares them', () => {
   const declared = [...body.matchAll(/^ {2}(\w+)\?:/gm)].map((match) => match[1])
   const expected = [...table.map((option) => option.name), 'callback', 'exitFlushTimeoutMs']
   assert.deepEqual([...declared].sort(), [...expected].sort())
+  // Each option's JSDoc is the table's help (wrapped; `sink` adds Node's callback).
+  const docs = new Map(
+    [...body.matchAll(/\/\*\*([\s\S]*?)\*\/\n {2}(\w+)\?:/g)].map((match) => [
+      match[2],
+      match[1].replace(/^\s*\*\s?/gm, ' ').replace(/\s+/g, ' ').trim(),
+    ]),
+  )
+  for (const option of table) {
+    assert.ok(docs.has(option.name), `${option.name} has a JSDoc`)
+    assert.ok(docs.get(option.name).startsWith(option.help), `${option.name}: ${docs.get(option.name)}`)
+  }
 })
 
 test('TUSK_API_URL and TUSK_API_KEY reach sink api; options beat the environment per field', async (t) => {
