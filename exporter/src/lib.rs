@@ -55,6 +55,7 @@ mod error;
 mod exporter;
 mod fork;
 pub mod health;
+mod options;
 mod pipeline;
 pub mod process;
 pub mod record;
