@@ -113,6 +113,21 @@ export interface DroppedSpans {
   forkDiscarded: number
 }
 
+/** One option of the exporter's table (`exporterOptions()`). */
+export interface ExporterOption {
+  /** The option's name in `RingExporterOptions` (camelCase). */
+  name: string
+  /** Its environment variable. */
+  env: string
+  help: string
+}
+
+/**
+ * The exporter's option table: every `RingExporterOptions` field except `callback` and
+ * `exitFlushTimeoutMs` (the same options as Python's `RingExporter` and `drift-exporter run`).
+ */
+export declare function exporterOptions(): Array<ExporterOption>
+
 /** Canonical text and its hash, from one parse. */
 export declare function normalizeAndHash(payloadJson: string): NormalizeAndHashResult
 
@@ -166,39 +181,67 @@ export interface RingExporterHealth {
 }
 
 /**
- * `RingExporter` options: the Python binding's, in camelCase. Unset fields come from the
- * `TUSK_*` environment variables (see `docs/design.md`), then the defaults.
+ * `RingExporter` options: the exporter's option table (`drift_exporter::OPTIONS`, listed by
+ * `exporterOptions()`) in camelCase, the same options as Python's `RingExporter`, plus
+ * `callback` and `exitFlushTimeoutMs`. Each option's text below is the table's help. Unset
+ * fields come from their `TUSK_*` environment variables, then the defaults.
  */
 export interface RingExporterOptions {
-  /** Directory of named ring files (sidecar mode); in-process rings are anonymous. */
-  ringDir?: string
-  /** Ring data bytes (rounded up to a power of two). Default 8 MiB. */
-  ringCapacityBytes?: number
-  /** Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB. */
-  maxSpanBytes?: number
-  /** Spans per export request. Default 512. */
-  maxExportBatchSize?: number
-  /** Bytes per export request. Default 4 MiB. */
-  maxExportBatchBytes?: number
-  /** Longest a span waits for its batch. Default 2000 ms. */
-  scheduleDelayMillis?: number
-  /** Budget of one export attempt. Default 30000 ms. */
-  exportTimeoutMillis?: number
-  observableServiceId?: string
-  environment?: string
-  sdkVersion?: string
-  sdkInstanceId?: string
-  /** `api`, `file`, `callback` or `sidecar`. Default `file`, or `callback` when a callback is given. */
+  /**
+   * Where spans go: api (the Tusk backend), file (JSON lines under traces_dir) or sidecar (only
+   * write the ring; a drift-exporter sidecar exports). Default file. In Node also callback (the
+   * default when a callback is given).
+   */
   sink?: string
-  /** Base URL of the Tusk backend (`api` sink). Default `https://api.usetusk.ai`. */
+  /** Base URL of the Tusk backend (api sink). Default https://api.usetusk.ai. */
   apiUrl?: string
+  /** API key sent to the Tusk backend (api sink); never logged. */
   apiKey?: string
-  /** Gzip request bodies of at least this many bytes; 0 never (the default). */
-  gzipMinBytes?: number
-  maxPendingRequests?: number
-  maxRetryAttempts?: number
-  /** Directory of the `file` sink. Default `.tusk/traces`. */
+  /** Directory of the trace files (file sink). Default .tusk/traces. */
   tracesDir?: string
+  /** Service id sent with every export request. */
+  observableServiceId?: string
+  /** Environment name sent with every export request. */
+  environment?: string
+  /** SDK version sent with every export request. */
+  sdkVersion?: string
+  /** SDK instance id sent with every export request. */
+  sdkInstanceId?: string
+  /**
+   * Directory of the ring files the sidecar drains. Default: a private per-user directory under
+   * /dev/shm.
+   */
+  ringDir?: string
+  /** Data bytes of each process's ring, rounded up to a power of two. Default 4 MiB. */
+  ringCapacityBytes?: number
+  /**
+   * Largest encoded span accepted; larger spans are dropped as too_large. Default 1 MiB, lowered
+   * to what the ring holds.
+   */
+  maxSpanBytes?: number
+  /** Most spans in one export request. Default 512. */
+  maxExportBatchSize?: number
+  /** Most bytes in one export request. Default 4 MiB. */
+  maxExportBatchBytes?: number
+  /** Longest a span waits for its batch, in milliseconds. Default 2000. */
+  scheduleDelayMillis?: number
+  /** Budget of one export attempt (the HTTP request timeout), in milliseconds. Default 30000. */
+  exportTimeoutMillis?: number
+  /**
+   * Gzip request bodies of at least this many bytes (api sink); 0 never compresses (the
+   * default).
+   */
+  gzipMinBytes?: number
+  /**
+   * Export requests waiting to be sent (api sink); beyond this the oldest is dropped as
+   * export_failed. Default 8.
+   */
+  maxPendingRequests?: number
+  /**
+   * Attempts per export request including the first (api sink); failures are retried with
+   * jittered exponential backoff. Default 3.
+   */
+  maxRetryAttempts?: number
   /** The `callback` sink: receives each `ExportSpansRequest` as a Buffer, on the event loop. */
   callback?: (arg: Buffer) => void
   /** Final drain budget when the owning environment (thread or process) is torn down. */

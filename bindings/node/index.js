@@ -839,6 +839,7 @@ module.exports.RingExporter = nativeBinding.RingExporter
 module.exports.buildExportSpansRequestBytes = nativeBinding.buildExportSpansRequestBytes
 module.exports.buildSpanProtoBytes = nativeBinding.buildSpanProtoBytes
 module.exports.deterministicHash = nativeBinding.deterministicHash
+module.exports.exporterOptions = nativeBinding.exporterOptions
 module.exports.normalizeAndHash = nativeBinding.normalizeAndHash
 module.exports.normalizeJson = nativeBinding.normalizeJson
 module.exports.objectToProtobufStructBytes = nativeBinding.objectToProtobufStructBytes

@@ -411,6 +411,22 @@ pub(crate) fn python_value(literal: &str, scanned: &Scanned) -> Option<Value<'st
     Some(Value::from_host_float(f))
 }
 
+impl Value<'static> {
+    /// A double handed over by a host language (a Python `float`, or a Python `int` beyond `i64`
+    /// already converted to a correctly rounded double), as the published binding sees it: it
+    /// writes the value to JSON text and reads it back, so a finite double becomes the result of
+    /// that round trip (sometimes one ulp away), and NaN and infinities become `null`.
+    ///
+    /// Bindings must build floats with this (not `Value::Float(f)`) to get the published hashes.
+    pub fn from_host_float(f: f64) -> Value<'static> {
+        if f.is_finite() {
+            Value::Float(published_float_round_trip(f))
+        } else {
+            Value::Null
+        }
+    }
+}
+
 /// One trip of a double through the published core's text: its shortest text, read back with
 /// serde_json's (not always correctly rounded) algorithm.
 pub(crate) fn published_float_round_trip(f: f64) -> f64 {

@@ -172,19 +172,8 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// A double handed over by a host language (a Python `float`, or a Python `int` beyond `i64`
-    /// already converted to a correctly rounded double), as the published binding sees it: it
-    /// writes the value to JSON text and reads it back, so a finite double becomes the result of
-    /// that round trip (sometimes one ulp away), and NaN and infinities become `null`.
-    ///
-    /// Bindings must build floats with this (not `Value::Float(f)`) to get the published hashes.
-    pub fn from_host_float(f: f64) -> Value<'static> {
-        if f.is_finite() {
-            Value::Float(crate::number::published_float_round_trip(f))
-        } else {
-            Value::Null
-        }
-    }
+    // `Value::from_host_float` lives in `number.rs`, next to the round trip it applies (so
+    // `number` depends on `value`, never the reverse).
 
     /// `true` for `null` and for non-finite floats (which the core treats as `null`).
     pub fn is_null(&self) -> bool {

@@ -1,6 +1,11 @@
-//! Exporter configuration: defaults, `TUSK_*` environment variables, and the TOML file the
-//! sidecar reads. Precedence (lowest to highest): defaults, TOML file, environment, then
-//! whatever the embedding program or the command line sets explicitly.
+//! Exporter configuration: the one front door of the bindings and the command line.
+//!
+//! Every source of settings (the TOML file, the `TUSK_*` environment, a binding's options, the
+//! command line's flags) is parsed into the same typed [`Overrides`] (every field optional).
+//! [`ExporterConfig::from_layers`] merges the layers **per field**, lowest first (defaults <
+//! file < environment < programmatic options / flags), and only then builds the configuration,
+//! so an API URL from the environment reaches an `api` sink chosen by a flag. [`OPTIONS`] lists
+//! the options once: name, variable, meaning; the bindings and the CLI's help follow it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::ExporterError;
+use crate::options::SinkKind;
+pub use crate::options::{FileConfig, OPTIONS, OptionKind, OptionSpec, Overrides, option_spec};
 
 /// Default base URL of the Tusk backend (same as the SDKs).
 pub const DEFAULT_BASE_URL: &str = "https://api.usetusk.ai";
@@ -321,6 +326,30 @@ impl Default for SinkConfig {
     }
 }
 
+impl SinkConfig {
+    /// The sink in words for log lines (never a key, never a `Debug` dump).
+    pub fn describe(&self) -> String {
+        match self {
+            SinkConfig::Api(api) => {
+                format!("the Tusk API at {}", crate::sink::url_host(&api.base_url))
+            }
+            SinkConfig::Files(files) => format!("trace files in {}", files.dir.display()),
+            SinkConfig::Callback(_) => "the export callback".to_string(),
+            SinkConfig::Sidecar => "the ring only (a drift-exporter sidecar exports)".to_string(),
+        }
+    }
+
+    /// The sink's name in the one vocabulary: `api`, `file`, `callback` or `sidecar`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SinkConfig::Api(_) => "api",
+            SinkConfig::Files(_) => "file",
+            SinkConfig::Callback(_) => "callback",
+            SinkConfig::Sidecar => "sidecar",
+        }
+    }
+}
+
 /// Everything an [`crate::Exporter`] needs.
 #[derive(Debug, Clone, Default)]
 pub struct ExporterConfig {
@@ -334,11 +363,19 @@ impl ExporterConfig {
     /// Defaults overridden by `TUSK_*` environment variables (table in `docs/design.md`,
     /// "Exporter"). Callers then override fields programmatically.
     pub fn from_env() -> Result<Self, ExporterError> {
-        let vars: BTreeMap<String, String> = std::env::vars()
-            .filter(|(key, _)| key.starts_with("TUSK_"))
-            .collect();
+        Self::from_layers(&[&Overrides::from_env()?])
+    }
+
+    /// The defaults overridden by each layer in turn, **per field** (a field a higher layer
+    /// leaves unset keeps the lower layer's value), then validated. Layers go lowest first:
+    /// `[file, environment, options]`.
+    pub fn from_layers(layers: &[&Overrides]) -> Result<Self, ExporterError> {
+        let mut merged = Overrides::default();
+        for layer in layers {
+            merged.merge_from(layer);
+        }
         let mut config = ExporterConfig::default();
-        config.apply_vars(&vars)?;
+        config.apply_file(&merged)?;
         Ok(config)
     }
 
@@ -350,24 +387,7 @@ impl ExporterConfig {
 
     /// Reads a TOML file (see [`FileConfig`]) and applies it.
     pub fn apply_toml_file(&mut self, path: &Path) -> Result<(), ExporterError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExporterError::Io {
-            context: format!("reading {}", path.display()),
-            source,
-        })?;
-        let file: FileConfig = toml::from_str(&text).map_err(|error| {
-            // Never echo the file's text: the offending line may hold the API key.
-            let line = error
-                .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-            ExporterError::Config {
-                key: path.display().to_string(),
-                message: match line {
-                    Some(line) => format!("TOML syntax error at line {line}"),
-                    None => "TOML syntax error".to_string(),
-                },
-            }
-        })?;
-        self.apply_file(&file)
+        self.apply_file(&Overrides::from_toml_file(path)?)
     }
 
     /// Applies every field the partial config sets.
@@ -428,7 +448,13 @@ impl ExporterConfig {
             }
             set(&mut api.max_pending_requests, file.max_pending_requests);
             if let Some(attempts) = file.max_retry_attempts {
-                api.retry.max_attempts = attempts.max(1);
+                if attempts == 0 {
+                    return Err(ExporterError::Config {
+                        key: "max_retry_attempts".to_string(),
+                        message: "must be at least 1 (the first attempt counts)".to_string(),
+                    });
+                }
+                api.retry.max_attempts = attempts;
             }
         }
         if let SinkConfig::Files(files) = &mut self.sink
@@ -479,134 +505,32 @@ fn set_string(target: &mut String, value: &Option<String>) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SinkKind {
-    Api,
-    Files,
-    Sidecar,
-}
-
-impl SinkKind {
-    fn parse(text: &str) -> Result<Self, ExporterError> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "api" | "http" => Ok(SinkKind::Api),
-            "files" | "file" => Ok(SinkKind::Files),
-            "sidecar" => Ok(SinkKind::Sidecar),
-            other => Err(ExporterError::Config {
-                key: "sink".to_string(),
-                message: format!("unknown sink {other:?} (expected api, files or sidecar)"),
-            }),
-        }
-    }
-}
-
-/// A partial configuration: the TOML file's shape, also built from `TUSK_*` variables and
-/// command-line flags. Every field is optional; set fields override.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub ring_dir: Option<PathBuf>,
-    pub ring_capacity_bytes: Option<usize>,
-    pub max_span_bytes: Option<usize>,
-    pub max_export_batch_size: Option<usize>,
-    pub max_export_batch_bytes: Option<usize>,
-    pub schedule_delay_millis: Option<u64>,
-    pub export_timeout_millis: Option<u64>,
-    pub observable_service_id: Option<String>,
-    pub environment: Option<String>,
-    pub sdk_version: Option<String>,
-    pub sdk_instance_id: Option<String>,
-    /// `api`, `files` or `sidecar`.
-    pub sink: Option<String>,
-    pub api_url: Option<String>,
-    pub api_key: Option<String>,
-    /// 0 disables compression.
-    pub gzip_min_bytes: Option<usize>,
-    pub max_pending_requests: Option<usize>,
-    pub max_retry_attempts: Option<u32>,
-    pub traces_dir: Option<PathBuf>,
-}
-
-/// `(environment variable, FileConfig field)` pairs, documented in `docs/design.md`.
-pub const ENV_VARS: [(&str, &str); 18] = [
-    ("TUSK_RING_DIR", "ring_dir"),
-    ("TUSK_RING_CAPACITY_BYTES", "ring_capacity_bytes"),
-    ("TUSK_MAX_SPAN_BYTES", "max_span_bytes"),
-    ("TUSK_MAX_EXPORT_BATCH_SIZE", "max_export_batch_size"),
-    ("TUSK_MAX_EXPORT_BATCH_BYTES", "max_export_batch_bytes"),
-    ("TUSK_SCHEDULE_DELAY_MILLIS", "schedule_delay_millis"),
-    ("TUSK_EXPORT_TIMEOUT_MILLIS", "export_timeout_millis"),
-    ("TUSK_OBSERVABLE_SERVICE_ID", "observable_service_id"),
-    ("TUSK_ENVIRONMENT", "environment"),
-    ("TUSK_SDK_VERSION", "sdk_version"),
-    ("TUSK_SDK_INSTANCE_ID", "sdk_instance_id"),
-    ("TUSK_EXPORT_SINK", "sink"),
-    ("TUSK_API_URL", "api_url"),
-    ("TUSK_API_KEY", "api_key"),
-    ("TUSK_GZIP_MIN_BYTES", "gzip_min_bytes"),
-    ("TUSK_MAX_PENDING_REQUESTS", "max_pending_requests"),
-    ("TUSK_MAX_RETRY_ATTEMPTS", "max_retry_attempts"),
-    ("TUSK_TRACES_DIR", "traces_dir"),
-];
-
-impl FileConfig {
-    /// Builds a partial config from `TUSK_*` variables; a malformed number names its variable.
-    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ExporterError> {
-        let text = |name: &str| {
-            vars.get(name)
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
+impl Overrides {
+    /// Options a program set explicitly must apply to the sink it ends up with: an API URL
+    /// passed in code together with the file sink is a mistake worth an error (from the
+    /// environment it is not: one environment serves programs with different sinks).
+    pub fn check_applies_to(&self, sink: &SinkConfig) -> Result<(), ExporterError> {
+        let api_only = [
+            ("api_url", self.api_url.is_some()),
+            ("api_key", self.api_key.is_some()),
+            ("gzip_min_bytes", self.gzip_min_bytes.is_some()),
+            ("max_pending_requests", self.max_pending_requests.is_some()),
+            ("max_retry_attempts", self.max_retry_attempts.is_some()),
+        ];
+        let wrong = |key: &str, needs: &str| {
+            Err(ExporterError::Config {
+                key: key.to_string(),
+                message: format!("only applies to sink {needs} (the sink is {})", sink.name()),
+            })
         };
-        fn number<T: std::str::FromStr>(
-            name: &str,
-            value: Option<String>,
-        ) -> Result<Option<T>, ExporterError> {
-            value
-                .map(|value| {
-                    value.parse::<T>().map_err(|_| ExporterError::Config {
-                        key: name.to_string(),
-                        message: format!("expected a non-negative integer, got {value:?}"),
-                    })
-                })
-                .transpose()
+        if !matches!(sink, SinkConfig::Api(_))
+            && let Some((key, _)) = api_only.iter().find(|(_, set)| *set)
+        {
+            return wrong(key, "api");
         }
-        Ok(FileConfig {
-            ring_dir: text("TUSK_RING_DIR").map(PathBuf::from),
-            ring_capacity_bytes: number(
-                "TUSK_RING_CAPACITY_BYTES",
-                text("TUSK_RING_CAPACITY_BYTES"),
-            )?,
-            max_span_bytes: number("TUSK_MAX_SPAN_BYTES", text("TUSK_MAX_SPAN_BYTES"))?,
-            max_export_batch_size: number(
-                "TUSK_MAX_EXPORT_BATCH_SIZE",
-                text("TUSK_MAX_EXPORT_BATCH_SIZE"),
-            )?,
-            max_export_batch_bytes: number(
-                "TUSK_MAX_EXPORT_BATCH_BYTES",
-                text("TUSK_MAX_EXPORT_BATCH_BYTES"),
-            )?,
-            schedule_delay_millis: number(
-                "TUSK_SCHEDULE_DELAY_MILLIS",
-                text("TUSK_SCHEDULE_DELAY_MILLIS"),
-            )?,
-            export_timeout_millis: number(
-                "TUSK_EXPORT_TIMEOUT_MILLIS",
-                text("TUSK_EXPORT_TIMEOUT_MILLIS"),
-            )?,
-            observable_service_id: text("TUSK_OBSERVABLE_SERVICE_ID"),
-            environment: text("TUSK_ENVIRONMENT"),
-            sdk_version: text("TUSK_SDK_VERSION"),
-            sdk_instance_id: text("TUSK_SDK_INSTANCE_ID"),
-            sink: text("TUSK_EXPORT_SINK"),
-            api_url: text("TUSK_API_URL"),
-            api_key: text("TUSK_API_KEY"),
-            gzip_min_bytes: number("TUSK_GZIP_MIN_BYTES", text("TUSK_GZIP_MIN_BYTES"))?,
-            max_pending_requests: number(
-                "TUSK_MAX_PENDING_REQUESTS",
-                text("TUSK_MAX_PENDING_REQUESTS"),
-            )?,
-            max_retry_attempts: number("TUSK_MAX_RETRY_ATTEMPTS", text("TUSK_MAX_RETRY_ATTEMPTS"))?,
-            traces_dir: text("TUSK_TRACES_DIR").map(PathBuf::from),
-        })
+        if self.traces_dir.is_some() && !matches!(sink, SinkConfig::Files(_)) {
+            return wrong("traces_dir", "file");
+        }
+        Ok(())
     }
 }

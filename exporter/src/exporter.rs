@@ -105,13 +105,24 @@ impl Exporter {
         fork::register();
         let counters = Arc::new(Counters::default());
         let state = ProcessState::create(&config, &counters)?;
-        Ok(Exporter {
+        let exporter = Exporter {
             config,
             counters,
             state: AtomicPtr::new(Box::into_raw(Box::new(state))),
             installing: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
-        })
+        };
+        // The activation line: which sink, which ring (a path in sidecar mode).
+        tracing::info!(
+            "ring exporter started in pid {}: spans go to {}{}",
+            std::process::id(),
+            exporter.config.sink.describe(),
+            exporter
+                .ring_path()
+                .map(|path| format!(" through the ring {}", path.display()))
+                .unwrap_or_default()
+        );
+        Ok(exporter)
     }
 
     /// The configuration this exporter runs with.
@@ -168,9 +179,10 @@ impl Exporter {
                 Ok(self.state())
             }
             Err(error) => {
-                if std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
-                    eprintln!("drift-exporter: could not create a ring after fork: {error}");
-                }
+                tracing::warn!(
+                    "could not create a ring after fork; this process's spans are dropped \
+                     (fork_discarded): {error}"
+                );
                 Err(DropReason::ForkDiscarded)
             }
         };
@@ -435,12 +447,10 @@ impl ProcessState {
                 if undelivered > 0 {
                     counters.drop_spans(DropReason::ExportFailed, undelivered);
                     Counters::add(&counters.undelivered_at_shutdown, undelivered);
-                    if std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
-                        eprintln!(
-                            "drift-exporter: shutdown could not deliver {undelivered} spans \
-                             (export_failed: the sink did not confirm them before the deadline)"
-                        );
-                    }
+                    tracing::warn!(
+                        "shutdown could not deliver {undelivered} spans (export_failed: the \
+                         sink did not confirm them before the deadline)"
+                    );
                 }
             }
             *done = true;

@@ -89,6 +89,8 @@ pub struct Counters {
     pub(crate) export_timeouts: AtomicU64,
     pub(crate) retries: AtomicU64,
     pub(crate) last_export_latency_us: AtomicU64,
+    /// Every successful export's wall time (the metrics endpoint's histogram).
+    pub(crate) export_latency: LatencyHistogram,
     pub(crate) circuit_state: AtomicU64,
     pub(crate) records_drained: AtomicU64,
     /// Records read again after an earlier consumer died before they were confirmed.
@@ -118,6 +120,13 @@ impl Counters {
         self.exported.load(Ordering::Relaxed) + self.dropped_total()
     }
 
+    /// A successful export took `elapsed`: the last latency and the histogram.
+    pub(crate) fn record_export_latency(&self, elapsed: std::time::Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.last_export_latency_us.store(micros, Ordering::Relaxed);
+        self.export_latency.observe(micros);
+    }
+
     pub(crate) fn add(counter: &AtomicU64, value: u64) {
         counter.fetch_add(value, Ordering::Relaxed);
     }
@@ -125,6 +134,61 @@ impl Counters {
     pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+}
+
+/// Upper bounds (milliseconds) of the export latency histogram's buckets; the last bucket is
+/// everything above.
+pub const EXPORT_LATENCY_BOUNDS_MS: [f64; 12] = [
+    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0,
+];
+
+/// A fixed-bucket histogram of export latencies: one relaxed increment per export, no lock.
+#[derive(Debug, Default)]
+pub(crate) struct LatencyHistogram {
+    /// Per bucket (not cumulative); index `EXPORT_LATENCY_BOUNDS_MS.len()` is `+Inf`.
+    buckets: [AtomicU64; EXPORT_LATENCY_BOUNDS_MS.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl LatencyHistogram {
+    fn observe(&self, micros: u64) {
+        let ms = micros as f64 / 1000.0;
+        let index = EXPORT_LATENCY_BOUNDS_MS
+            .iter()
+            .position(|&bound| ms <= bound)
+            .unwrap_or(EXPORT_LATENCY_BOUNDS_MS.len());
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> LatencySnapshot {
+        let mut cumulative = 0;
+        let buckets = EXPORT_LATENCY_BOUNDS_MS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(&bound, count)| {
+                cumulative += count.load(Ordering::Relaxed);
+                (bound, cumulative)
+            })
+            .collect();
+        let count =
+            cumulative + self.buckets[EXPORT_LATENCY_BOUNDS_MS.len()].load(Ordering::Relaxed);
+        LatencySnapshot {
+            buckets,
+            count,
+            sum_ms: self.sum_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
+}
+
+/// Export latencies so far, as Prometheus shows a histogram.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LatencySnapshot {
+    /// `(upper bound in ms, exports at or below it)`, cumulative, without `+Inf`.
+    pub buckets: Vec<(f64, u64)>,
+    /// Every successful export (the `+Inf` bucket).
+    pub count: u64,
+    pub sum_ms: f64,
 }
 
 /// Drops broken down by reason.
@@ -181,6 +245,8 @@ pub struct HealthSnapshot {
     pub undelivered_at_shutdown: u64,
     /// Wall time of the last successful export, milliseconds.
     pub last_export_latency_ms: f64,
+    /// Wall time of every successful export.
+    pub export_latency: LatencySnapshot,
     pub circuit_state: CircuitState,
     /// `false` once `shutdown` has begun.
     pub running: bool,
@@ -228,6 +294,7 @@ impl HealthSnapshot {
             redelivered: Counters::get(&counters.redelivered),
             undelivered_at_shutdown: Counters::get(&counters.undelivered_at_shutdown),
             last_export_latency_ms: Counters::get(&counters.last_export_latency_us) as f64 / 1000.0,
+            export_latency: counters.export_latency.snapshot(),
             circuit_state: CircuitState::from_u64(Counters::get(&counters.circuit_state)),
             running,
         }

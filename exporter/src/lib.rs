@@ -55,6 +55,7 @@ mod error;
 mod exporter;
 mod fork;
 pub mod health;
+mod options;
 mod pipeline;
 pub mod process;
 pub mod record;
@@ -65,7 +66,8 @@ mod span_proto;
 
 pub use config::{
     ApiSinkConfig, BatchSettings, BreakerSettings, ExportCallback, ExporterConfig, FileConfig,
-    FileSinkConfig, RetrySettings, RingSettings, ServiceIdentity, SinkConfig,
+    FileSinkConfig, OPTIONS, OptionKind, OptionSpec, Overrides, RetrySettings, RingSettings,
+    ServiceIdentity, SinkConfig,
 };
 pub use error::ExporterError;
 pub use exporter::Exporter;

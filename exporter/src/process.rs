@@ -248,11 +248,11 @@ impl Processor {
         }
     }
 
-    /// The first few processing errors go to stderr; after that they are only counted.
+    /// The first few processing errors are logged (warning); after that they are only counted.
     pub(crate) fn note_error(&mut self, error: &ProcessError) {
-        if self.errors_logged < 10 && std::env::var_os("DRIFT_EXPORTER_QUIET").is_none() {
+        if self.errors_logged < 10 {
             self.errors_logged += 1;
-            eprintln!("drift-exporter: dropping a span (serialization_error): {error}");
+            tracing::warn!("dropping a span (serialization_error): {error}");
         }
     }
 }
@@ -296,6 +296,7 @@ pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
         &sides.output,
         sides.metadata.as_ref(),
     )
+    .map_err(ProcessError::Span)
 }
 
 /// The span as the SDKs' filesystem exporter writes it (one JSON object, no newline).

@@ -6,21 +6,22 @@
 //! that untrusted prebuilt bytes get (about a tenth of the drain thread's time).
 
 use drift_core_rs::{
-    ProcessedPayload, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
-    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, build_span_proto_bytes,
+    CoreError, ProcessedPayload, SpanClassification, SpanFlags, SpanHashes, SpanIdentity,
+    SpanInput, SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value,
+    build_span_proto_bytes,
 };
 
-use crate::process::ProcessError;
 use crate::record::DecodedRecord;
 
-/// `tusk.drift.core.v1.Span` bytes for a record whose input and output were processed.
+/// `tusk.drift.core.v1.Span` bytes for a record whose input and output were processed. (The
+/// caller, `process`, words the error; this module depends on the record and the core only.)
 pub(crate) fn build(
     record: &DecodedRecord<'_>,
     input: &ProcessedPayload<'_>,
     output: &ProcessedPayload<'_>,
     metadata: Option<&Value<'_>>,
-) -> Result<Vec<u8>, ProcessError> {
-    build_span_proto_bytes(&span_input(record, input, output, metadata)).map_err(ProcessError::Span)
+) -> Result<Vec<u8>, CoreError> {
+    build_span_proto_bytes(&span_input(record, input, output, metadata))
 }
 
 /// The core's span input for a record, with the `Struct` bytes as produced payloads.

@@ -14,9 +14,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::ProducerReport;
 use common::mock_backend::{MockBackend, Reply};
 use common::temp_dir;
-use drift_exporter::sidecar::demo::ProducerReport;
 
 const EXE: &str = env!("CARGO_BIN_EXE_drift-exporter");
 const PRODUCERS: u32 = 3;
@@ -53,7 +53,6 @@ fn spawn_sidecar(ring_dir: &Path, url: &str) -> Child {
             "--export-timeout-millis",
             "300",
         ])
-        .env("DRIFT_EXPORTER_QUIET", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -12,10 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::ProducerReport;
 use common::{temp_dir, test_config};
 use drift_exporter::SinkConfig;
 use drift_exporter::sidecar::Sidecar;
-use drift_exporter::sidecar::demo::ProducerReport;
 
 const EXE: &str = env!("CARGO_BIN_EXE_drift-exporter");
 const COUNT: u64 = 1800;
@@ -218,7 +218,6 @@ fn run_stats_and_sigterm_with_the_binary() {
         .arg(&ring_dir)
         .arg("--traces-dir")
         .arg(&traces)
-        .env("DRIFT_EXPORTER_QUIET", "1")
         .env("TUSK_OBSERVABLE_SERVICE_ID", "svc-from-env")
         .stderr(Stdio::piped())
         .spawn()

@@ -15,7 +15,6 @@ use napi::bindgen_prelude::{Env, FunctionCallContext};
 use napi::{JsValue, sys};
 
 use crate::error::{ErrorCode, JsResult, from_napi, js_error};
-use crate::js_text_arg::ArgBuffers;
 
 /// Something with a bounded, blocking final drain (the exporter behind a `RingExporter`).
 pub trait ExitDrain: Send + Sync {
@@ -175,4 +174,17 @@ unsafe fn call_process_on_exit(env: sys::napi_env, listener: sys::napi_value) ->
         ))
     };
     if registered { Ok(()) } else { Err(failed()) }
+}
+
+/// An environment's reused buffers for `js_text_arg` (kept here, not in a `thread_local!`, so
+/// nothing outlives the environment): the code units of the argument being read, and the UTF-8
+/// of every argument of the call. Defined here so this module depends on nothing above it.
+#[derive(Default)]
+pub struct ArgBuffers {
+    pub(crate) units: Vec<u16>,
+    /// Kept initialized (zeroed once when grown) so `encoding_rs` can write into it without a
+    /// per-call fill; only `..used` holds this call's text. A `str`, so that `encoding_rs`
+    /// keeps it valid UTF-8 and no check is needed to read it back.
+    pub(crate) utf8: String,
+    pub(crate) used: usize,
 }

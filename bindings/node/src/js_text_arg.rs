@@ -15,7 +15,7 @@ use std::ptr;
 
 use napi::{Env, sys};
 
-use crate::env_state::env_state;
+use crate::env_state::{ArgBuffers, env_state};
 use crate::error::{ErrorCode, JsError, js_error};
 use crate::js_read::{ReadFailure, is_nullish};
 
@@ -26,19 +26,6 @@ const RETAINED_BYTES: usize = 4 << 20;
 
 /// Spare code units kept for the one-call copy: most arguments fit, so most cost one call.
 const MIN_SPARE_UNITS: usize = 32 * 1024;
-
-/// An environment's reused buffers (kept in its `EnvState`, not in a `thread_local!`, so nothing
-/// outlives the environment): the code units of the argument being read, and the UTF-8 of every
-/// argument of the call.
-#[derive(Default)]
-pub struct ArgBuffers {
-    units: Vec<u16>,
-    /// Kept initialized (zeroed once when grown) so `encoding_rs` can write into it without a
-    /// per-call fill; only `..used` holds this call's text. A `str`, so that `encoding_rs`
-    /// keeps it valid UTF-8 and no check is needed to read it back.
-    utf8: String,
-    used: usize,
-}
 
 /// One string argument to read: its value, its name for error messages, whether
 /// `undefined`/`null` is accepted (read as `None`).

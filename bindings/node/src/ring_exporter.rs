@@ -17,8 +17,7 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use drift_exporter::config::FileConfig;
-use drift_exporter::{Exporter, ExporterConfig, HealthSnapshot, SinkConfig};
+use drift_exporter::{Exporter, ExporterConfig, HealthSnapshot, OPTIONS, Overrides, SinkConfig};
 use napi::bindgen_prelude::{Buffer, Env, Function, Object, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{JsValue, Status};
@@ -33,43 +32,99 @@ const DEFAULT_TIMEOUT_MS: f64 = 30_000.0;
 /// Default budget of the final drain when the owning environment is torn down.
 const DEFAULT_EXIT_FLUSH_TIMEOUT_MS: u32 = 2_000;
 
-/// `RingExporter` options: the Python binding's, in camelCase. Unset fields come from the
-/// `TUSK_*` environment variables (see `docs/design.md`), then the defaults.
+/// `RingExporter` options: the exporter's option table (`drift_exporter::OPTIONS`, listed by
+/// `exporterOptions()`) in camelCase, the same options as Python's `RingExporter`, plus
+/// `callback` and `exitFlushTimeoutMs`. Each option's text below is the table's help. Unset
+/// fields come from their `TUSK_*` environment variables, then the defaults.
 #[napi(object, object_to_js = false)]
 pub struct RingExporterOptions<'a> {
-    /// Directory of named ring files (sidecar mode); in-process rings are anonymous.
-    pub ring_dir: Option<String>,
-    /// Ring data bytes (rounded up to a power of two). Default 8 MiB.
-    pub ring_capacity_bytes: Option<f64>,
-    /// Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB.
-    pub max_span_bytes: Option<f64>,
-    /// Spans per export request. Default 512.
-    pub max_export_batch_size: Option<f64>,
-    /// Bytes per export request. Default 4 MiB.
-    pub max_export_batch_bytes: Option<f64>,
-    /// Longest a span waits for its batch. Default 2000 ms.
-    pub schedule_delay_millis: Option<f64>,
-    /// Budget of one export attempt. Default 30000 ms.
-    pub export_timeout_millis: Option<f64>,
-    pub observable_service_id: Option<String>,
-    pub environment: Option<String>,
-    pub sdk_version: Option<String>,
-    pub sdk_instance_id: Option<String>,
-    /// `api`, `file`, `callback` or `sidecar`. Default `file`, or `callback` when a callback is given.
+    /// Where spans go: api (the Tusk backend), file (JSON lines under traces_dir) or sidecar (only
+    /// write the ring; a drift-exporter sidecar exports). Default file. In Node also callback (the
+    /// default when a callback is given).
     pub sink: Option<String>,
-    /// Base URL of the Tusk backend (`api` sink). Default `https://api.usetusk.ai`.
+    /// Base URL of the Tusk backend (api sink). Default https://api.usetusk.ai.
     pub api_url: Option<String>,
+    /// API key sent to the Tusk backend (api sink); never logged.
     pub api_key: Option<String>,
-    /// Gzip request bodies of at least this many bytes; 0 never (the default).
-    pub gzip_min_bytes: Option<f64>,
-    pub max_pending_requests: Option<f64>,
-    pub max_retry_attempts: Option<f64>,
-    /// Directory of the `file` sink. Default `.tusk/traces`.
+    /// Directory of the trace files (file sink). Default .tusk/traces.
     pub traces_dir: Option<String>,
+    /// Service id sent with every export request.
+    pub observable_service_id: Option<String>,
+    /// Environment name sent with every export request.
+    pub environment: Option<String>,
+    /// SDK version sent with every export request.
+    pub sdk_version: Option<String>,
+    /// SDK instance id sent with every export request.
+    pub sdk_instance_id: Option<String>,
+    /// Directory of the ring files the sidecar drains. Default: a private per-user directory under
+    /// /dev/shm.
+    pub ring_dir: Option<String>,
+    /// Data bytes of each process's ring, rounded up to a power of two. Default 4 MiB.
+    pub ring_capacity_bytes: Option<f64>,
+    /// Largest encoded span accepted; larger spans are dropped as too_large. Default 1 MiB, lowered
+    /// to what the ring holds.
+    pub max_span_bytes: Option<f64>,
+    /// Most spans in one export request. Default 512.
+    pub max_export_batch_size: Option<f64>,
+    /// Most bytes in one export request. Default 4 MiB.
+    pub max_export_batch_bytes: Option<f64>,
+    /// Longest a span waits for its batch, in milliseconds. Default 2000.
+    pub schedule_delay_millis: Option<f64>,
+    /// Budget of one export attempt (the HTTP request timeout), in milliseconds. Default 30000.
+    pub export_timeout_millis: Option<f64>,
+    /// Gzip request bodies of at least this many bytes (api sink); 0 never compresses (the
+    /// default).
+    pub gzip_min_bytes: Option<f64>,
+    /// Export requests waiting to be sent (api sink); beyond this the oldest is dropped as
+    /// export_failed. Default 8.
+    pub max_pending_requests: Option<f64>,
+    /// Attempts per export request including the first (api sink); failures are retried with
+    /// jittered exponential backoff. Default 3.
+    pub max_retry_attempts: Option<f64>,
     /// The `callback` sink: receives each `ExportSpansRequest` as a Buffer, on the event loop.
     pub callback: Option<Function<'a, Buffer, ()>>,
     /// Final drain budget when the owning environment (thread or process) is torn down.
     pub exit_flush_timeout_ms: Option<u32>,
+}
+
+/// One option of the exporter's table (`exporterOptions()`).
+#[napi(object)]
+pub struct ExporterOption {
+    /// The option's name in `RingExporterOptions` (camelCase).
+    pub name: String,
+    /// Its environment variable.
+    pub env: String,
+    pub help: String,
+}
+
+/// The exporter's option table: every `RingExporterOptions` field except `callback` and
+/// `exitFlushTimeoutMs` (the same options as Python's `RingExporter` and `drift-exporter run`).
+#[napi]
+pub fn exporter_options() -> Vec<ExporterOption> {
+    OPTIONS
+        .iter()
+        .map(|spec| ExporterOption {
+            name: camel_case(spec.name),
+            env: spec.env.to_string(),
+            help: spec.help.to_string(),
+        })
+        .collect()
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.push(ch.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// Spans dropped, by reason.
@@ -236,7 +291,7 @@ fn size(name: &str, value: Option<f64>) -> Result<Option<usize>, JsError> {
 }
 
 /// The options as the exporter's partial configuration (same names, snake_case).
-fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError> {
+fn file_config(options: &RingExporterOptions<'_>) -> Result<Overrides, JsError> {
     let sink = match options
         .sink
         .as_deref()
@@ -247,7 +302,7 @@ fn file_config(options: &RingExporterOptions<'_>) -> Result<FileConfig, JsError>
         Some(kind) if kind == "callback" => None,
         other => other,
     };
-    Ok(FileConfig {
+    Ok(Overrides {
         ring_dir: options.ring_dir.clone().map(Into::into),
         ring_capacity_bytes: size("ring_capacity_bytes", options.ring_capacity_bytes)?,
         max_span_bytes: size("max_span_bytes", options.max_span_bytes)?,
@@ -361,10 +416,12 @@ impl RingExporter {
     pub fn new(env: Env, options: Option<RingExporterOptions<'_>>) -> Result<Self, JsError> {
         let options = options.unwrap_or_else(empty_options);
         let state = env_state(&env)?;
-        let mut config = ExporterConfig::from_env().map_err(from_exporter)?;
-        config
-            .apply_file(&file_config(&options)?)
-            .map_err(from_exporter)?;
+        crate::logs::install();
+        // Per field: defaults < `TUSK_*` environment < these options.
+        let programmatic = file_config(&options)?;
+        let environment = Overrides::from_env().map_err(from_exporter)?;
+        let mut config =
+            ExporterConfig::from_layers(&[&environment, &programmatic]).map_err(from_exporter)?;
         let mut deliveries = None;
         if wants_callback_sink(&options)? {
             let counter = Arc::new(CallbackDeliveries::default());
@@ -373,6 +430,9 @@ impl RingExporter {
             }
             deliveries = Some(counter);
         }
+        programmatic
+            .check_applies_to(&config.sink)
+            .map_err(from_exporter)?;
         config.validate().map_err(from_exporter)?;
         let sdk_version = config.service.sdk_version.clone();
         let exporter = Exporter::start(config).map_err(from_exporter)?;

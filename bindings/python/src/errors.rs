@@ -9,7 +9,9 @@ use drift_core_rs::{CoreError, Value};
 use pyo3::PyErr;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 
-use crate::from_py::MAX_DEPTH;
+/// Nesting the published binding accepts: 127 levels of arrays/objects (`from_py` stops there,
+/// the messages here name the position).
+pub(crate) const MAX_DEPTH: usize = 127;
 
 /// `CoreError` to the exception type the published binding raises for it.
 pub(crate) fn core_error(error: CoreError) -> PyErr {

@@ -20,11 +20,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyAny, PyString};
 
-use crate::errors::{key_type_error, too_deep_error, unsupported_value_error};
+use crate::errors::{MAX_DEPTH, key_type_error, too_deep_error, unsupported_value_error};
 use crate::pystr::str_view;
-
-/// Nesting the published binding accepts: 127 levels of arrays/objects.
-pub(crate) const MAX_DEPTH: usize = 127;
 
 /// Why a walk stopped.
 pub(crate) enum WalkError {

@@ -15,6 +15,8 @@ mod args;
 mod errors;
 mod from_py;
 mod guard;
+mod logs;
+mod options;
 mod pystr;
 mod ring;
 mod schema_from_py;
@@ -31,6 +33,11 @@ fn drift_core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.setattr("__version__", env!("CARGO_PKG_VERSION"))?;
     api::register(module)?;
     ring::register(module)?;
+    logs::install(module)?;
+    module.setattr(
+        "_exporter_options",
+        pyo3::wrap_pyfunction!(options::_exporter_options, module)?,
+    )?;
     // Test-only panic trigger; `setattr` keeps it out of `__all__`.
     module.setattr(
         "_test_panic",

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use drift_exporter::{
-    ApiSinkConfig, DropReason, Exporter, ExporterConfig, ExporterError, FileSinkConfig,
-    HealthSnapshot, SdkFlavor, SinkConfig, SpanRecord, Timestamp,
+    DropReason, Exporter, ExporterConfig, ExporterError, HealthSnapshot, SdkFlavor, SinkConfig,
+    SpanRecord, Timestamp,
 };
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -55,87 +55,42 @@ impl RingExporter {
 
 #[pymethods]
 impl RingExporter {
+    /// Options: the exporter's option table (`drift_exporter::OPTIONS`), as keywords; unset ones
+    /// come from the `TUSK_*` environment, then the defaults (per option). `sink` may also be a
+    /// callable receiving each request's bytes.
     #[new]
-    #[pyo3(signature = (
-        *, sink = None, url = None, api_key = None, service_id = None, environment = None,
-        sdk_version = None, sdk_instance_id = None, directory = None, ring_dir = None,
-        capacity_bytes = None, max_span_bytes = None, max_export_batch_size = None,
-        max_export_batch_bytes = None, schedule_delay_millis = None, export_timeout_millis = None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (*, sink = None, **options))]
     fn new(
         py: Python<'_>,
         sink: Option<&Bound<'_, PyAny>>,
-        url: Option<String>,
-        api_key: Option<String>,
-        service_id: Option<String>,
-        environment: Option<String>,
-        sdk_version: Option<String>,
-        sdk_instance_id: Option<String>,
-        directory: Option<PathBuf>,
-        ring_dir: Option<PathBuf>,
-        capacity_bytes: Option<usize>,
-        max_span_bytes: Option<usize>,
-        max_export_batch_size: Option<usize>,
-        max_export_batch_bytes: Option<usize>,
-        schedule_delay_millis: Option<u64>,
-        export_timeout_millis: Option<u64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut config = ExporterConfig::from_env().map_err(config_error)?;
-        if let Some(sink) = sink {
-            config.sink = sink_config(sink, &config.sink)?;
-        }
-        if let SinkConfig::Api(api) = &mut config.sink {
-            if let Some(url) = url {
-                api.base_url = url;
-            }
-            if let Some(key) = api_key {
-                api.api_key = key;
-            }
-        } else if url.is_some() || api_key.is_some() {
-            return Err(PyValueError::new_err(
-                "url and api_key only apply to sink=\"api\"",
-            ));
-        }
-        if let Some(directory) = directory {
-            match &mut config.sink {
-                SinkConfig::Files(files) => files.dir = directory,
-                _ => {
-                    return Err(PyValueError::new_err(
-                        "directory only applies to sink=\"file\"",
-                    ));
-                }
+        let mut programmatic = crate::options::overrides(options)?;
+        let mut callback = None;
+        if let Some(sink) = sink.filter(|sink| !sink.is_none()) {
+            if let Ok(name) = sink.cast::<PyString>() {
+                programmatic
+                    .set_text("sink", &name.to_cow()?)
+                    .map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "unknown sink {:?} (expected \"api\", \"file\", \"sidecar\" or a \
+                             callable)",
+                            name.to_cow().unwrap_or_default()
+                        ))
+                    })?;
+            } else {
+                callback = Some(callback_sink(sink)?);
             }
         }
-        let service = &mut config.service;
-        set(&mut service.observable_service_id, service_id);
-        set(&mut service.environment, environment);
-        set(&mut service.sdk_version, sdk_version);
-        set(&mut service.sdk_instance_id, sdk_instance_id);
-        if ring_dir.is_some() {
-            config.ring.dir = ring_dir;
+        let env = drift_exporter::Overrides::from_env().map_err(config_error)?;
+        let mut config =
+            ExporterConfig::from_layers(&[&env, &programmatic]).map_err(config_error)?;
+        if let Some(callback) = callback {
+            config.sink = callback;
         }
-        set(&mut config.ring.capacity_bytes, capacity_bytes);
-        // Without an explicit limit the exporter fits the span limit to the ring's capacity.
-        if let Some(bytes) = max_span_bytes {
-            config.ring.set_max_span_bytes(bytes);
-        }
-        set(
-            &mut config.batch.max_export_batch_size,
-            max_export_batch_size,
-        );
-        set(
-            &mut config.batch.max_export_batch_bytes,
-            max_export_batch_bytes,
-        );
-        set(
-            &mut config.batch.schedule_delay,
-            schedule_delay_millis.map(Duration::from_millis),
-        );
-        set(
-            &mut config.batch.export_timeout,
-            export_timeout_millis.map(Duration::from_millis),
-        );
+        programmatic
+            .check_applies_to(&config.sink)
+            .map_err(config_error)?;
         let sdk_version = config.service.sdk_version.clone();
         // Creating the ring maps memory and starts threads: no Python objects involved.
         let exporter = guarded("RingExporter()", || {
@@ -462,45 +417,24 @@ fn wait_budget(timeout: Option<f64>) -> PyResult<Duration> {
     }
 }
 
-fn set<T>(target: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *target = value;
+/// A callable `sink`: receives each request's bytes on the exporter's sender thread.
+fn callback_sink(sink: &Bound<'_, PyAny>) -> PyResult<SinkConfig> {
+    if !sink.is_callable() {
+        return Err(PyTypeError::new_err(
+            "sink must be \"api\", \"file\", \"sidecar\" or a callable taking bytes",
+        ));
     }
-}
-
-fn sink_config(sink: &Bound<'_, PyAny>, current: &SinkConfig) -> PyResult<SinkConfig> {
-    if let Ok(name) = sink.cast::<PyString>() {
-        return match name.to_cow()?.as_ref() {
-            "api" => Ok(match current {
-                SinkConfig::Api(api) => SinkConfig::Api(api.clone()),
-                _ => SinkConfig::Api(ApiSinkConfig::default()),
-            }),
-            "file" | "files" => Ok(match current {
-                SinkConfig::Files(files) => SinkConfig::Files(files.clone()),
-                _ => SinkConfig::Files(FileSinkConfig::default()),
-            }),
-            "sidecar" => Ok(SinkConfig::Sidecar),
-            other => Err(PyValueError::new_err(format!(
-                "unknown sink {other:?} (expected \"api\", \"file\", \"sidecar\" or a callable)"
-            ))),
-        };
-    }
-    if sink.is_callable() {
-        let callback: Py<PyAny> = sink.clone().unbind();
-        return Ok(SinkConfig::Callback(Arc::new(move |request: Vec<u8>| {
-            // Runs on the exporter's sender thread. During interpreter teardown the request
-            // is dropped rather than blocking on a GIL that will never be released.
-            let _ = Python::try_attach(|py| {
-                let bytes = PyBytes::new(py, &request);
-                if let Err(error) = callback.call1(py, (bytes,)) {
-                    error.write_unraisable(py, Some(callback.bind(py)));
-                }
-            });
-        })));
-    }
-    Err(PyTypeError::new_err(
-        "sink must be \"api\", \"file\", \"sidecar\" or a callable taking bytes",
-    ))
+    let callback: Py<PyAny> = sink.clone().unbind();
+    Ok(SinkConfig::Callback(Arc::new(move |request: Vec<u8>| {
+        // Runs on the exporter's sender thread. During interpreter teardown the request
+        // is dropped rather than blocking on a GIL that will never be released.
+        let _ = Python::try_attach(|py| {
+            let bytes = PyBytes::new(py, &request);
+            if let Err(error) = callback.call1(py, (bytes,)) {
+                error.write_unraisable(py, Some(callback.bind(py)));
+            }
+        });
+    })))
 }
 
 fn sink_name(sink: &SinkConfig) -> &'static str {

@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+use drift_core_rs::ExportRequestBuilder;
+
 use crate::config::{BatchSettings, ServiceIdentity};
 use crate::sink::{Batch, BatchBody, RingMark, SpanLine};
 
@@ -26,9 +28,12 @@ impl SpanOutput {
 
 pub(crate) struct Batcher {
     settings: BatchSettings,
-    /// `ExportSpansRequest` header fields, encoded once.
-    request_prefix: Vec<u8>,
-    request: Vec<u8>,
+    /// An `ExportSpansRequest` with the header fields and no span: each cut starts from a
+    /// clone of it.
+    empty_request: ExportRequestBuilder,
+    /// The open request (the core's builder; spans come from the core's span builder, so they
+    /// are appended without a second validation).
+    request: ExportRequestBuilder,
     lines: Vec<SpanLine>,
     marks: Vec<RingMark>,
     spans: usize,
@@ -38,22 +43,16 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     pub(crate) fn new(settings: BatchSettings, service: &ServiceIdentity) -> Self {
-        let mut request_prefix = Vec::new();
-        for (tag, text) in [
-            (1u32, &service.observable_service_id),
-            (2, &service.environment),
-            (3, &service.sdk_version),
-            (4, &service.sdk_instance_id),
-        ] {
-            // proto3: empty strings are not written.
-            if !text.is_empty() {
-                put_len_delimited(&mut request_prefix, tag, text.as_bytes());
-            }
-        }
+        let empty_request = ExportRequestBuilder::new(
+            &service.observable_service_id,
+            &service.environment,
+            &service.sdk_version,
+            &service.sdk_instance_id,
+        );
         Batcher {
             settings,
-            request: request_prefix.clone(),
-            request_prefix,
+            request: empty_request.clone(),
+            empty_request,
             lines: Vec::new(),
             marks: Vec::new(),
             spans: 0,
@@ -128,11 +127,7 @@ impl Batcher {
             self.opened_at = Some(now);
         }
         match span {
-            SpanOutput::Proto(span) => {
-                put_varint(&mut self.request, (5 << 3) | 2);
-                put_varint(&mut self.request, span.len() as u64);
-                self.request.extend_from_slice(&span);
-            }
+            SpanOutput::Proto(span) => self.request.push_validated_span(&span),
             SpanOutput::Line(line) => self.lines.push(line),
         }
         self.spans += 1;
@@ -162,9 +157,9 @@ impl Batcher {
             return None;
         }
         let body = if self.lines.is_empty() {
-            let mut request = Vec::with_capacity(self.request.capacity());
-            request.extend_from_slice(&self.request_prefix);
-            BatchBody::Request(std::mem::replace(&mut self.request, request))
+            let mut next = self.empty_request.clone();
+            next.reserve(self.request.encoded_len());
+            BatchBody::Request(std::mem::replace(&mut self.request, next).finish())
         } else {
             BatchBody::Lines(std::mem::take(&mut self.lines))
         };
@@ -178,21 +173,6 @@ impl Batcher {
         self.opened_at = None;
         Some(batch)
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Appends a length-delimited protobuf field (wire type 2).
-fn put_len_delimited(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
-    put_varint(out, (u64::from(tag) << 3) | 2);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
 }
 
 #[cfg(test)]
@@ -242,5 +222,50 @@ mod tests {
                 .map(|b| b.spans),
             Some(1)
         );
+    }
+
+    /// Consecutive requests (the header reused, an empty environment omitted) are byte for
+    /// byte what prost encodes for the same `ExportSpansRequest` (the schemas crate's types).
+    #[test]
+    fn requests_equal_prost_encoding_of_the_schema() {
+        use prost::Message;
+        use tusk_drift_schemas::tusk::drift::backend::v1::ExportSpansRequest;
+        use tusk_drift_schemas::tusk::drift::core::v1::Span;
+
+        let service = ServiceIdentity {
+            observable_service_id: "svc".into(),
+            environment: String::new(),
+            sdk_version: "1.2.3".into(),
+            sdk_instance_id: "instance".into(),
+        };
+        let now = Instant::now();
+        let mut batcher = Batcher::new(settings(3, 1 << 20), &service);
+        let spans: Vec<Span> = (0..6)
+            .map(|n| Span {
+                name: format!("span {n} {}", "x".repeat(n * 70)),
+                trace_id: format!("{n:032x}"),
+                ..Span::default()
+            })
+            .collect();
+        let mut requests = Vec::new();
+        for span in &spans {
+            if let Some(batch) = batcher.add(SpanOutput::Proto(span.encode_to_vec()), now) {
+                requests.push(batch);
+            }
+        }
+        assert_eq!(requests.len(), 2);
+        for (batch, chunk) in requests.iter().zip(spans.chunks(3)) {
+            let BatchBody::Request(bytes) = &batch.body else {
+                panic!("a protobuf request");
+            };
+            let expected = ExportSpansRequest {
+                observable_service_id: "svc".into(),
+                environment: String::new(),
+                sdk_version: "1.2.3".into(),
+                sdk_instance_id: "instance".into(),
+                spans: chunk.to_vec(),
+            };
+            assert_eq!(bytes, &expected.encode_to_vec());
+        }
     }
 }

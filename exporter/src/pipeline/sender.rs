@@ -172,6 +172,7 @@ pub(crate) fn spawn_sender(
     std::thread::Builder::new()
         .name("drift-export-send".to_string())
         .spawn(move || {
+            let destination = sink.destination();
             while let Some(batch) = queue.next() {
                 let mut pause = Duration::from_millis(50);
                 let settled = loop {
@@ -197,12 +198,12 @@ pub(crate) fn spawn_sender(
                         Err(SinkError::DeadlinePassed) => break None,
                         Err(error @ SinkError::Rejected { .. }) => {
                             counters.drop_spans(DropReason::ExportFailed, batch.spans);
-                            log_export_failure(&error);
+                            log_export_failure(&error, batch.spans, &destination);
                             break Some(false);
                         }
                         Err(error) => {
                             // Retryable: the spans wait (in the ring and in this batch).
-                            log_export_failure(&error);
+                            log_export_failure(&error, batch.spans, &destination);
                             control.sleep(pause);
                             pause = (pause * 2).min(MAX_REDELIVERY_PAUSE);
                         }
@@ -221,17 +222,32 @@ pub(crate) fn spawn_sender(
             source,
         })
 }
-/// Export failures are counted; the message goes to stderr at most once per second so a dead
-/// backend cannot flood the host application's logs.
-fn log_export_failure(error: &crate::sink::SinkError) {
+/// Export failures are counted; the log line (a warning naming the destination and the number
+/// of spans, never a key) is written at most once per second so a dead backend cannot flood the
+/// host application's logs; the next line says how many were not written.
+fn log_export_failure(error: &crate::sink::SinkError, spans: u64, destination: &str) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST_LOG_SECS: AtomicU64 = AtomicU64::new(0);
+    static SKIPPED: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    if LAST_LOG_SECS.swap(now, Ordering::Relaxed) != now
-        && std::env::var_os("DRIFT_EXPORTER_QUIET").is_none()
-    {
-        eprintln!("drift-exporter: export failed: {error}");
+    if LAST_LOG_SECS.swap(now, Ordering::Relaxed) == now {
+        SKIPPED.fetch_add(1, Ordering::Relaxed);
+        return;
     }
+    let skipped = match SKIPPED.swap(0, Ordering::Relaxed) {
+        0 => String::new(),
+        n => format!(" ({n} similar failures not logged in the last second)"),
+    };
+    let outcome = if matches!(error, crate::sink::SinkError::Rejected { .. }) {
+        "rejected; the spans are dropped (export_failed)"
+    } else {
+        "failed; the spans stay queued and are sent again"
+    };
+    // The numbers are in the message (not fields): the bindings' log bridges show messages.
+    tracing::warn!(
+        target: "drift_exporter::export",
+        "export of {spans} spans to {destination} {outcome}: {error}{skipped}"
+    );
 }

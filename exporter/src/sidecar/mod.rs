@@ -1,7 +1,7 @@
 //! The sidecar: one process that drains every producer process's ring in a directory
-//! (`drift-exporter run`), plus the `stats` table and the `demo`.
+//! (`drift-exporter run`) and the `stats` table. The command line itself (and the `demo`) is the
+//! `drift-exporter` binary (`src/cli/`), which the language bindings do not link.
 
-pub mod demo;
 mod ring_set;
 pub mod stats;
 

@@ -205,10 +205,21 @@ impl RingSet {
                     self.next_id += 1;
                     self.ids.insert(path.clone(), self.next_id);
                     self.paths.insert(self.next_id, path.clone());
+                    let stats = consumer.stats();
+                    tracing::info!(
+                        "attached ring {} (producer pid {}, {} bytes, {} records waiting)",
+                        path.display(),
+                        consumer.producer_pid(),
+                        stats.capacity_bytes,
+                        stats.in_ring_records
+                    );
                     self.rings.insert(path, consumer);
                 }
                 Err(e) => {
                     self.counters.attach_failures += 1;
+                    if !e.is_invalid_file() {
+                        tracing::debug!("could not attach ring {}: {e}", path.display());
+                    }
                     let retry = if e.is_invalid_file() {
                         self.invalid_file(&path, &e)
                     } else {
@@ -234,9 +245,28 @@ impl RingSet {
                     if let Ok(report) = consumer.recover_abandoned() {
                         self.counters.abandoned_records += report.abandoned_records;
                         self.counters.abandoned_bytes += report.abandoned_bytes;
+                        if report.abandoned_records > 0 {
+                            tracing::info!(
+                                "ring {}: producer is dead; skipped {} abandoned records \
+                                 ({} bytes), draining the committed ones",
+                                path.display(),
+                                report.abandoned_records,
+                                report.abandoned_bytes
+                            );
+                        }
                     }
                     if consumer.pending_bytes() == 0 || consumer.is_quarantined() {
                         self.counters.dead_producers += 1;
+                        tracing::info!(
+                            "recovered the ring of dead producer pid {}: {} ({})",
+                            consumer.producer_pid(),
+                            path.display(),
+                            if consumer.is_quarantined() {
+                                "quarantined"
+                            } else {
+                                "every committed record delivered"
+                            }
+                        );
                         finished.push(path.clone());
                     }
                 }
@@ -254,6 +284,12 @@ impl RingSet {
                 self.counters.producer_dropped += stats.dropped_total();
                 if stats.quarantined {
                     self.counters.quarantined_rings += 1;
+                    tracing::warn!(
+                        "quarantined ring {} ({}); {} records were not delivered",
+                        path.display(),
+                        consumer.quarantine_reason().unwrap_or("malformed contents"),
+                        stats.in_ring_records
+                    );
                 }
                 if consumer.remove_file().is_ok() {
                     self.counters.rings_removed += 1;
@@ -269,7 +305,7 @@ impl RingSet {
     fn invalid_file(&mut self, path: &std::path::Path, error: &RingError) -> Duration {
         if !self.reported.contains_key(path) {
             self.counters.invalid_files += 1;
-            eprintln!("drift-exporter: ignoring {}: {error}", path.display());
+            tracing::warn!("ignoring {}: not a valid ring: {error}", path.display());
             if self.reported.len() >= MAX_REFUSED {
                 self.reported.pop_first();
             }
@@ -322,8 +358,8 @@ impl RingSet {
                     self.counters.records_lost_shrunk +=
                         stats.records_written.saturating_sub(stats.records_read);
                 }
-                eprintln!(
-                    "drift-exporter: quarantined {}: truncated to {actual} bytes while mapped",
+                tracing::warn!(
+                    "quarantined ring {}: truncated to {actual} bytes while mapped",
                     path.display()
                 );
                 // Looked at again soon: attaching it fails (wrong size), and once its producer is

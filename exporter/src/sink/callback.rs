@@ -37,10 +37,7 @@ impl Sink for CallbackSink {
                 message: "export callback panicked".to_string(),
             }
         })?;
-        counters.last_export_latency_us.store(
-            started.elapsed().as_micros() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        counters.record_export_latency(started.elapsed());
         Counters::add(&counters.bytes_sent, len);
         Ok(())
     }

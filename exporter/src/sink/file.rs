@@ -65,6 +65,10 @@ impl Sink for FileSink {
         true
     }
 
+    fn destination(&self) -> String {
+        format!("trace files in {}", self.dir.display())
+    }
+
     fn deliver(
         &mut self,
         batch: &Batch,
@@ -117,10 +121,7 @@ impl Sink for FileSink {
             }
             written += text.len() as u64;
         }
-        counters.last_export_latency_us.store(
-            started.elapsed().as_micros() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        counters.record_export_latency(started.elapsed());
         Counters::add(&counters.bytes_sent, written);
         Ok(())
     }

@@ -192,7 +192,20 @@ pub(crate) fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
+/// The host (and port) of a URL, for log lines: no scheme, user info, path or query.
+pub(crate) fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+}
+
 impl Sink for HttpSink {
+    fn destination(&self) -> String {
+        format!("the Tusk API at {}", url_host(&self.config.base_url))
+    }
+
     fn deliver(
         &mut self,
         batch: &Batch,
@@ -233,10 +246,7 @@ impl Sink for HttpSink {
             match self.attempt(body, gzipped, timeout) {
                 Ok(()) => {
                     self.breaker.record_success(counters);
-                    counters.last_export_latency_us.store(
-                        started.elapsed().as_micros() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
+                    counters.record_export_latency(started.elapsed());
                     Counters::add(&counters.bytes_sent, body.len() as u64);
                     return Ok(());
                 }

@@ -7,6 +7,7 @@ mod file;
 mod http;
 
 pub use file::{FileSink, span_file_name_timestamp};
+pub(crate) use http::url_host;
 pub use http::{EXPORT_PATH, HttpSink};
 
 pub(crate) use callback::CallbackSink;
@@ -84,6 +85,10 @@ pub trait Sink: Send {
     /// Which body the batcher must build for this sink.
     fn wants_lines(&self) -> bool {
         false
+    }
+    /// Where batches go, in words for log lines: never a key or a full URL with credentials.
+    fn destination(&self) -> String {
+        "the callback".to_string()
     }
     /// Delivers one batch, retrying as the sink's policy says. Waits go through `control` so a
     /// shutdown deadline cuts them short.

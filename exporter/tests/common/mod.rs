@@ -189,3 +189,14 @@ pub fn test_config(ring_dir: PathBuf, sink: SinkConfig) -> ExporterConfig {
         sink,
     }
 }
+
+/// What a `drift-exporter produce` process prints on its last stdout line (the binary's
+/// `demo::ProducerReport`; the binary is not a library, so the tests read the JSON themselves).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ProducerReport {
+    pub pid: u32,
+    pub pushed: u64,
+    pub accepted: u64,
+    pub dropped: u64,
+    pub json_bytes: u64,
+}

@@ -16,6 +16,7 @@ import os as _os
 from .drift_core import (
     RingExporter,
     __version__ as __version__,
+    _exporter_options as _exporter_options,
     build_export_spans_request_bytes_pyobject,
     build_span_proto_bytes_pyobject,
     deterministic_hash,

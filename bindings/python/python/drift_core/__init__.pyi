@@ -125,30 +125,45 @@ class RingExporter:
     """Spans into this process's shared-memory ring; an exporter thread (or a `drift-exporter run`
     sidecar) turns them into `ExportSpansRequest`s off the application thread.
 
-    `sink`: "api" (Tusk backend: `url`, `api_key`, `service_id`), "file" (JSON lines under
-    `directory`), "sidecar" (leave draining to the sidecar), or a callable receiving each
-    request's bytes on the exporter's thread; None keeps the `TUSK_EXPORT_SINK` choice (default
-    "file"). Unset options come from `TUSK_*` environment variables, then defaults. Fork-safe: a child process gets its own ring on first push.
+    `sink`: "api" (the Tusk backend at `api_url` with `api_key`), "file" (JSON lines under
+    `traces_dir`; "files" is accepted too), "sidecar" (leave draining to a `drift-exporter run`
+    sidecar), or a callable receiving each request's bytes on the exporter's thread.
+
+    The options are the exporter's one table (`drift-exporter run --help` shows the same ones
+    with dashes; the Node binding in camelCase). Each unset option comes from its `TUSK_*`
+    environment variable, then the default. Invalid values raise ValueError (TypeError for a
+    wrong type) naming the option; so do API options given with a non-api sink. `url`,
+    `service_id`, `directory` and `capacity_bytes` are the former names of `api_url`,
+    `observable_service_id`, `traces_dir` and `ring_capacity_bytes`. Log records go to the
+    `logging` loggers under `drift_exporter`. Fork-safe: a child process gets its own ring on
+    first push.
     """
 
     def __new__(
         cls,
         *,
-        sink: Literal["api", "file", "sidecar"] | Callable[[bytes], object] | None = None,
-        url: str | None = None,
+        sink: Literal["api", "file", "files", "sidecar"] | Callable[[bytes], object] | None = None,
+        api_url: str | None = None,
         api_key: str | None = None,
-        service_id: str | None = None,
+        traces_dir: str | PathLike[str] | None = None,
+        observable_service_id: str | None = None,
         environment: str | None = None,
         sdk_version: str | None = None,
         sdk_instance_id: str | None = None,
-        directory: str | PathLike[str] | None = None,
         ring_dir: str | PathLike[str] | None = None,
-        capacity_bytes: int | None = None,
+        ring_capacity_bytes: int | None = None,
         max_span_bytes: int | None = None,
         max_export_batch_size: int | None = None,
         max_export_batch_bytes: int | None = None,
         schedule_delay_millis: int | None = None,
         export_timeout_millis: int | None = None,
+        gzip_min_bytes: int | None = None,
+        max_pending_requests: int | None = None,
+        max_retry_attempts: int | None = None,
+        url: str | None = None,
+        service_id: str | None = None,
+        directory: str | PathLike[str] | None = None,
+        capacity_bytes: int | None = None,
     ) -> Self: ...
     def push_span(
         self,
@@ -211,3 +226,6 @@ class RingExporter:
         exc: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None: ...
+
+def _exporter_options() -> list[tuple[str, str, str]]:
+    """`(name, TUSK_* variable, help)` of every RingExporter option (the exporter's table)."""

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Sidecar, SidecarSnapshot};
-use crate::config::{
+use drift_exporter::config::{
     BatchSettings, ExporterConfig, FileSinkConfig, RingSettings, ServiceIdentity, SinkConfig,
 };
-use crate::record::{SdkFlavor, SpanRecord, Timestamp};
-use crate::{Exporter, ExporterError};
+use drift_exporter::record::{SdkFlavor, SpanRecord, Timestamp};
+use drift_exporter::sidecar::{Sidecar, SidecarSnapshot};
+use drift_exporter::{Exporter, ExporterError};
 
 /// Realistic payloads: the project's span fixtures (HTTP server/client with base64 JSON bodies
 /// and schema merges, Postgres, Redis).
@@ -99,7 +99,7 @@ pub fn produce(options: &ProduceOptions) -> Result<ProducerReport, ExporterError
     };
     let exporter = Exporter::start(config)?;
     let by_kind = |kind: &str| -> Vec<Payload> {
-        payloads(24 * 1024)
+        payloads(options.max_payload_bytes)
             .into_iter()
             .filter(|payload| payload.kind == kind)
             .collect()
@@ -313,7 +313,7 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
     let ring_dir = std::env::temp_dir().join(format!(
         "drift-demo-{}-{}",
         std::process::id(),
-        crate::sink::span_file_name_timestamp(std::time::SystemTime::now())
+        drift_exporter::sink::span_file_name_timestamp(std::time::SystemTime::now())
     ));
     let config = ExporterConfig {
         ring: RingSettings {
@@ -341,6 +341,8 @@ pub fn run_demo(options: &DemoOptions, exe: &Path) -> Result<DemoReport, Exporte
     let mut children = Vec::new();
     for index in 0..options.processes {
         let child = Command::new(exe)
+            // The producers' own activation lines would only repeat the sidecar's.
+            .env("TUSK_LOG_LEVEL", "warn")
             .arg("produce")
             .arg("--ring-dir")
             .arg(&ring_dir)
