@@ -19,7 +19,11 @@ use drift_exporter::{Exporter, ExporterError};
 
 /// Realistic payloads: the project's span fixtures (HTTP server/client with base64 JSON bodies
 /// and schema merges, Postgres, Redis).
-const FIXTURES: &str = include_str!("../../../tests/fixtures/span_payloads.jsonl");
+///
+/// The payloads of `tests/fixtures/span_payloads.jsonl` of up to 24 KiB, kept next to this file so
+/// that the published crate builds on its own (`cargo package`); `tests/demo_spans.rs` holds them
+/// to the fixtures.
+const FIXTURES: &str = include_str!("demo_spans.jsonl");
 
 /// One fixture payload as JSON text.
 struct Payload {
