@@ -81,6 +81,20 @@ suite cargo-test count_cargo cargo test --workspace --locked
 suite python count_pytest bash scripts/test-python.sh
 suite node count_node bash scripts/test-node.sh
 
+# The end-to-end benchmark's short version: a Flask service under gunicorn recorded by the published
+# SDK in every export mode; passes when every span arrives exactly once with the stock path's hashes
+# (its timings are printed, never judged). Reuses the Python suite's venvs and the debug sidecar.
+e2e_short() {
+  cargo build --locked -q -p drift-exporter --bin drift-exporter &&
+    E2E_PYTHON_OURS="$PWD/target/py/test/bin/python" E2E_PYTHON_PUBLISHED="$PWD/target/py/published/bin/python" \
+      E2E_SIDECAR="$PWD/target/debug/drift-exporter" bash benches/e2e/run.sh --short
+}
+check e2e-short e2e_short
+
+# The release artifacts, built from this checkout and smoke-tested in a fresh venv and a fresh npm
+# project with the SDKs from the registries (scripts/build-dist.sh).
+check build-dist bash scripts/build-dist.sh
+
 # Nothing tracked may be rewritten and nothing untracked left behind by a test run. With
 # DRIFT_REQUIRE_CLEAN_TREE=1 (.ci/run) the tree must be clean, not only unchanged.
 clean_tree() {
