@@ -1,16 +1,17 @@
 """End-to-end benchmark: what the SDK costs a real service per request, in each export mode.
 
-A Flask service under gunicorn (2 workers, `service.py`) is recorded by the published
-tusk-drift-python-sdk in RECORD mode; each request makes one outbound call (`requests`) to a local
-upstream server with a ~2 KB or ~20 KB JSON body, or a base64 body; spans go to a mock Tusk backend
-on 127.0.0.1 that decodes every ExportSpansRequest. Modes:
+Two services, each recorded by its published SDK in RECORD mode: Flask under gunicorn (2 workers,
+`service.py`, tusk-drift-python-sdk) and node:http in 2 cluster workers (`node_service.js`,
+@use-tusk/drift-node-sdk). Each request makes one outbound call to a local upstream server with a
+~2 KB or ~20 KB JSON body, or a base64 body; spans go to a mock Tusk backend on 127.0.0.1 that
+decodes every ExportSpansRequest. Modes:
 
   off              the SDK not initialized (the baseline)
-  stock-published  the SDK's stock export path on the published drift-core-python 0.1.9
-  stock-ours       the SDK's stock export path on our drift_core (the drop-in)
-  ring-inprocess   TUSK_RING_EXPORTER=1: spans go through the ring to an in-process exporter thread
-  ring-sidecar     TUSK_RING_EXPORTER=sidecar: the workers only write their rings, `drift-exporter
-                   run` delivers
+  stock-published  Python: the SDK's stock export path on the published drift-core-python 0.1.9
+  stock-ours       Python: the SDK's stock export path on our drift_core (the drop-in)
+  stock            Node: the SDK's stock export path (SDK 0.1.27 does not load a native core)
+  ring-inprocess   spans go through drift-core's ring to an in-process exporter thread
+  ring-sidecar     the workers only write their rings, `drift-exporter run` delivers
 
 Each mode gets the same closed-loop load (the same numbered requests, CONNECTIONS at a time). It
 reports requests/s, p50/p90/p99 latency, CPU per request of all the service's processes (gunicorn
@@ -181,11 +182,16 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
-def children(pid: int) -> list[int]:
+def all_descendants(pid: int) -> list[int]:
+    """The process tree under `pid` (gunicorn's or cluster's workers), from /proc's children lists."""
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(child) for child in text)
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found.append(int(child))
+                todo.append(int(child))
     return found
 
 
@@ -259,17 +265,40 @@ def percentile(values: list[float], q: float) -> float:
 # ---- one mode -------------------------------------------------------------------------------------
 
 
-def run_mode(mode: str, python: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
+PYTHON_MODES = "off,stock-published,stock-ours,ring-inprocess,ring-sidecar"
+NODE_MODES = "off,stock,ring-inprocess,ring-sidecar"
+REFERENCE = {"python": "stock-ours", "node": "stock"}
+
+
+def service_command(service: str, mode: str, args: argparse.Namespace, port: int) -> tuple[list[str], dict[str, str]]:
+    """The service's command line and its mode's environment."""
+    if service == "python":
+        python = args.python_published if mode == "stock-published" else args.python_ours
+        env = {"TUSK_USE_RUST_CORE": "1", "PYTHONPATH": str(HERE)}
+        if mode == "ring-inprocess":
+            env["TUSK_RING_EXPORTER"] = "1"
+        if mode == "ring-sidecar":
+            env["TUSK_RING_EXPORTER"] = "sidecar"
+        return [python, "-m", "gunicorn", "-c", str(HERE / "gunicorn_conf.py"), "-b", f"127.0.0.1:{port}", "service:app"], env
+    env = {"E2E_PORT": str(port), "E2E_SDK_PATH": args.node_sdk, "E2E_ADDON_DIR": args.node_addon_dir}
+    if mode.startswith("ring-"):
+        env["E2E_RING"] = mode.removeprefix("ring-")
+    return [args.node, str(HERE / "node_service.js")], env
+
+
+def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
     sdk_on = mode != "off"
-    with tempfile.TemporaryDirectory(prefix=f"e2e-{mode}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"e2e-{service}-{mode}-") as tmp:
         project = Path(tmp)
-        # The SDK finds its project (and .tusk/config.yaml) by the pyproject.toml in the working directory.
+        # The SDKs find their project (and .tusk/config.yaml) by the working directory's manifest.
         (project / "pyproject.toml").write_text("[project]\nname = 'e2e-bench'\nversion = '0'\n")
+        (project / "package.json").write_text('{"name": "e2e-bench", "version": "1.0.0"}\n')
         (project / ".tusk").mkdir()
         (project / ".tusk" / "config.yaml").write_text(
             "service:\n  id: svc-e2e-bench\n  name: e2e-bench\n"
             f"recording:\n  export_spans: true\n  sampling_rate: 1.0\ntusk_api:\n  url: {backend.url}\n"
         )
+        command, mode_env = service_command(service, mode, args, port)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUSK_")}
         env.update(
             {
@@ -277,15 +306,10 @@ def run_mode(mode: str, python: str, args: argparse.Namespace, kind: str, backen
                 "E2E_UPSTREAM_URL": upstream.url,
                 "TUSK_DRIFT_MODE": "RECORD" if sdk_on else "DISABLED",
                 "TUSK_API_KEY": "e2e-bench-key",
-                "TUSK_USE_RUST_CORE": "1",
                 "TUSK_RING_DIR": str(project / "rings"),
-                "PYTHONPATH": str(HERE),
             }
         )
-        if mode == "ring-inprocess":
-            env["TUSK_RING_EXPORTER"] = "1"
-        if mode == "ring-sidecar":
-            env["TUSK_RING_EXPORTER"] = "sidecar"
+        env.update(mode_env)
         sidecar = None
         if mode == "ring-sidecar":
             (project / "rings").mkdir(mode=0o700)
@@ -294,17 +318,16 @@ def run_mode(mode: str, python: str, args: argparse.Namespace, kind: str, backen
                  "--ring-dir", str(project / "rings"), "--observable-service-id", "svc-e2e-bench"],
                 env=env, stdout=subprocess.DEVNULL, stderr=open(project / "sidecar.log", "wb"),
             )
-        service = subprocess.Popen(
-            [python, "-m", "gunicorn", "-c", str(HERE / "gunicorn_conf.py"), "-b", f"127.0.0.1:{port}", "service:app"],
-            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=open(project / "service.log", "wb"),
+        service_proc = subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=open(project / "service.log", "wb")
         )
         try:
-            wait_listening(port, service, DEADLINE_S)
+            wait_listening(port, service_proc, DEADLINE_S)
             backend.take()
             warm = range(0, args.warmup)
             run_load(port, kind, warm, args.connections)
             measured = range(args.warmup, args.warmup + args.requests)
-            pids = [service.pid, *children(service.pid)] + ([sidecar.pid] if sidecar else [])
+            pids = [service_proc.pid, *all_descendants(service_proc.pid)] + ([sidecar.pid] if sidecar else [])
             cpu_before = cpu_seconds(pids)
             latencies, wall = run_load(port, kind, measured, args.connections)
             expected = 2 * (args.warmup + args.requests) if sdk_on else 0
@@ -313,12 +336,12 @@ def run_mode(mode: str, python: str, args: argparse.Namespace, kind: str, backen
                 backend.wait_for(expected, DEADLINE_S)
             cpu_after = cpu_seconds(pids)
         finally:
-            service.send_signal(signal.SIGTERM)
+            service_proc.send_signal(signal.SIGTERM)
             try:
-                service.wait(DEADLINE_S)
+                service_proc.wait(DEADLINE_S)
             except subprocess.TimeoutExpired:
-                service.kill()
-                service.wait()
+                service_proc.kill()
+                service_proc.wait()
             if sidecar is not None:
                 if sdk_on:
                     backend.wait_for(2 * (args.warmup + args.requests), DEADLINE_S)
@@ -329,11 +352,12 @@ def run_mode(mode: str, python: str, args: argparse.Namespace, kind: str, backen
                     sidecar.kill()
                     sidecar.wait()
         spans = backend.take()
-        if service.returncode not in (0, -signal.SIGTERM):
+        if service_proc.returncode not in (0, -signal.SIGTERM):
             log = (project / "service.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{mode}: gunicorn exited with {service.returncode}:\n{log}")
+            raise RuntimeError(f"{service}/{mode}: the service exited with {service_proc.returncode}:\n{log}")
     ids = collections.Counter((s[0], s[1]) for s in spans)
     return {
+        "service": service,
         "mode": mode,
         "body": kind,
         "requests": len(latencies),
@@ -366,13 +390,13 @@ def hash_key(span: tuple[Any, ...]) -> tuple[Any, ...]:
 def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
     problems: list[str] = []
     lines = [
-        "| body | mode | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | added p50 ms | added CPU ms/req | spans (expected) | dup | hashes = stock |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| service | body | mode | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | added p50 ms | added CPU ms/req | spans (expected) | dup | hashes = stock |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for kind in dict.fromkeys(r["body"] for r in results):
-        rows = {r["mode"]: r for r in results if r["body"] == kind}
+    for service, kind in dict.fromkeys((r["service"], r["body"]) for r in results):
+        rows = {r["mode"]: r for r in results if r["body"] == kind and r["service"] == service}
         off = rows.get("off")
-        reference = rows.get("stock-ours")
+        reference = rows.get(REFERENCE[service])
         for mode, r in rows.items():
             added_p50 = r["p50"] - off["p50"] if off else float("nan")
             added_cpu = r["cpu_ms_per_request"] - off["cpu_ms_per_request"] if off else float("nan")
@@ -383,13 +407,13 @@ def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
                     ours_only = collections.Counter(r["hash_keys"]) - collections.Counter(reference["hash_keys"])
                     theirs_only = collections.Counter(reference["hash_keys"]) - collections.Counter(r["hash_keys"])
                     problems.append(
-                        f"{kind}/{mode}: {sum(ours_only.values())} recorded spans differ from stock-ours, e.g. "
+                        f"{service}/{kind}/{mode}: {sum(ours_only.values())} recorded spans differ from stock-ours, e.g. "
                         f"{next(iter(ours_only), None)} where stock-ours has {next(iter(theirs_only), None)}"
                     )
             if mode != "off" and (r["spans_unique"] != r["spans_expected"] or r["spans_duplicated"]):
-                problems.append(f"{kind}/{mode}: {r['spans_unique']} spans of {r['spans_expected']}, {r['spans_duplicated']} duplicates")
+                problems.append(f"{service}/{kind}/{mode}: {r['spans_unique']} spans of {r['spans_expected']}, {r['spans_duplicated']} duplicates")
             lines.append(
-                f"| {kind} | {mode} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | "
+                f"| {service} | {kind} | {mode} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | "
                 f"{r['cpu_ms_per_request']:.2f} | {added_p50:.2f} | {added_cpu:.2f} | "
                 f"{r['spans_unique']} ({r['spans_expected']}) | {r['spans_duplicated']} | {same} |"
             )
@@ -398,11 +422,16 @@ def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--python-ours", required=True, help="python of a venv with our drift_core, the SDK, Flask, gunicorn")
-    parser.add_argument("--python-published", required=True, help="the same with drift-core-python 0.1.9")
+    parser.add_argument("--services", default="python,node")
+    parser.add_argument("--python-ours", help="python of a venv with our drift_core, the SDK, Flask, gunicorn")
+    parser.add_argument("--python-published", help="the same with drift-core-python 0.1.9")
+    parser.add_argument("--node", default="node")
+    parser.add_argument("--node-sdk", help="path of @use-tusk/drift-node-sdk (its package directory)")
+    parser.add_argument("--node-addon-dir", help="our @use-tusk/drift-core-node package directory, built")
     parser.add_argument("--sidecar", required=True, help="path of the drift-exporter binary")
     parser.add_argument("--bodies", default="2k,20k,b64")
-    parser.add_argument("--modes", default="off,stock-published,stock-ours,ring-inprocess,ring-sidecar")
+    parser.add_argument("--python-modes", default=PYTHON_MODES)
+    parser.add_argument("--node-modes", default=NODE_MODES)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--connections", type=int, default=8)
@@ -413,11 +442,12 @@ def main() -> int:
     backend = Backend()
     port = free_port()
     results = []
-    for kind in args.bodies.split(","):
-        for mode in args.modes.split(","):
-            python = args.python_published if mode == "stock-published" else args.python_ours
-            print(f"[e2e] {kind} {mode} ...", file=sys.stderr, flush=True)
-            results.append(run_mode(mode, python, args, kind, backend, upstream, port))
+    for service in args.services.split(","):
+        modes = args.python_modes if service == "python" else args.node_modes
+        for kind in args.bodies.split(","):
+            for mode in modes.split(","):
+                print(f"[e2e] {service} {kind} {mode} ...", file=sys.stderr, flush=True)
+                results.append(run_mode(service, mode, args, kind, backend, upstream, port))
     table, problems = report(results)
     print(table)
     if args.json_out:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end benchmark (benches/e2e/e2e.py): a Flask service under gunicorn recorded by the published
-# tusk-drift-python-sdk, in five modes (SDK off, stock path on the published core, stock path on ours,
-# ring in-process, ring + sidecar), reporting latency, throughput and CPU per request, and checking
-# that every span arrives exactly once with the stock path's hashes.
+# tusk-drift-python-sdk (modes: SDK off, stock path on the published core, stock path on ours, ring
+# in-process, ring + sidecar) and a node:http service in 2 cluster workers recorded by the published
+# @use-tusk/drift-node-sdk (off, stock, ring in-process, ring + sidecar), reporting latency,
+# throughput and CPU per request, and checking that every span arrives exactly once with the stock
+# path's hashes.
 #
 # Usage: bash benches/e2e/run.sh            full run: 2 KB, 20 KB and base64 bodies, 3,000 requests each
 #        bash benches/e2e/run.sh --short    CI: 2 KB bodies, 150 requests (checks only; figures meaningless)
@@ -57,6 +59,16 @@ if [[ -z "$published" ]]; then
 fi
 run_logged "$published" -m pip install --quiet "${SERVICE_DEPS[@]}"
 
+# Node: our package built in place (as scripts/test-node.sh does) and the SDK from its dev dependencies.
+node_dir="$ROOT/bindings/node"
+if [ ! -d "$node_dir/node_modules/@use-tusk/drift-node-sdk" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+    (cd "$node_dir" && run_logged npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f "$node_dir/index.linux-x64-gnu.node" ]; then
+    step "building the Node addon (napi build --release)"
+    (cd "$node_dir" && run_logged npx napi build --platform --release)
+fi
+
 sidecar="${E2E_SIDECAR:-}"
 if [[ -z "$sidecar" ]]; then
     step "building the sidecar (cargo build --release)"
@@ -66,4 +78,5 @@ fi
 
 step "running (${args[*]:-full})"
 exec "$ours" "$ROOT/benches/e2e/e2e.py" --python-ours "$ours" --python-published "$published" \
+    --node-sdk "$node_dir/node_modules/@use-tusk/drift-node-sdk" --node-addon-dir "$node_dir" \
     --sidecar "$sidecar" --json-out "$E2E/results.json" "${args[@]}" "$@"
