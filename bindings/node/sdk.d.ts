@@ -10,6 +10,9 @@ export interface RingHookStats {
   filtered: number
   /** Spans whose fields could not be read (malformed span objects). */
   conversionErrors: number
+  /** True when spans are taken as they end, at the SDK's span processor (the SDK's own batch
+   * processor was found); false when they are taken at the SDK exporter's `export`. */
+  atSpanEnd: boolean
 }
 
 export interface RingHookHandle {
@@ -23,6 +26,9 @@ export interface RingHookHandle {
 }
 
 export interface UseRingExporterOptions extends RingExporterOptions {
+  /** The OpenTelemetry span processor to take spans from (default: the one the SDK built
+   * around its exporter). */
+  spanProcessor?: { onEnd(span: unknown): void }
   /** Use this exporter instead of creating one. */
   exporter?: RingExporter
   /** Budget of the SDK exporter's forceFlush (default 5000 ms). */

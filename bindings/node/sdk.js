@@ -10,13 +10,23 @@
 // or, with no code change in a CommonJS app, `TUSK_RING_EXPORTER=1 node -r
 // @use-tusk/drift-core-node/register app.js` (see register.js).
 //
-// The seam: the SDK's OpenTelemetry BatchSpanProcessor hands batches of ended spans to the SDK's
-// `TdSpanExporter.export(spans, resultCallback)`. Stock, that method parses every span's JSON
-// attributes, builds schemas and hashes in JavaScript and encodes protobuf, all on the event loop.
-// We replace that one method on the SDK's exporter instance: it keeps the SDK's filters (library
-// name, blocked traces, server errors, 1 MiB size cap, unacceptable content types) and hands each
-// span's attribute strings, untouched, to `RingExporter.pushSpan` (one copy into shared memory).
-// Parsing, hashing, schemas, protobuf and delivery happen on the exporter's own thread.
+// The seam: the SDK builds one OpenTelemetry BatchSpanProcessor around its `TdSpanExporter`
+// (`initializeTracing`). Stock, ended spans wait in that processor's buffer for up to 2 s, then
+// `TdSpanExporter.export(spans, resultCallback)` parses every span's JSON attributes, builds
+// schemas and hashes and encodes protobuf, all on the event loop. The hook replaces that
+// processor instance's `onEnd`: each span is taken the moment it ends, filtered as the SDK's
+// exporter filters (library name, blocked traces, server errors, 1 MiB size cap, unacceptable
+// content types) and its attribute strings, untouched, are copied into the ring
+// (`RingExporter.pushSpanFields`). Nothing waits in a JavaScript buffer, so `process.exit()`,
+// Ctrl-C and crashes lose nothing that ended: the ring is drained on `exit` (the native
+// exporter's exit drain) or, once the ring is a named ring, by the next start or a sidecar.
+// Parsing, hashing, schemas, protobuf and delivery happen on the exporter's own thread, with the
+// SDK's rules (exporter/src/flavour/node.rs). The exporter's `export` is replaced too, for spans
+// that were already in the processor's buffer when the hook was installed.
+//
+// The hook is written against the SDK versions in SUPPORTED_SDK_VERSIONS (it reaches into the
+// SDK's private objects): on any other version it refuses to install, warns once, and the SDK's
+// stock path keeps running.
 
 const { RingExporter } = require('./index.js')
 
@@ -53,6 +63,8 @@ const ACCEPTABLE_DECODED_TYPES = new Set([1, 11])
 // The SDK's TraceBlockingManager keeps a blocked trace for 10 minutes.
 const BLOCKED_TRACE_TTL_MS = 10 * 60 * 1000
 const EXPORT_RESULT_SUCCESS = 0
+// OpenTelemetry TraceFlags.SAMPLED.
+const TRACE_FLAG_SAMPLED = 1
 const HOOK_MARK = Symbol.for('@use-tusk/drift-core-node/ring-hook')
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
 
@@ -290,6 +302,29 @@ function pushSdkSpan(exporter, span, environment) {
   )
 }
 
+/**
+ * The OpenTelemetry span processor the SDK built around `sdkExporter`: the SDK registers its
+ * tracer provider with its own copy of the OpenTelemetry API, whose globals live under
+ * `Symbol.for('td-opentelemetry.js.api.<major>')` (the stock API's key without the `td-`).
+ */
+function findSdkSpanProcessor(sdkExporter) {
+  for (const key of Object.getOwnPropertySymbols(globalThis)) {
+    if (!/^(td-)?opentelemetry\.js\.api\.\d+$/.test(key.description || '')) continue
+    const api = globalThis[key]
+    const proxy = api && api.trace
+    const provider = proxy && typeof proxy.getDelegate === 'function' ? proxy.getDelegate() : proxy
+    if (!provider) continue
+    const processors =
+      provider._registeredSpanProcessors ||
+      (provider.activeSpanProcessor && provider.activeSpanProcessor._spanProcessors) ||
+      []
+    for (const processor of processors) {
+      if (processor && processor._exporter === sdkExporter && typeof processor.onEnd === 'function') return processor
+    }
+  }
+  return undefined
+}
+
 /** The ring exporter's sink, derived from the SDK's own configuration unless given. */
 function sinkOptionsFromSdk(core, sdkExporter) {
   const adapters = typeof sdkExporter.getAdapters === 'function' ? sdkExporter.getAdapters() : []
@@ -326,11 +361,25 @@ function patchSdkExporter(core, sdkExporter, options) {
   const ringOptions = { ...sinkOptionsFromSdk(core, sdkExporter), ...options }
   const exporter = options.exporter || new RingExporter(ringOptions)
   const blocked = new BlockedTraces()
-  const stats = { pushed: 0, rejected: 0, filtered: 0, conversionErrors: 0 }
+  const stats = { pushed: 0, rejected: 0, filtered: 0, conversionErrors: 0, atSpanEnd: false }
   const original = {
     export: sdkExporter.export,
     forceFlush: sdkExporter.forceFlush,
     shutdown: sdkExporter.shutdown,
+  }
+
+  const take = (span) => {
+    try {
+      if (!shouldExport(span, blocked)) {
+        stats.filtered += 1
+        return
+      }
+      if (pushSdkSpan(exporter, span, environment)) stats.pushed += 1
+      else stats.rejected += 1
+    } catch {
+      // A malformed span must not cost the others their export; the count says it happened.
+      stats.conversionErrors += 1
+    }
   }
 
   sdkExporter.export = function ringExport(spans, resultCallback) {
@@ -338,23 +387,30 @@ function patchSdkExporter(core, sdkExporter, options) {
       resultCallback({ code: EXPORT_RESULT_SUCCESS })
       return
     }
-    for (const span of spans) {
-      try {
-        if (!shouldExport(span, blocked)) {
-          stats.filtered += 1
-          continue
-        }
-        if (pushSdkSpan(exporter, span, environment)) stats.pushed += 1
-        else stats.rejected += 1
-      } catch {
-        // A malformed span must not cost the others their export; the count says it happened.
-        stats.conversionErrors += 1
-      }
-    }
+    for (const span of spans) take(span)
     // The spans are in the ring: from the SDK's point of view they are exported. Delivery
     // outcomes are in `exporter.getHealthSnapshot()`.
     resultCallback({ code: EXPORT_RESULT_SUCCESS })
   }
+
+  // Take spans when they end, at the SDK's span processor, instead of after its batch delay.
+  const processor = options.spanProcessor || findSdkSpanProcessor(sdkExporter)
+  if (processor) {
+    original.processor = processor
+    original.onEnd = Object.prototype.hasOwnProperty.call(processor, 'onEnd') ? processor.onEnd : undefined
+    const stockOnEnd = processor.onEnd
+    processor.onEnd = function ringOnEnd(span) {
+      if (sdkExporter.mode !== undefined && sdkExporter.mode !== 'RECORD') return stockOnEnd.call(this, span)
+      // What the stock BatchSpanProcessor.onEnd checks before buffering a span.
+      if (this._shutdownOnce && this._shutdownOnce.isCalled) return undefined
+      const context = span.spanContext()
+      if ((context.traceFlags & TRACE_FLAG_SAMPLED) === 0) return undefined
+      take(span)
+      return undefined
+    }
+  }
+  stats.atSpanEnd = Boolean(processor)
+
   sdkExporter.forceFlush = async function ringForceFlush() {
     await exporter.forceFlush(options.flushTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
   }
@@ -387,6 +443,10 @@ function patchSdkExporter(core, sdkExporter, options) {
       sdkExporter.export = original.export
       sdkExporter.forceFlush = original.forceFlush
       sdkExporter.shutdown = original.shutdown
+      if (original.processor) {
+        if (original.onEnd === undefined) delete original.processor.onEnd
+        else original.processor.onEnd = original.onEnd
+      }
       delete sdkExporter[HOOK_MARK]
     },
   }

@@ -265,3 +265,45 @@ test('the hook keeps the SDK filters: spans of other libraries and oversized spa
   assert.equal(pushed[1].inputSchemaMergesJson, '{"body":{"encoding":1,"decoded_type":1},"headers":{"match_importance":0}}')
   handle.restore()
 })
+
+// Issue 10: the hook takes each span when it ends (at the SDK's span processor), so an app that
+// exits right after its last response, before the SDK's 2 s batch delay and the ring's own
+// schedule delay, loses nothing: what is in the ring is drained on `exit`.
+for (const end of ['exit', 'throw']) {
+  test(`spans that ended are delivered when the app ends at once (${end === 'exit' ? 'process.exit()' : 'uncaught exception'})`, async (t) => {
+    const dir = makeProject('service:\n  name: hookup-test\n')
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const requests = 4
+    const run = await new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [APP],
+        {
+          cwd: dir,
+          timeout: 60_000,
+          env: {
+            ...process.env,
+            TUSK_DRIFT_MODE: 'RECORD',
+            DRIFT_TEST_SDK_PATH: SDK_PATH,
+            DRIFT_TEST_ADDON_DIR: ADDON_DIR,
+            DRIFT_TEST_USE_RING: '1',
+            DRIFT_TEST_REQUESTS: String(requests),
+            DRIFT_TEST_END: end,
+            DRIFT_TEST_RING_DELAY_MS: '2000',
+          },
+        },
+        (error, stdout, stderr) => resolve({ error, stdout, stderr }),
+      )
+    })
+    if (end === 'exit') assert.equal(run.error, null, run.stderr)
+    else assert.match(run.stderr, /crash after the last response/)
+    const reported = JSON.parse(run.stdout.trim().split('\n').pop())
+    // Taken at the span processor: every span had been pushed before the app ended.
+    assert.equal(reported.stats.atSpanEnd, true)
+    // One SERVER span per request (the test's own requests are outside any trace).
+    assert.equal(reported.stats.pushed, requests)
+    const spans = readTraceSpans(dir)
+    assert.equal(spans.length, requests, `spans on disk after ${end}: ${spans.length}\n${run.stderr}`)
+    assert.equal(new Set(spans.map((span) => span.spanId)).size, spans.length)
+  })
+}
