@@ -66,6 +66,9 @@ const EXPORT_RESULT_SUCCESS = 0
 // OpenTelemetry TraceFlags.SAMPLED.
 const TRACE_FLAG_SAMPLED = 1
 const HOOK_MARK = Symbol.for('@use-tusk/drift-core-node/ring-hook')
+// The SDK versions whose private objects this hook was written and tested against
+// (test/stock-identity.test.js diffs its output with each one's stock path).
+const SUPPORTED_SDK_VERSIONS = new Set(['0.1.27'])
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
 
 /**
@@ -105,8 +108,9 @@ const MERGES_CACHE_LIMIT = 512
 const mergesCache = new Map()
 
 /**
- * The SDK writes schema merges with camelCase keys (`decodedType`, `matchImportance`); the core
- * reads the published snake_case names.
+ * The SDK's camelCase schema merges (`decodedType`, `matchImportance`) with the published core's
+ * snake_case names, for callers of `processExportPayload`. The hook itself passes the SDK's text
+ * untouched: the exporter's Node flavour reads it as the SDK does.
  */
 function mergesToCoreJson(mergesJson) {
   if (typeof mergesJson !== 'string' || mergesJson.length === 0) return undefined
@@ -224,7 +228,7 @@ function instrumentationNameOf(span, attributes, packageName) {
 
 /**
  * The span's fields as `RingExporter.pushSpan` takes them: the SDK's attribute strings as they
- * are, the same mapping of kind, status and package type as the SDK's `SpanTransformer` and
+ * are (merges included, camelCase), the same mapping of kind, status and package type as the SDK's `SpanTransformer` and
  * `ApiSpanAdapter`.
  */
 function spanToRingSpan(span, environment) {
@@ -254,8 +258,8 @@ function spanToRingSpan(span, environment) {
     durationNanos: span.duration[1],
     inputValueJson: stringOrEmpty(attributes[ATTR.INPUT_VALUE]) || '{}',
     outputValueJson: optionalString(attributes[ATTR.OUTPUT_VALUE]),
-    inputSchemaMergesJson: mergesToCoreJson(attributes[ATTR.INPUT_SCHEMA_MERGES]),
-    outputSchemaMergesJson: mergesToCoreJson(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
+    inputSchemaMergesJson: optionalString(attributes[ATTR.INPUT_SCHEMA_MERGES]),
+    outputSchemaMergesJson: optionalString(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
     metadataJson: optionalString(attributes[ATTR.METADATA]),
     transformMetadataJson: optionalString(attributes[ATTR.TRANSFORM_METADATA]),
   }
@@ -295,8 +299,8 @@ function pushSdkSpan(exporter, span, environment) {
     span.duration[1],
     stringOrEmpty(attributes[ATTR.INPUT_VALUE]) || '{}',
     optionalString(attributes[ATTR.OUTPUT_VALUE]),
-    mergesToCoreJson(attributes[ATTR.INPUT_SCHEMA_MERGES]),
-    mergesToCoreJson(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
+    optionalString(attributes[ATTR.INPUT_SCHEMA_MERGES]),
+    optionalString(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
     optionalString(attributes[ATTR.METADATA]),
     optionalString(attributes[ATTR.TRANSFORM_METADATA]),
   )
@@ -439,6 +443,13 @@ function patchSdkExporter(core, sdkExporter, options) {
   const state = {
     exporter,
     stats,
+    // What the startup line reports (not the key).
+    exporterOptions: {
+      sink: ringOptions.sink,
+      tracesDir: ringOptions.tracesDir,
+      apiUrl: ringOptions.apiUrl,
+      ringDir: ringOptions.ringDir,
+    },
     restore() {
       sdkExporter.export = original.export
       sdkExporter.forceFlush = original.forceFlush
@@ -455,27 +466,90 @@ function patchSdkExporter(core, sdkExporter, options) {
 }
 
 /**
+ * The version of the `@use-tusk/drift-node-sdk` the application loads: `options.sdkVersion`, else
+ * the `package.json` of the SDK resolved from the working directory (then from here).
+ */
+function installedSdkVersion(options) {
+  if (typeof options.sdkPackageVersion === 'string') return options.sdkPackageVersion
+  try {
+    const file = require.resolve('@use-tusk/drift-node-sdk/package.json', { paths: [process.cwd(), __dirname] })
+    return JSON.parse(require('node:fs').readFileSync(file, 'utf8')).version
+  } catch {
+    return undefined
+  }
+}
+
+/** One warning, through Node's own channel (`--no-warnings` silences it). */
+function warn(message, code) {
+  process.emitWarning(`${message}; the SDK's stock export path stays in use`, { code })
+}
+
+/** The startup line: which hook is active, with which sink and ring. */
+function announce(state, sdkVersion) {
+  const options = state.exporterOptions
+  const where =
+    options.sink === 'file' && options.tracesDir
+      ? ` (${options.tracesDir})`
+      : options.sink === 'api'
+        ? ` (${options.apiUrl})`
+        : ''
+  const ring = options.ringDir ? `ring in ${options.ringDir}` : 'in-process ring'
+  const seam = state.stats.atSpanEnd ? "spans taken at the SDK's span processor" : "spans taken at the SDK's exporter"
+  process.stderr.write(
+    `[drift-core] ring exporter active for @use-tusk/drift-node-sdk ${sdkVersion}: sink ${options.sink || 'default'}${where}, ${ring}, ${seam}\n`,
+  )
+}
+
+/**
  * Routes the SDK's finished spans through a native `RingExporter`.
  *
  * @param tuskDrift the `TuskDrift` object exported by `@use-tusk/drift-node-sdk`.
  * @param options `RingExporter` options; by default the sink follows the SDK's configuration
  *   (`api` with the SDK's key, service id and URL when `recording.export_spans` is on, else
  *   `file` into the SDK's traces directory). Also `exporter` (an existing `RingExporter`),
- *   `flushTimeoutMs`, `shutdownTimeoutMs`, `flushOnExit` (default true).
- * @returns a handle: `{ exporter, stats, restore() }`; before `initialize()`, a handle whose
- *   `ready` promise resolves with that object once the SDK has built its exporter.
+ *   `flushTimeoutMs`, `shutdownTimeoutMs`, `flushOnExit` (default true), `sdkPackageVersion`
+ *   (the SDK version to check instead of the installed package's).
+ * @returns a handle: `{ installed, exporter, stats, ready, restore() }`. On an SDK version the
+ *   hook was not written for, or when the exporter cannot start, nothing is patched, one
+ *   warning says why, `installed` is false and `ready` resolves with `undefined`: the SDK's
+ *   stock path keeps running. Before `initialize()`, `ready` resolves once the SDK has built its
+ *   exporter.
  */
 function useRingExporter(tuskDrift, options = {}) {
   const core = resolveCore(tuskDrift)
   if (!core || typeof core !== 'object') {
     throw new TypeError('useRingExporter expects the TuskDrift object of @use-tusk/drift-node-sdk')
   }
+  const notInstalled = { installed: false, exporter: undefined, stats: undefined, ready: Promise.resolve(undefined), restore() {} }
+  const sdkVersion = installedSdkVersion(options)
+  if (!SUPPORTED_SDK_VERSIONS.has(sdkVersion)) {
+    warn(
+      `@use-tusk/drift-core-node: the ring exporter hook supports @use-tusk/drift-node-sdk ${[...SUPPORTED_SDK_VERSIONS].join(', ')}, ` +
+        `not ${sdkVersion === undefined ? 'an SDK whose version cannot be read' : sdkVersion}; it is not installed`,
+      'TUSK_RING_EXPORTER_UNSUPPORTED_SDK',
+    )
+    return notInstalled
+  }
+  const install = (target) => {
+    try {
+      const state = patchSdkExporter(target, target.spanExporter, options)
+      if (!state.announced) {
+        state.announced = true
+        announce(state, sdkVersion)
+      }
+      return state
+    } catch (error) {
+      warn(`@use-tusk/drift-core-node: the ring exporter could not start (${error && error.message})`, 'TUSK_RING_EXPORTER_FAILED')
+      return undefined
+    }
+  }
   if (core.spanExporter && typeof core.spanExporter.export === 'function') {
-    const state = patchSdkExporter(core, core.spanExporter, options)
-    return { ...state, ready: Promise.resolve(state) }
+    const state = install(core)
+    return state ? { installed: true, ...state, ready: Promise.resolve(state) } : notInstalled
   }
   if (typeof core.initializeTracing !== 'function') {
-    throw new TypeError('this @use-tusk/drift-node-sdk version has no initializeTracing seam')
+    warn('@use-tusk/drift-core-node: this @use-tusk/drift-node-sdk has no initializeTracing seam', 'TUSK_RING_EXPORTER_UNSUPPORTED_SDK')
+    return notInstalled
   }
   // Not initialized yet: wrap the instance's `initializeTracing` so the exporter is patched the
   // moment the SDK creates it, before any span can end.
@@ -483,16 +557,15 @@ function useRingExporter(tuskDrift, options = {}) {
   const ready = new Promise((resolve) => {
     resolveReady = resolve
   })
-  const handle = { exporter: undefined, stats: undefined, ready, restore: () => {} }
+  const handle = { installed: true, exporter: undefined, stats: undefined, ready, restore: () => {} }
   const originalInitializeTracing = core.initializeTracing
   core.initializeTracing = function initializeTracingWithRing(...args) {
     const result = originalInitializeTracing.apply(this, args)
     core.initializeTracing = originalInitializeTracing
-    if (this.spanExporter && typeof this.spanExporter.export === 'function') {
-      const state = patchSdkExporter(this, this.spanExporter, options)
-      Object.assign(handle, state)
-      resolveReady(state)
-    }
+    const state = this.spanExporter && typeof this.spanExporter.export === 'function' ? install(this) : undefined
+    if (state) Object.assign(handle, state)
+    else handle.installed = false
+    resolveReady(state)
     return result
   }
   handle.restore = () => {
@@ -503,6 +576,7 @@ function useRingExporter(tuskDrift, options = {}) {
 
 module.exports = {
   useRingExporter,
+  SUPPORTED_SDK_VERSIONS,
   // Exposed for tests and for SDKs that build their own span objects.
   spanToRingSpan,
   mergesToCoreJson,

@@ -53,6 +53,7 @@
 pub mod config;
 mod error;
 mod exporter;
+mod flavour;
 mod fork;
 pub mod health;
 mod pipeline;

@@ -26,6 +26,12 @@ pub enum ProcessError {
     },
     #[error("building the span: {0}")]
     Span(CoreError),
+    /// A field the Node SDK's stock path could not read either (its `JSON.parse` throws).
+    #[error("{field}: {message}")]
+    Node {
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// Reads a JSON field in the SDK's dialect.
@@ -289,6 +295,10 @@ fn process_sides<'a>(record: &DecodedRecord<'a>) -> Result<Sides<'a>, ProcessErr
 /// them (hashes, schemas, `Struct`s).
 pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
     let record = decode_record(bytes)?;
+    if record.sdk == SdkFlavor::Node {
+        let span = crate::flavour::node::process(&record)?;
+        return crate::flavour::node::span_bytes(&record, &span);
+    }
     let sides = process_sides(&record)?;
     crate::span_proto::build(
         &record,
@@ -301,6 +311,13 @@ pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
 /// The span as the SDKs' filesystem exporter writes it (one JSON object, no newline).
 pub fn span_json_line_from_record(bytes: &[u8]) -> Result<SpanLine, ProcessError> {
     let record = decode_record(bytes)?;
+    if record.sdk == SdkFlavor::Node {
+        let span = crate::flavour::node::process(&record)?;
+        return Ok(SpanLine {
+            trace_id: record.trace_id.to_string(),
+            json: crate::flavour::node::json_line(&record, &span),
+        });
+    }
     let sides = process_sides(&record)?;
     let transform_metadata = record
         .transform_metadata_json
