@@ -61,7 +61,6 @@ pub mod process;
 pub mod record;
 pub mod sidecar;
 pub mod sink;
-mod span_json;
 mod span_proto;
 
 pub use config::{

@@ -232,6 +232,26 @@ fn optional_object<'a>(
     }
 }
 
+/// The value hash and schema hash one side of a span gets from `sdk`'s stock export path: the
+/// published core's for Python, the Node SDK's `JsonSchemaHelper` for Node
+/// (`crate::flavour::node`). `output` selects the output side's rules (an absent or empty
+/// output is `{}` without merges).
+pub fn side_hashes(
+    sdk: SdkFlavor,
+    output: bool,
+    value_json: Option<&str>,
+    merges_json: Option<&str>,
+) -> Result<(String, String), ProcessError> {
+    match sdk {
+        SdkFlavor::Node => crate::flavour::node::side_hashes(output, value_json, merges_json),
+        SdkFlavor::Python => {
+            let side = if output { Side::Output } else { Side::Input };
+            let processed = process_side(sdk, side, value_json, merges_json)?;
+            Ok((processed.decoded_value_hash, processed.decoded_schema_hash))
+        }
+    }
+}
+
 /// Decodes and processes one record into what the sink needs.
 pub(crate) struct Processor {
     lines: bool,
@@ -315,6 +335,7 @@ pub fn span_json_line_from_record(bytes: &[u8]) -> Result<SpanLine, ProcessError
         let span = crate::flavour::node::process(&record)?;
         return Ok(SpanLine {
             trace_id: record.trace_id.to_string(),
+            sdk: record.sdk,
             json: crate::flavour::node::json_line(&record, &span),
         });
     }
@@ -323,16 +344,16 @@ pub fn span_json_line_from_record(bytes: &[u8]) -> Result<SpanLine, ProcessError
         .transform_metadata_json
         .and_then(|text| parse_flavoured(record.sdk, text).ok())
         .filter(|value| !value.is_null());
-    let json = crate::span_json::render(
+    let json = crate::flavour::python::json_line(
         &record,
         &sides.input,
         &sides.output,
         sides.metadata.as_ref(),
         transform_metadata.as_ref(),
-    )
-    .map_err(ProcessError::Span)?;
+    );
     Ok(SpanLine {
         trace_id: record.trace_id.to_string(),
+        sdk: record.sdk,
         json,
     })
 }

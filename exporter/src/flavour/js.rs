@@ -550,6 +550,25 @@ mod tests {
     }
 
     #[test]
+    fn strings_are_escaped_exactly_like_serde_json() {
+        let mut every_control: String = (0u8..0x20).map(char::from).collect();
+        every_control.push('\u{7f}');
+        for text in [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "é北京 😀",
+            "tab\tnl\ncr\r",
+            every_control.as_str(),
+            "\u{0}at start and end\u{1f}",
+        ] {
+            let mut out = String::new();
+            write_string(text, &mut out);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn parse_reads_what_json_parse_reads() {
         assert_eq!(
             to_json(&parse(" [0.0, -0.0, 1e2, 1.50, \"\\u00e9\\ud83d\\ude00\\n\"] ").unwrap()),

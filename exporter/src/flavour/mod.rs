@@ -3,3 +3,4 @@
 
 pub(crate) mod js;
 pub(crate) mod node;
+pub(crate) mod python;

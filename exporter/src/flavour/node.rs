@@ -208,6 +208,34 @@ fn parse_if_present(
     }
 }
 
+/// Value and schema hash of one side, from its attribute texts (see `crate::process::side_hashes`).
+pub(crate) fn side_hashes(
+    output: bool,
+    value_json: Option<&str>,
+    merges_json: Option<&str>,
+) -> Result<(String, String), ProcessError> {
+    let field = if output {
+        "output_value_json"
+    } else {
+        "input_value_json"
+    };
+    let side = match value_json {
+        Some(text) if !(output && text.is_empty()) => {
+            let value = js::parse(text).map_err(|e| json_error(field, e))?;
+            let merges = parse_if_present(merges_json, "schema_merges")?;
+            schema_and_hash(value, merges.as_ref())?
+        }
+        None if !output => {
+            return Err(ProcessError::Node {
+                field,
+                message: "absent (the SDK's JSON.parse(undefined) throws)".to_string(),
+            });
+        }
+        _ => schema_and_hash(JsValue::empty_object(), None)?,
+    };
+    Ok((side.value_hash, side.schema_hash))
+}
+
 /// Both sides, the metadata and the transform metadata of a record, as the SDK computes them.
 pub(crate) struct NodeSpan {
     pub input: Side,
