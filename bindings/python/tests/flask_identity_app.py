@@ -18,6 +18,12 @@ import socket
 import sys
 import threading
 
+if os.environ.get("DRIFT_TEST_SDK_VERSION"):
+    # The fail-open tests: the installed SDK reporting a version the hook does not know.
+    import drift.version
+
+    drift.version.SDK_VERSION = os.environ["DRIFT_TEST_SDK_VERSION"]
+
 from drift import TuskDrift
 
 sdk = TuskDrift.initialize(env="identity-test")
@@ -79,9 +85,12 @@ def main() -> None:
     # processor hands its queue to the stock exporter; on the ring, the hooked flush also waits
     # for the ring exporter's delivery.
     flushed = TuskDrift.get_instance()._td_span_processor.force_flush(60_000)
-    import drift_core.sdk
+    try:
+        import drift_core.sdk
 
-    exporter = drift_core.sdk.installed_exporter()
+        exporter = drift_core.sdk.installed_exporter()
+    except ImportError:  # the fail-open test without the native module
+        exporter = None
     health = exporter.health_snapshot() if exporter is not None else None
     sys.stdout.write(json.dumps({"ring": exporter is not None, "flushed": flushed, "health": health}, default=str) + "\n")
     sys.stdout.flush()

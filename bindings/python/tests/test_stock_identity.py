@@ -72,7 +72,14 @@ def downstream():
     server.close()
 
 
-def run_app(project: Path, downstream: Downstream, *, ring: bool, backend: MockBackend | None = None) -> dict:
+def run_app(
+    project: Path,
+    downstream: Downstream,
+    *,
+    ring: bool,
+    backend: MockBackend | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict:
     tusk = project / ".tusk"
     tusk.mkdir(parents=True, exist_ok=True)
     # The SDK finds its project (and .tusk/config.yaml) by the nearest pyproject.toml.
@@ -93,6 +100,7 @@ def run_app(project: Path, downstream: Downstream, *, ring: bool, backend: MockB
     if ring:
         env["TUSK_RING_EXPORTER"] = "1"
         env["TUSK_RING_DIR"] = str(project / "rings")
+    env.update(extra_env or {})
     started = time.monotonic()
     completed = subprocess.run(
         [os.environ.get("DRIFT_TEST_PYTHON") or "python3", str(TESTS_DIR / "flask_identity_app.py")],
