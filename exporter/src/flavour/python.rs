@@ -1,19 +1,140 @@
-//! The Python SDK flavour's trace file line (`tusk-drift-python-sdk` 0.1.29,
+//! The Python SDK flavour (`tusk-drift-python-sdk` 0.1.29): how its stock export path reads a
+//! span's attribute texts (`otel_converter.py`: `get_attribute_as_dict(...) or {}`, the merges'
+//! enum filtering, then the Rust core's `process_export_payload_pyobject`), and its trace file line
+//! (`FilesystemSpanAdapter`,
 //! `FilesystemSpanAdapter`): `json.dumps(_span_to_dict(span), ensure_ascii=False)` where the
 //! values are the `normalized_value` the SDK's Rust core path returns (dicts in canonical key
 //! order) and the schemas go through `JsonSchema.to_primitive()`.
 //!
 //! `json.dumps` writes `", "` and `": "` between items, floats as Python's `repr` (`0.0`,
 //! `1e-07`, `1e+16`), and every span carries `"isUsed": true` and `"stackTrace": ""` (the
-//! converter's defaults). The value rules (what `0.0`, a falsy value or invalid merges become)
-//! are in `crate::process`.
+//! converter's defaults).
 
 use std::fmt::Write as _;
 
-use drift_core_rs::{JsonSchema, ProcessedPayload, Value};
+use drift_core_rs::{
+    CoreError, JsonFlavour, JsonSchema, ParseOptions, ProcessedPayload, SchemaMerge, SchemaMerges,
+    Value, parse_json_with, process_export_value,
+};
 
 use super::js::write_string;
+use crate::process::{ProcessError, Side};
 use crate::record::DecodedRecord;
+
+/// Reads a JSON text as the Python SDK's `json.loads` sees it (`JsonFlavour::Python`).
+pub(crate) fn parse(text: &str) -> Result<Value<'_>, CoreError> {
+    parse_json_with(
+        text,
+        ParseOptions {
+            flavour: JsonFlavour::Python,
+        },
+    )
+}
+
+/// Python truthiness of the value `json.loads(text)` returns. The SDK replaces a falsy value by
+/// `{}` (`get_attribute_as_dict(...) or {}`). NaN and infinities (null after conversion) are
+/// truthy in Python, so a null counts as falsy only when the text says `null`.
+fn falsy(value: &Value<'_>, text: &str) -> bool {
+    match value {
+        Value::Null => text.trim_matches(|c: char| c.is_ascii_whitespace()) == "null",
+        Value::Bool(flag) => !flag,
+        Value::Int(number) => *number == 0,
+        Value::UInt(number) => *number == 0,
+        Value::Float(number) => *number == 0.0,
+        Value::String(text) => text.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(object) => object.is_empty(),
+    }
+}
+
+/// A number Python's `Enum(value)` lookup would accept for a member value in `0..=max`
+/// (`True`/`1.0` hash like `1`).
+fn enum_value(value: &Value<'_>, max: i64) -> Option<i32> {
+    let number = match value {
+        Value::Bool(flag) => i64::from(*flag),
+        Value::Int(number) => *number,
+        Value::UInt(number) => i64::try_from(*number).ok()?,
+        Value::Float(number) if number.fract() == 0.0 && number.abs() < 1e18 => *number as i64,
+        _ => return None,
+    };
+    (0..=max).contains(&number).then_some(number as i32)
+}
+
+/// The Python SDK's merge handling: `get_attribute_as_schema_merges` (non-object entries skipped,
+/// enum values outside the enums dropped) then `_schema_merges_to_primitive` (empty rules
+/// dropped). Invalid merges JSON means "no merges" there (a logged warning).
+fn schema_merges(text: &str) -> SchemaMerges {
+    let Ok(Value::Object(object)) = parse_json_with(
+        text,
+        ParseOptions {
+            flavour: JsonFlavour::Python,
+        },
+    ) else {
+        return SchemaMerges::new();
+    };
+    let rules = object.members().iter().filter_map(|(key, rule)| {
+        let Value::Object(rule) = rule else {
+            return None;
+        };
+        let merge = SchemaMerge {
+            encoding: rule.get("encoding").and_then(|value| enum_value(value, 1)),
+            decoded_type: rule
+                .get("decoded_type")
+                .and_then(|value| enum_value(value, 11)),
+            match_importance: rule.get("match_importance").and_then(|value| match value {
+                Value::Bool(_) => None,
+                other => other.as_f64(),
+            }),
+        };
+        let empty = merge.encoding.is_none()
+            && merge.decoded_type.is_none()
+            && merge.match_importance.is_none();
+        (!empty).then(|| (key.to_string(), merge))
+    });
+    SchemaMerges::from_rules(rules)
+}
+
+pub(crate) fn empty_object<'a>() -> Value<'a> {
+    Value::Object(drift_core_rs::Object::from_members(Vec::new()))
+}
+
+/// The Python SDK's `get_attribute_as_dict(attributes, key) or {}`: an absent attribute or one
+/// `json.loads` rejects (`JSONDecodeError`, which includes an empty text) reads as `None`, and
+/// `None` or any falsy value becomes `{}`. Nesting beyond Python's recursion limit raises
+/// `RecursionError` there, which is not caught: the span is lost, so it is an error here too.
+fn value<'a>(text: Option<&'a str>, field: &'static str) -> Result<Value<'a>, ProcessError> {
+    let Some(text) = text else {
+        return Ok(empty_object());
+    };
+    match parse(text) {
+        Ok(value) if falsy(&value, text) => Ok(empty_object()),
+        Ok(value) => Ok(value),
+        Err(CoreError::InvalidJson { .. }) => Ok(empty_object()),
+        Err(error) => Err(ProcessError::Json { field, error }),
+    }
+}
+
+/// One side of a Python record: `get_attribute_as_dict(...) or {}`, the SDK's lenient merges
+/// (invalid JSON is no merges), then the core's `process_export_value`.
+pub(crate) fn process_side<'a>(
+    side: Side,
+    text: Option<&'a str>,
+    merges_text: Option<&str>,
+) -> Result<ProcessedPayload<'a>, ProcessError> {
+    let field = side.value_field();
+    let value = value(text, field)?;
+    let merges = merges_text.map(schema_merges).unwrap_or_default();
+    process_export_value(value, &merges).map_err(|error| ProcessError::Json { field, error })
+}
+
+/// Metadata: `get_attribute_as_dict`, an object or nothing (absent or invalid JSON is `None`,
+/// the SDK logs a warning).
+pub(crate) fn optional_object(text: Option<&str>) -> Option<Value<'_>> {
+    match parse(text?) {
+        Ok(value @ Value::Object(_)) => Some(value),
+        _ => None,
+    }
+}
 
 /// Python's `repr(float)` of a finite double: the shortest digits that read back, in fixed
 /// notation with at least one decimal (`1.0`, `0.0001`, `1234567890123456.0`) when the decimal
