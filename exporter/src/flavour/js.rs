@@ -476,6 +476,7 @@ pub fn stringify(value: &JsValue, out: &mut String) {
     }
 }
 
+#[cfg(test)]
 pub fn to_json(value: &JsValue) -> String {
     let mut out = String::new();
     stringify(value, &mut out);
@@ -486,8 +487,52 @@ fn utf16_order(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-/// The SDK's `sortObjectKeysRecursively`: keys sorted by UTF-16 code units and assigned to a new
-/// object (so array-index keys still come first, in numeric order).
+/// The order `sortObjectKeysRecursively` leaves an object's keys in: sorted by UTF-16 units,
+/// then re-inserted, so array-index keys come first in numeric order.
+fn sorted_key_order(a: &str, b: &str) -> Ordering {
+    match (array_index(a), array_index(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => utf16_order(a, b),
+    }
+}
+
+/// `JSON.stringify(sortObjectKeysRecursively(value))` without building the sorted copy.
+pub fn stringify_sorted(value: &JsValue, out: &mut String) {
+    match value {
+        JsValue::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                stringify_sorted(item, out);
+            }
+            out.push(']');
+        }
+        JsValue::Object(object) => {
+            let mut members: Vec<&(String, JsValue)> = object.members.iter().collect();
+            members.sort_by(|a, b| sorted_key_order(&a.0, &b.0));
+            out.push('{');
+            for (i, (key, member)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                stringify_sorted(member, out);
+            }
+            out.push('}');
+        }
+        other => stringify(other, out),
+    }
+}
+
+/// The SDK's `sortObjectKeysRecursively`, literally: keys sorted by UTF-16 code units and
+/// assigned to a new object (so array-index keys still come first, in numeric order). The
+/// reference `stringify_sorted` is tested against.
+#[cfg(test)]
 pub fn sort_keys(value: &JsValue) -> JsValue {
     match value {
         JsValue::Array(items) => JsValue::Array(items.iter().map(sort_keys).collect()),
@@ -544,9 +589,15 @@ mod tests {
             to_json(&sort_keys(&value)),
             r#"{"2":4,"10":2,"01":6,"a":3,"b":5}"#
         );
+        let mut direct = String::new();
+        stringify_sorted(&value, &mut direct);
+        assert_eq!(direct, to_json(&sort_keys(&value)));
         // UTF-16 order: U+FF01 sorts after U+1F600's surrogates (0xD83D), not before.
         let value = parse(r#"{"\uff01":1,"😀":2}"#).unwrap();
         assert_eq!(to_json(&sort_keys(&value)), r#"{"😀":2,"！":1}"#);
+        let mut direct = String::new();
+        stringify_sorted(&value, &mut direct);
+        assert_eq!(direct, r#"{"😀":2,"！":1}"#);
     }
 
     #[test]

@@ -60,7 +60,9 @@ pub(crate) struct Side {
 }
 
 fn hash(value: &JsValue) -> String {
-    sha256_hex(js::to_json(&js::sort_keys(value)).as_bytes())
+    let mut text = String::with_capacity(256);
+    js::stringify_sorted(value, &mut text);
+    sha256_hex(text.as_bytes())
 }
 
 /// `Buffer.from(text, 'base64').toString('utf8')`: both alphabets (`+/` and `-_`), other
@@ -92,13 +94,17 @@ fn node_base64_to_utf8(text: &str) -> String {
 
 /// `decodeDataWithMerges`: members with a truthy `encoding` in their merge are base64-decoded
 /// (encoding 1) and `JSON.parse`d (decoded type 1, or none given: kept as text if it fails).
-fn decode_with_merges(data: &JsValue, merges: Option<&JsValue>) -> Result<JsValue, ProcessError> {
+/// Borrows `data` when the SDK's copy would equal it (no merges, or an object none of whose
+/// members is decoded).
+fn decode_with_merges<'a>(
+    data: &'a JsValue,
+    merges: Option<&JsValue>,
+) -> Result<Cow<'a, JsValue>, ProcessError> {
     // `if (!schemaMerges) return data`.
     let Some(merges) = merges.filter(|merges| merges.truthy()) else {
-        return Ok(data.clone());
+        return Ok(Cow::Borrowed(data));
     };
-    let mut decoded = data.spread();
-    let source = data.spread();
+    let mut decoded: Option<JsObject> = None;
     for (key, merge) in merges.spread().members() {
         // `schema.encoding` on a null merge throws in the SDK: the span is lost.
         if matches!(merge, JsValue::Null) {
@@ -112,7 +118,11 @@ fn decode_with_merges(data: &JsValue, merges: Option<&JsValue>) -> Result<JsValu
         if !field("encoding").is_some_and(JsValue::truthy) {
             continue;
         }
-        let Some(JsValue::String(text)) = source.get(key) else {
+        let member = match data {
+            JsValue::Object(object) => object.get(key).cloned(),
+            other => other.spread().get(key).cloned(),
+        };
+        let Some(JsValue::String(text)) = member else {
             continue;
         };
         let mut value = text.clone();
@@ -122,15 +132,22 @@ fn decode_with_merges(data: &JsValue, merges: Option<&JsValue>) -> Result<JsValu
         let decoded_type = field("decodedType");
         let result = if decoded_type.and_then(JsValue::as_number) == Some(DECODED_TYPE_JSON) {
             // A failed parse keeps the member as it was (not the base64-decoded text).
-            js::parse(&value).unwrap_or_else(|_| JsValue::String(text.clone()))
+            js::parse(&value).unwrap_or(JsValue::String(text))
         } else if !decoded_type.is_some_and(JsValue::truthy) {
             js::parse(&value).unwrap_or(JsValue::String(value))
         } else {
             JsValue::String(value)
         };
-        decoded.set(key.clone(), result);
+        decoded
+            .get_or_insert_with(|| data.spread())
+            .set(key.clone(), result);
     }
-    Ok(JsValue::Object(decoded))
+    Ok(match decoded {
+        Some(object) => Cow::Owned(JsValue::Object(object)),
+        // `{...data}` of an object is an equal object; of anything else, its spread.
+        None if matches!(data, JsValue::Object(_)) => Cow::Borrowed(data),
+        None => Cow::Owned(JsValue::Object(data.spread())),
+    })
 }
 
 fn schema_node(schema_type: f64) -> JsObject {
@@ -164,15 +181,15 @@ fn generate_schema(data: &JsValue, merges: Option<&JsValue>) -> JsValue {
                     .and_then(JsValue::as_object)
                     .and_then(|merges| merges.get(key))
                     .filter(|merge| merge.truthy());
-                let schema = match merge {
-                    Some(merge) => {
-                        let mut merged = generated.spread();
+                let schema = match (merge, generated) {
+                    // `{...generated, ...merge}` (a generated schema is always an object).
+                    (Some(merge), JsValue::Object(mut merged)) => {
                         for (name, value) in merge.spread().members() {
                             merged.set(name.clone(), value.clone());
                         }
                         JsValue::Object(merged)
                     }
-                    None => generated,
+                    (_, generated) => generated,
                 };
                 properties.set(key.clone(), schema);
             }
@@ -189,8 +206,10 @@ fn generate_schema(data: &JsValue, merges: Option<&JsValue>) -> JsValue {
 fn schema_and_hash(value: JsValue, merges: Option<&JsValue>) -> Result<Side, ProcessError> {
     let decoded = decode_with_merges(&value, merges)?;
     let schema = generate_schema(&decoded, merges);
+    let value_hash = hash(&decoded);
+    drop(decoded);
     Ok(Side {
-        value_hash: hash(&decoded),
+        value_hash,
         schema_hash: hash(&schema),
         schema,
         value,
