@@ -228,8 +228,8 @@ function instrumentationNameOf(span, attributes, packageName) {
 
 /**
  * The span's fields as `RingExporter.pushSpan` takes them: the SDK's attribute strings as they
- * are (merges included, camelCase), the same mapping of kind, status and package type as the SDK's `SpanTransformer` and
- * `ApiSpanAdapter`.
+ * are (merges included, camelCase), the same mapping of kind, status and package type as the
+ * SDK's `SpanTransformer` and `ApiSpanAdapter`.
  */
 function spanToRingSpan(span, environment) {
   const attributes = span.attributes
