@@ -222,6 +222,56 @@ pub(crate) fn write_value(value: &Value<'_>, out: &mut String) {
     }
 }
 
+/// `json.dumps(json.loads(text), ensure_ascii=False)` for a text `json.dumps` wrote (the SDK
+/// stores metadata as `json.dumps(metadata)`): the dict keeps the text's key order, and numbers
+/// and literals (`1e-07`, `NaN`) are already in `repr` form, so only the layout (`", "`,
+/// `": "`) and the strings' escapes (`\u00e9` becomes `é`) change. Strings are decoded with the
+/// JSON parser of this crate; `None` if the text is not JSON to it.
+pub(crate) fn write_dumps_text(text: &str, out: &mut String) -> Option<()> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b' ' | b'\t' | b'\n' | b'\r' => at += 1,
+            b',' => {
+                out.push_str(", ");
+                at += 1;
+            }
+            b':' => {
+                out.push_str(": ");
+                at += 1;
+            }
+            b'"' => {
+                // The string token ends at the first unescaped quote.
+                let mut end = at + 1;
+                while end < bytes.len() && bytes[end] != b'"' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                let token = text.get(at..=end)?;
+                match super::js::parse(token).ok()? {
+                    super::js::JsValue::String(decoded) => write_string(&decoded, out),
+                    _ => return None,
+                }
+                at = end + 1;
+            }
+            _ => {
+                // Numbers, literals and brackets: up to the next delimiter, as written.
+                let start = at;
+                at += 1;
+                while at < bytes.len()
+                    && !matches!(bytes[at], b',' | b':' | b'"' | b' ' | b'\t' | b'\n' | b'\r')
+                    && !matches!(bytes[at - 1], b'{' | b'[' | b'}' | b']')
+                    && !matches!(bytes[at], b'{' | b'[' | b'}' | b']')
+                {
+                    at += 1;
+                }
+                out.push_str(text.get(start..at)?);
+            }
+        }
+    }
+    Some(())
+}
+
 /// `JsonSchema.to_primitive()`: `type`, `properties`, then `items`, `encoding`, `decoded_type`
 /// and `match_importance` (a float) when set.
 fn write_schema(schema: &JsonSchema<'_>, out: &mut String) {
@@ -339,7 +389,15 @@ pub(crate) fn json_line(
     }
     if let Some(metadata) = metadata {
         push_key(&mut out, "metadata");
-        write_value(metadata, &mut out);
+        // The attribute's own key order (`get_attribute_as_dict` is `json.loads`).
+        let mark = out.len();
+        let written = record
+            .metadata_json
+            .and_then(|text| write_dumps_text(text, &mut out));
+        if written.is_none() {
+            out.truncate(mark);
+            write_value(metadata, &mut out);
+        }
     }
     if let Some(transform) = transform_metadata {
         push_key(&mut out, "transformMetadata");
@@ -359,6 +417,23 @@ pub(crate) fn json_line(
 #[cfg(test)]
 mod tests {
     use super::write_float;
+
+    #[test]
+    fn dumps_text_is_rewritten_as_json_dumps_writes_it() {
+        let mut out = String::new();
+        super::write_dumps_text(
+            r#"{"z": 1, "a": "\u00e9\"x\\", "f": [1e-07, -0.0, NaN, -Infinity], "o": {}, "e": [], "b": true}"#,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            r#"{"z": 1, "a": "é\"x\\", "f": [1e-07, -0.0, NaN, -Infinity], "o": {}, "e": [], "b": true}"#
+        );
+        let mut compact = String::new();
+        super::write_dumps_text(r#"{"k":[1,{"x":null}]}"#, &mut compact).unwrap();
+        assert_eq!(compact, r#"{"k": [1, {"x": null}]}"#);
+    }
 
     #[test]
     fn floats_are_written_as_python_repr() {
