@@ -272,6 +272,57 @@ pub(crate) fn write_dumps_text(text: &str, out: &mut String) -> Option<()> {
     Some(())
 }
 
+/// `asdict(_dict_to_transform_metadata(data))`: `{"transformed": data.get("transformed",
+/// False), "actions": [...]}` with each dict action rebuilt as `TransformAction(type, field,
+/// reason, description)` (defaults `"redact"`, `""`, `""`, `None`); anything else in the data is
+/// dropped. `false` when the data is not an object (the SDK's converter fails on it).
+fn write_transform_metadata(data: &Value<'_>, out: &mut String) -> bool {
+    let Value::Object(data) = data else {
+        return false;
+    };
+    out.push_str("{\"transformed\": ");
+    match data.get("transformed") {
+        Some(value) => write_value(value, out),
+        None => out.push_str("false"),
+    }
+    out.push_str(", \"actions\": [");
+    if let Some(Value::Array(actions)) = data.get("actions") {
+        let mut first = true;
+        for action in actions {
+            let Value::Object(action) = action else {
+                continue;
+            };
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            out.push('{');
+            for (i, (key, default)) in [
+                ("type", "\"redact\""),
+                ("field", "\"\""),
+                ("reason", "\"\""),
+                ("description", "null"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_string(key, out);
+                out.push_str(": ");
+                match action.get(key) {
+                    Some(value) => write_value(value, out),
+                    None => out.push_str(default),
+                }
+            }
+            out.push('}');
+        }
+    }
+    out.push_str("]}");
+    true
+}
+
 /// `JsonSchema.to_primitive()`: `type`, `properties`, then `items`, `encoding`, `decoded_type`
 /// and `match_importance` (a float) when set.
 fn write_schema(schema: &JsonSchema<'_>, out: &mut String) {
@@ -400,8 +451,11 @@ pub(crate) fn json_line(
         }
     }
     if let Some(transform) = transform_metadata {
+        let mark = out.len();
         push_key(&mut out, "transformMetadata");
-        write_value(transform, &mut out);
+        if !write_transform_metadata(transform, &mut out) {
+            out.truncate(mark);
+        }
     }
     // `get_attribute_as_bool(attributes, IS_USED, default=True)`: the hook does not carry the
     // attribute (no instrumentation of 0.1.29 sets it in RECORD mode).
@@ -433,6 +487,20 @@ mod tests {
         let mut compact = String::new();
         super::write_dumps_text(r#"{"k":[1,{"x":null}]}"#, &mut compact).unwrap();
         assert_eq!(compact, r#"{"k": [1, {"x": null}]}"#);
+    }
+
+    #[test]
+    fn transform_metadata_is_the_dataclass_form() {
+        let data = drift_core_rs::parse_json(
+            r#"{"extra": 1, "actions": [{"field": "password", "type": "mask", "x": 2}, 3]}"#,
+        )
+        .unwrap();
+        let mut out = String::new();
+        assert!(super::write_transform_metadata(&data, &mut out));
+        assert_eq!(
+            out,
+            r#"{"transformed": false, "actions": [{"type": "mask", "field": "password", "reason": "", "description": null}]}"#
+        );
     }
 
     #[test]
