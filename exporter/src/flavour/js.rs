@@ -39,6 +39,17 @@ pub struct JsObject {
     index_keys: usize,
 }
 
+fn has_duplicate_keys(members: &[(String, JsValue)]) -> bool {
+    if members.len() <= 16 {
+        return members
+            .iter()
+            .enumerate()
+            .any(|(i, (key, _))| members[..i].iter().any(|(other, _)| other == key));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    !members.iter().all(|(key, _)| seen.insert(key.as_str()))
+}
+
 /// `key` as an array index (a canonical decimal below 2^32 - 1), as JavaScript orders it.
 fn array_index(key: &str) -> Option<u32> {
     let bytes = key.as_bytes();
@@ -55,6 +66,35 @@ fn array_index(key: &str) -> Option<u32> {
 impl JsObject {
     pub fn new() -> Self {
         JsObject::default()
+    }
+
+    /// The object `JSON.parse` builds from `members` in text order: duplicates keep their first
+    /// place and take the last value, array-index keys move to the front in numeric order.
+    /// Objects without either (nearly all) are taken as they are, without per-key work.
+    fn from_text_order(members: Vec<(String, JsValue)>) -> Self {
+        if has_duplicate_keys(&members) {
+            let mut object = JsObject::new();
+            for (key, value) in members {
+                object.set(key, value);
+            }
+            return object;
+        }
+        let index_keys = members
+            .iter()
+            .filter(|(key, _)| array_index(key).is_some())
+            .count();
+        let mut members = members;
+        if index_keys > 0 {
+            // Stable: the other keys keep their insertion order.
+            members.sort_by_key(|(key, _)| match array_index(key) {
+                Some(index) => (0, index),
+                None => (1, 0),
+            });
+        }
+        JsObject {
+            members,
+            index_keys,
+        }
     }
 
     pub fn members(&self) -> &[(String, JsValue)] {
@@ -207,10 +247,10 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<JsValue, JsParseError> {
         self.at += 1;
-        let mut object = JsObject::new();
+        let mut members = Vec::new();
         self.skip_ws();
         if self.eat("}") {
-            return Ok(JsValue::Object(object));
+            return Ok(JsValue::Object(JsObject::new()));
         }
         loop {
             self.skip_ws();
@@ -224,13 +264,13 @@ impl Parser<'_> {
             }
             self.skip_ws();
             let value = self.value(depth + 1)?;
-            object.set(key, value);
+            members.push((key, value));
             self.skip_ws();
             if self.eat(",") {
                 continue;
             }
             if self.eat("}") {
-                return Ok(JsValue::Object(object));
+                return Ok(JsValue::Object(JsObject::from_text_order(members)));
             }
             return Err(self.error("expected ',' or '}'"));
         }
@@ -483,18 +523,14 @@ pub fn to_json(value: &JsValue) -> String {
     out
 }
 
+/// UTF-16 code unit order. It equals UTF-8 byte (code point) order unless a character in
+/// U+E000..=U+FFFF meets one above U+FFFF (surrogates sort below U+E000); such characters start
+/// with a byte of 0xEE or more, so other keys take the byte comparison.
 fn utf16_order(a: &str, b: &str) -> Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
-}
-
-/// The order `sortObjectKeysRecursively` leaves an object's keys in: sorted by UTF-16 units,
-/// then re-inserted, so array-index keys come first in numeric order.
-fn sorted_key_order(a: &str, b: &str) -> Ordering {
-    match (array_index(a), array_index(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => utf16_order(a, b),
+    if a.bytes().chain(b.bytes()).all(|byte| byte < 0xEE) {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
     }
 }
 
@@ -512,10 +548,12 @@ pub fn stringify_sorted(value: &JsValue, out: &mut String) {
             out.push(']');
         }
         JsValue::Object(object) => {
-            let mut members: Vec<&(String, JsValue)> = object.members.iter().collect();
-            members.sort_by(|a, b| sorted_key_order(&a.0, &b.0));
+            // Array-index keys are already first, in numeric order: only the rest is sorted.
+            let (index, rest) = object.members.split_at(object.index_keys);
+            let mut members: Vec<&(String, JsValue)> = rest.iter().collect();
+            members.sort_unstable_by(|a, b| utf16_order(&a.0, &b.0));
             out.push('{');
-            for (i, (key, member)) in members.into_iter().enumerate() {
+            for (i, (key, member)) in index.iter().chain(members).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
