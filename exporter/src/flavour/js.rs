@@ -13,6 +13,7 @@
 //! Not reproduced: a lone surrogate escape (`"\ud800"`) reads as U+FFFD (JavaScript keeps the
 //! lone code unit); nesting deeper than [`MAX_DEPTH`] is an error (V8 parses it).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -20,26 +21,30 @@ use std::fmt::Write as _;
 /// exporter thread.
 pub const MAX_DEPTH: usize = 512;
 
-/// A JavaScript value produced by `JSON.parse`.
+/// A JavaScript value produced by `JSON.parse`. Strings and keys without escapes borrow from
+/// the parsed text (most of a record's bytes are such strings).
 #[derive(Debug, Clone, PartialEq)]
-pub enum JsValue {
+pub enum JsValue<'a> {
     Null,
     Bool(bool),
     Number(f64),
-    String(String),
-    Array(Vec<JsValue>),
-    Object(JsObject),
+    String(Cow<'a, str>),
+    Array(Vec<JsValue<'a>>),
+    Object(JsObject<'a>),
 }
+
+/// A key or string: borrowed from the text, or owned.
+pub type Text<'a> = Cow<'a, str>;
 
 /// An object's own properties in JavaScript property order.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct JsObject {
-    members: Vec<(String, JsValue)>,
+pub struct JsObject<'a> {
+    members: Vec<(Text<'a>, JsValue<'a>)>,
     /// How many leading members have array-index keys (kept sorted by index).
     index_keys: usize,
 }
 
-fn has_duplicate_keys(members: &[(String, JsValue)]) -> bool {
+fn has_duplicate_keys(members: &[(Text<'_>, JsValue<'_>)]) -> bool {
     if members.len() <= 16 {
         return members
             .iter()
@@ -47,7 +52,7 @@ fn has_duplicate_keys(members: &[(String, JsValue)]) -> bool {
             .any(|(i, (key, _))| members[..i].iter().any(|(other, _)| other == key));
     }
     let mut seen = std::collections::HashSet::with_capacity(members.len());
-    !members.iter().all(|(key, _)| seen.insert(key.as_str()))
+    !members.iter().all(|(key, _)| seen.insert(&**key))
 }
 
 /// `key` as an array index (a canonical decimal below 2^32 - 1), as JavaScript orders it.
@@ -63,7 +68,7 @@ fn array_index(key: &str) -> Option<u32> {
     (value < u64::from(u32::MAX)).then_some(value as u32)
 }
 
-impl JsObject {
+impl<'a> JsObject<'a> {
     pub fn new() -> Self {
         JsObject::default()
     }
@@ -71,7 +76,7 @@ impl JsObject {
     /// The object `JSON.parse` builds from `members` in text order: duplicates keep their first
     /// place and take the last value, array-index keys move to the front in numeric order.
     /// Objects without either (nearly all) are taken as they are, without per-key work.
-    fn from_text_order(members: Vec<(String, JsValue)>) -> Self {
+    fn from_text_order(members: Vec<(Text<'a>, JsValue<'a>)>) -> Self {
         if has_duplicate_keys(&members) {
             let mut object = JsObject::new();
             for (key, value) in members {
@@ -97,17 +102,17 @@ impl JsObject {
         }
     }
 
-    pub fn members(&self) -> &[(String, JsValue)] {
+    pub fn members(&self) -> &[(Text<'a>, JsValue<'a>)] {
         &self.members
     }
 
-    pub fn get(&self, key: &str) -> Option<&JsValue> {
+    pub fn get(&self, key: &str) -> Option<&JsValue<'a>> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// `object[key] = value`: an existing key keeps its place, a new one goes where JavaScript
     /// puts it.
-    pub fn set(&mut self, key: String, value: JsValue) {
+    pub fn set(&mut self, key: Text<'a>, value: JsValue<'a>) {
         if let Some(slot) = self.members.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;
             return;
@@ -124,9 +129,30 @@ impl JsObject {
     }
 }
 
-impl JsValue {
+impl<'a> JsValue<'a> {
     pub fn empty_object() -> Self {
         JsValue::Object(JsObject::new())
+    }
+
+    /// The same value owning all its strings (for values parsed from a temporary text).
+    pub fn into_owned(self) -> JsValue<'static> {
+        match self {
+            JsValue::Null => JsValue::Null,
+            JsValue::Bool(flag) => JsValue::Bool(flag),
+            JsValue::Number(number) => JsValue::Number(number),
+            JsValue::String(text) => JsValue::String(Cow::Owned(text.into_owned())),
+            JsValue::Array(items) => {
+                JsValue::Array(items.into_iter().map(JsValue::into_owned).collect())
+            }
+            JsValue::Object(object) => JsValue::Object(JsObject {
+                members: object
+                    .members
+                    .into_iter()
+                    .map(|(key, value)| (Cow::Owned(key.into_owned()), value.into_owned()))
+                    .collect(),
+                index_keys: object.index_keys,
+            }),
+        }
     }
 
     /// JavaScript truthiness.
@@ -140,7 +166,7 @@ impl JsValue {
         }
     }
 
-    pub fn as_object(&self) -> Option<&JsObject> {
+    pub fn as_object(&self) -> Option<&JsObject<'a>> {
         match self {
             JsValue::Object(object) => Some(object),
             _ => None,
@@ -156,20 +182,23 @@ impl JsValue {
 
     /// `{...value}`: the own enumerable properties as a new object (array elements and string
     /// characters by index; nothing for other primitives).
-    pub fn spread(&self) -> JsObject {
+    pub fn spread(&self) -> JsObject<'a> {
         let mut object = JsObject::new();
         match self {
             JsValue::Object(source) => object = source.clone(),
             JsValue::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    object.set(i.to_string(), item.clone());
+                    object.set(Cow::Owned(i.to_string()), item.clone());
                 }
             }
             JsValue::String(text) => {
                 // One property per UTF-16 code unit; a surrogate half alone is not a `char`.
                 for (i, unit) in text.encode_utf16().enumerate() {
                     let unit = char::from_u32(u32::from(unit)).unwrap_or('\u{fffd}');
-                    object.set(i.to_string(), JsValue::String(unit.to_string()));
+                    object.set(
+                        Cow::Owned(i.to_string()),
+                        JsValue::String(Cow::Owned(unit.to_string())),
+                    );
                 }
             }
             _ => {}
@@ -187,7 +216,7 @@ pub struct JsParseError {
 }
 
 /// `JSON.parse(text)`.
-pub fn parse(text: &str) -> Result<JsValue, JsParseError> {
+pub fn parse(text: &str) -> Result<JsValue<'_>, JsParseError> {
     let mut parser = Parser {
         bytes: text.as_bytes(),
         text,
@@ -208,7 +237,7 @@ struct Parser<'a> {
     at: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, what: &'static str) -> JsParseError {
         JsParseError { at: self.at, what }
     }
@@ -228,7 +257,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<JsValue, JsParseError> {
+    fn value(&mut self, depth: usize) -> Result<JsValue<'a>, JsParseError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
         }
@@ -245,7 +274,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<JsValue, JsParseError> {
+    fn object(&mut self, depth: usize) -> Result<JsValue<'a>, JsParseError> {
         self.at += 1;
         let mut members = Vec::new();
         self.skip_ws();
@@ -276,7 +305,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<JsValue, JsParseError> {
+    fn array(&mut self, depth: usize) -> Result<JsValue<'a>, JsParseError> {
         self.at += 1;
         let mut items = Vec::new();
         self.skip_ws();
@@ -297,7 +326,7 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<JsValue, JsParseError> {
+    fn number(&mut self) -> Result<JsValue<'a>, JsParseError> {
         let start = self.at;
         let digits = |p: &mut Self| {
             let from = p.at;
@@ -347,8 +376,9 @@ impl Parser<'_> {
         Ok(unit)
     }
 
-    fn string(&mut self) -> Result<String, JsParseError> {
+    fn string(&mut self) -> Result<Text<'a>, JsParseError> {
         self.at += 1;
+        let start = self.at;
         let mut out = String::new();
         loop {
             let run = self.at;
@@ -358,12 +388,17 @@ impl Parser<'_> {
                 }
                 self.at += 1;
             }
+            // Without escapes the string is the text itself: borrowed.
+            if run == start && self.bytes.get(self.at) == Some(&b'"') {
+                self.at += 1;
+                return Ok(Cow::Borrowed(&self.text[start..self.at - 1]));
+            }
             out.push_str(&self.text[run..self.at]);
             match self.bytes.get(self.at) {
                 None => return Err(self.error("unterminated string")),
                 Some(b'"') => {
                     self.at += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.at += 1;
@@ -484,7 +519,7 @@ pub fn write_string(text: &str, out: &mut String) {
 }
 
 /// `JSON.stringify(value)` (compact).
-pub fn stringify(value: &JsValue, out: &mut String) {
+pub fn stringify(value: &JsValue<'_>, out: &mut String) {
     match value {
         JsValue::Null => out.push_str("null"),
         JsValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
@@ -517,7 +552,7 @@ pub fn stringify(value: &JsValue, out: &mut String) {
 }
 
 #[cfg(test)]
-pub fn to_json(value: &JsValue) -> String {
+pub fn to_json(value: &JsValue<'_>) -> String {
     let mut out = String::new();
     stringify(value, &mut out);
     out
@@ -535,7 +570,7 @@ fn utf16_order(a: &str, b: &str) -> Ordering {
 }
 
 /// `JSON.stringify(sortObjectKeysRecursively(value))` without building the sorted copy.
-pub fn stringify_sorted(value: &JsValue, out: &mut String) {
+pub fn stringify_sorted(value: &JsValue<'_>, out: &mut String) {
     match value {
         JsValue::Array(items) => {
             out.push('[');
@@ -550,7 +585,7 @@ pub fn stringify_sorted(value: &JsValue, out: &mut String) {
         JsValue::Object(object) => {
             // Array-index keys are already first, in numeric order: only the rest is sorted.
             let (index, rest) = object.members.split_at(object.index_keys);
-            let mut members: Vec<&(String, JsValue)> = rest.iter().collect();
+            let mut members: Vec<&(Text<'_>, JsValue<'_>)> = rest.iter().collect();
             members.sort_unstable_by(|a, b| utf16_order(&a.0, &b.0));
             out.push('{');
             for (i, (key, member)) in index.iter().chain(members).enumerate() {
@@ -571,11 +606,11 @@ pub fn stringify_sorted(value: &JsValue, out: &mut String) {
 /// assigned to a new object (so array-index keys still come first, in numeric order). The
 /// reference `stringify_sorted` is tested against.
 #[cfg(test)]
-pub fn sort_keys(value: &JsValue) -> JsValue {
+pub fn sort_keys<'a>(value: &JsValue<'a>) -> JsValue<'a> {
     match value {
         JsValue::Array(items) => JsValue::Array(items.iter().map(sort_keys).collect()),
         JsValue::Object(object) => {
-            let mut members: Vec<&(String, JsValue)> = object.members.iter().collect();
+            let mut members: Vec<&(Text<'_>, JsValue<'_>)> = object.members.iter().collect();
             members.sort_by(|a, b| utf16_order(&a.0, &b.0));
             let mut sorted = JsObject::new();
             for (key, member) in members {

@@ -50,16 +50,16 @@ fn json_error(field: &'static str, error: js::JsParseError) -> ProcessError {
 }
 
 /// One side of a span as the SDK computes it.
-pub(crate) struct Side {
+pub(crate) struct Side<'a> {
     /// The parsed attribute (what the span carries as `inputValue`/`outputValue`).
-    pub value: JsValue,
+    pub value: JsValue<'a>,
     /// The schema of the decoded value, merges applied.
-    pub schema: JsValue,
+    pub schema: JsValue<'a>,
     pub value_hash: String,
     pub schema_hash: String,
 }
 
-fn hash(value: &JsValue) -> String {
+fn hash(value: &JsValue<'_>) -> String {
     let mut text = String::with_capacity(256);
     js::stringify_sorted(value, &mut text);
     sha256_hex(text.as_bytes())
@@ -96,15 +96,15 @@ fn node_base64_to_utf8(text: &str) -> String {
 /// (encoding 1) and `JSON.parse`d (decoded type 1, or none given: kept as text if it fails).
 /// Borrows `data` when the SDK's copy would equal it (no merges, or an object none of whose
 /// members is decoded).
-fn decode_with_merges<'a>(
-    data: &'a JsValue,
-    merges: Option<&JsValue>,
-) -> Result<Cow<'a, JsValue>, ProcessError> {
+fn decode_with_merges<'v, 'a>(
+    data: &'v JsValue<'a>,
+    merges: Option<&JsValue<'a>>,
+) -> Result<Cow<'v, JsValue<'a>>, ProcessError> {
     // `if (!schemaMerges) return data`.
     let Some(merges) = merges.filter(|merges| merges.truthy()) else {
         return Ok(Cow::Borrowed(data));
     };
-    let mut decoded: Option<JsObject> = None;
+    let mut decoded: Option<JsObject<'a>> = None;
     for (key, merge) in merges.spread().members() {
         // `schema.encoding` on a null merge throws in the SDK: the span is lost.
         if matches!(merge, JsValue::Null) {
@@ -125,18 +125,24 @@ fn decode_with_merges<'a>(
         let Some(JsValue::String(text)) = member else {
             continue;
         };
-        let mut value = text.clone();
+        let mut value = text.clone().into_owned();
         if field("encoding").and_then(JsValue::as_number) == Some(ENCODING_BASE64) {
             value = node_base64_to_utf8(&value);
         }
         let decoded_type = field("decodedType");
         let result = if decoded_type.and_then(JsValue::as_number) == Some(DECODED_TYPE_JSON) {
             // A failed parse keeps the member as it was (not the base64-decoded text).
-            js::parse(&value).unwrap_or(JsValue::String(text))
+            match js::parse(&value) {
+                Ok(parsed) => parsed.into_owned(),
+                Err(_) => JsValue::String(text),
+            }
         } else if !decoded_type.is_some_and(JsValue::truthy) {
-            js::parse(&value).unwrap_or(JsValue::String(value))
+            match js::parse(&value) {
+                Ok(parsed) => parsed.into_owned(),
+                Err(_) => JsValue::String(Cow::Owned(value)),
+            }
         } else {
-            JsValue::String(value)
+            JsValue::String(Cow::Owned(value))
         };
         decoded
             .get_or_insert_with(|| data.spread())
@@ -150,15 +156,15 @@ fn decode_with_merges<'a>(
     })
 }
 
-fn schema_node(schema_type: f64) -> JsObject {
+fn schema_node(schema_type: f64) -> JsObject<'static> {
     let mut node = JsObject::new();
-    node.set("type".into(), JsValue::Number(schema_type));
-    node.set("properties".into(), JsValue::empty_object());
+    node.set(Cow::Borrowed("type"), JsValue::Number(schema_type));
+    node.set(Cow::Borrowed("properties"), JsValue::empty_object());
     node
 }
 
 /// `generateSchema(data, schemaMerges)`; merges apply to the top level only.
-fn generate_schema(data: &JsValue, merges: Option<&JsValue>) -> JsValue {
+fn generate_schema<'a>(data: &JsValue<'a>, merges: Option<&JsValue<'a>>) -> JsValue<'a> {
     let node = match data {
         JsValue::Null => schema_node(schema_type::NULL),
         JsValue::Bool(_) => schema_node(schema_type::BOOLEAN),
@@ -166,11 +172,14 @@ fn generate_schema(data: &JsValue, merges: Option<&JsValue>) -> JsValue {
         JsValue::String(_) => schema_node(schema_type::STRING),
         JsValue::Array(items) => {
             let mut node = JsObject::new();
-            node.set("type".into(), JsValue::Number(schema_type::ORDERED_LIST));
+            node.set(
+                Cow::Borrowed("type"),
+                JsValue::Number(schema_type::ORDERED_LIST),
+            );
             if let Some(first) = items.first() {
-                node.set("items".into(), generate_schema(first, None));
+                node.set(Cow::Borrowed("items"), generate_schema(first, None));
             }
-            node.set("properties".into(), JsValue::empty_object());
+            node.set(Cow::Borrowed("properties"), JsValue::empty_object());
             node
         }
         JsValue::Object(object) => {
@@ -194,8 +203,8 @@ fn generate_schema(data: &JsValue, merges: Option<&JsValue>) -> JsValue {
                 properties.set(key.clone(), schema);
             }
             let mut node = JsObject::new();
-            node.set("type".into(), JsValue::Number(schema_type::OBJECT));
-            node.set("properties".into(), JsValue::Object(properties));
+            node.set(Cow::Borrowed("type"), JsValue::Number(schema_type::OBJECT));
+            node.set(Cow::Borrowed("properties"), JsValue::Object(properties));
             node
         }
     };
@@ -203,7 +212,10 @@ fn generate_schema(data: &JsValue, merges: Option<&JsValue>) -> JsValue {
 }
 
 /// `generateSchemaAndHash(data, schemaMerges)` on a parsed value.
-fn schema_and_hash(value: JsValue, merges: Option<&JsValue>) -> Result<Side, ProcessError> {
+fn schema_and_hash<'a>(
+    value: JsValue<'a>,
+    merges: Option<&JsValue<'a>>,
+) -> Result<Side<'a>, ProcessError> {
     let decoded = decode_with_merges(&value, merges)?;
     let schema = generate_schema(&decoded, merges);
     let value_hash = hash(&decoded);
@@ -217,10 +229,10 @@ fn schema_and_hash(value: JsValue, merges: Option<&JsValue>) -> Result<Side, Pro
 }
 
 /// `text ? JSON.parse(text) : undefined`.
-fn parse_if_present(
-    text: Option<&str>,
+fn parse_if_present<'a>(
+    text: Option<&'a str>,
     field: &'static str,
-) -> Result<Option<JsValue>, ProcessError> {
+) -> Result<Option<JsValue<'a>>, ProcessError> {
     match text {
         None | Some("") => Ok(None),
         Some(text) => js::parse(text).map(Some).map_err(|e| json_error(field, e)),
@@ -256,14 +268,14 @@ pub(crate) fn side_hashes(
 }
 
 /// Both sides, the metadata and the transform metadata of a record, as the SDK computes them.
-pub(crate) struct NodeSpan {
-    pub input: Side,
-    pub output: Side,
-    pub metadata: Option<JsValue>,
-    pub transform_metadata: Option<JsValue>,
+pub(crate) struct NodeSpan<'a> {
+    pub input: Side<'a>,
+    pub output: Side<'a>,
+    pub metadata: Option<JsValue<'a>>,
+    pub transform_metadata: Option<JsValue<'a>>,
 }
 
-pub(crate) fn process(record: &DecodedRecord<'_>) -> Result<NodeSpan, ProcessError> {
+pub(crate) fn process<'a>(record: &DecodedRecord<'a>) -> Result<NodeSpan<'a>, ProcessError> {
     let input_value =
         js::parse(record.input_value_json).map_err(|e| json_error("input_value_json", e))?;
     let input_merges =
@@ -312,7 +324,7 @@ fn push_key(out: &mut String, key: &str) {
 }
 
 /// The span line `FilesystemSpanAdapter` writes: `JSON.stringify(cleanSpan)`.
-pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan) -> String {
+pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> String {
     let mut out = String::with_capacity(1024);
     out.push('{');
     for (key, value) in [
@@ -393,29 +405,29 @@ pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan) -> String {
 }
 
 /// The core's value for a `Struct` (numbers are doubles in a `Struct` anyway).
-fn to_core_value(value: &JsValue) -> Value<'_> {
+fn to_core_value<'b>(value: &'b JsValue<'_>) -> Value<'b> {
     match value {
         JsValue::Null => Value::Null,
         JsValue::Bool(flag) => Value::Bool(*flag),
         JsValue::Number(number) => Value::Float(*number),
-        JsValue::String(text) => Value::String(Cow::Borrowed(text)),
+        JsValue::String(text) => Value::String(Cow::Borrowed(&**text)),
         JsValue::Array(items) => Value::Array(items.iter().map(to_core_value).collect()),
         JsValue::Object(object) => Value::Object(core_object(object)),
     }
 }
 
-fn core_object(object: &JsObject) -> Object<'_> {
+fn core_object<'b>(object: &'b JsObject<'_>) -> Object<'b> {
     Object::from_members(
         object
             .members()
             .iter()
-            .map(|(key, value)| (Cow::Borrowed(key.as_str()), to_core_value(value)))
+            .map(|(key, value)| (Cow::Borrowed(&**key), to_core_value(value)))
             .collect(),
     )
 }
 
 /// `toStruct(value)`: `Object.entries` of the value (array elements by index).
-fn struct_value(value: &JsValue) -> Value<'_> {
+fn struct_value<'b>(value: &'b JsValue<'_>) -> Value<'b> {
     match value {
         JsValue::Object(object) => Value::Object(core_object(object)),
         JsValue::Array(_) | JsValue::String(_) => {
@@ -425,7 +437,7 @@ fn struct_value(value: &JsValue) -> Value<'_> {
                 spread
                     .members()
                     .iter()
-                    .map(|(key, member)| (Cow::Owned(key.clone()), to_core_value_owned(member)))
+                    .map(|(key, member)| (Cow::Owned(key.to_string()), to_core_value_owned(member)))
                     .collect(),
             ))
         }
@@ -433,18 +445,18 @@ fn struct_value(value: &JsValue) -> Value<'_> {
     }
 }
 
-fn to_core_value_owned(value: &JsValue) -> Value<'static> {
+fn to_core_value_owned(value: &JsValue<'_>) -> Value<'static> {
     match value {
         JsValue::Null => Value::Null,
         JsValue::Bool(flag) => Value::Bool(*flag),
         JsValue::Number(number) => Value::Float(*number),
-        JsValue::String(text) => Value::String(Cow::Owned(text.clone())),
+        JsValue::String(text) => Value::String(Cow::Owned(text.to_string())),
         JsValue::Array(items) => Value::Array(items.iter().map(to_core_value_owned).collect()),
         JsValue::Object(object) => Value::Object(Object::from_members(
             object
                 .members()
                 .iter()
-                .map(|(key, value)| (Cow::Owned(key.clone()), to_core_value_owned(value)))
+                .map(|(key, value)| (Cow::Owned(key.to_string()), to_core_value_owned(value)))
                 .collect(),
         )),
     }
@@ -452,7 +464,7 @@ fn to_core_value_owned(value: &JsValue) -> Value<'static> {
 
 /// The JS schema object as the `JsonSchema` message protobuf-ts writes from it: known fields
 /// only, enums and doubles when they are numbers.
-fn to_core_schema(schema: &JsValue) -> JsonSchema<'_> {
+fn to_core_schema<'b>(schema: &'b JsValue<'_>) -> JsonSchema<'b> {
     let Some(object) = schema.as_object() else {
         return JsonSchema::default();
     };
@@ -462,14 +474,14 @@ fn to_core_schema(schema: &JsValue) -> JsonSchema<'_> {
             .and_then(JsValue::as_number)
             .map(|n| n as i32)
     };
-    let mut properties: Vec<(Cow<'_, str>, JsonSchema<'_>)> = object
+    let mut properties: Vec<(Cow<'b, str>, JsonSchema<'b>)> = object
         .get("properties")
         .and_then(JsValue::as_object)
         .map(|props| {
             props
                 .members()
                 .iter()
-                .map(|(key, value)| (Cow::Borrowed(key.as_str()), to_core_schema(value)))
+                .map(|(key, value)| (Cow::Borrowed(&**key), to_core_schema(value)))
                 .collect()
         })
         .unwrap_or_default();
@@ -490,7 +502,7 @@ fn to_core_schema(schema: &JsValue) -> JsonSchema<'_> {
 /// `tusk.drift.core.v1.Span` bytes as `ApiSpanAdapter.transformSpanToProtobuf` builds them.
 pub(crate) fn span_bytes(
     record: &DecodedRecord<'_>,
-    span: &NodeSpan,
+    span: &NodeSpan<'_>,
 ) -> Result<Vec<u8>, ProcessError> {
     let input_value = struct_value(&span.input.value);
     let output_value = struct_value(&span.output.value);
@@ -579,9 +591,11 @@ fn drop_empty_metadata(bytes: &mut Vec<u8>, environment: Option<&str>) {
 mod tests {
     use super::*;
 
-    fn side(value: &str, merges: Option<&str>) -> Side {
+    /// Hashes and schema text of one side (the merges parsed from `merges`).
+    fn side(value: &str, merges: Option<&str>) -> (String, String, String) {
         let merges = merges.map(|m| js::parse(m).unwrap());
-        schema_and_hash(js::parse(value).unwrap(), merges.as_ref()).unwrap()
+        let side = schema_and_hash(js::parse(value).unwrap(), merges.as_ref()).unwrap();
+        (js::to_json(&side.schema), side.value_hash, side.schema_hash)
     }
 
     /// Expected values computed by the SDK's `JsonSchemaHelper.generateSchemaAndHash` (Node 0.1.27).
@@ -594,12 +608,13 @@ mod tests {
             &value,
             Some(r#"{"body":{"encoding":1,"decodedType":1},"headers":{"matchImportance":0}}"#),
         );
+        let (schema, value_hash, _) = side;
         assert_eq!(
-            js::to_json(&side.schema),
+            schema,
             r#"{"type":6,"properties":{"headers":{"type":6,"properties":{"x":{"type":2,"properties":{}}},"matchImportance":0},"body":{"type":6,"properties":{"10":{"type":1,"properties":{}},"a":{"type":1,"properties":{}}},"encoding":1,"decodedType":1}}}"#
         );
         assert_eq!(
-            side.value_hash,
+            value_hash,
             sha256_hex(br#"{"body":{"10":1,"a":0},"headers":{"x":"1"}}"#)
         );
     }
