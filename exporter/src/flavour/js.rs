@@ -102,6 +102,31 @@ impl<'a> JsObject<'a> {
         }
     }
 
+    /// An object with the keys of `shape`, in its order, and values mapped from its members
+    /// (the keys are unique and ordered already: no per-key work).
+    pub fn map_values<'s>(
+        shape: &'s JsObject<'a>,
+        mut value: impl FnMut(&'s Text<'a>, &'s JsValue<'a>) -> JsValue<'a>,
+    ) -> Self {
+        JsObject {
+            members: shape
+                .members
+                .iter()
+                .map(|(key, member)| (key.clone(), value(key, member)))
+                .collect(),
+            index_keys: shape.index_keys,
+        }
+    }
+
+    /// An object from members with distinct keys that are not array indices, in this order.
+    pub fn from_plain_keys(members: Vec<(Text<'a>, JsValue<'a>)>) -> Self {
+        debug_assert!(members.iter().all(|(key, _)| array_index(key).is_none()));
+        JsObject {
+            members,
+            index_keys: 0,
+        }
+    }
+
     pub fn members(&self) -> &[(Text<'a>, JsValue<'a>)] {
         &self.members
     }
@@ -457,14 +482,12 @@ pub fn write_number(number: f64, out: &mut String) {
     }
     // Rust's `{:e}` writes the shortest digits that read back to the same double, as
     // ECMAScript asks; only the layout differs.
-    let scientific = format!("{:e}", number.abs());
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (digits, exponent) = shortest_digits(number.abs());
+    let digits = digits.as_str();
     let k = digits.len() as i32;
     let n = exponent + 1;
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         out.extend(std::iter::repeat_n('0', (n - k) as usize));
     } else if 0 < n && n <= 21 {
         out.push_str(&digits[..n as usize]);
@@ -473,7 +496,7 @@ pub fn write_number(number: f64, out: &mut String) {
     } else if -6 < n && n <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         out.push_str(&digits[..1]);
         if k > 1 {
@@ -487,6 +510,53 @@ pub fn write_number(number: f64, out: &mut String) {
             (n - 1).abs()
         );
     }
+}
+
+/// A few bytes on the stack: the formatting of one number without a heap allocation.
+pub(crate) struct StackText {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl StackText {
+    fn new() -> Self {
+        StackText {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits are stored.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        if end > self.bytes.len() {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The shortest decimal digits of a positive finite double that read back to it, and the power
+/// of ten of the first digit (`1.5e-7` is `("15", -7)`).
+pub(crate) fn shortest_digits(number: f64) -> (StackText, i32) {
+    let mut scientific = StackText::new();
+    let _ = write!(scientific, "{number:e}");
+    let text = scientific.as_str();
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((text, "0"));
+    let mut digits = StackText::new();
+    for byte in mantissa.bytes().filter(u8::is_ascii_digit) {
+        digits.bytes[digits.len] = byte;
+        digits.len += 1;
+    }
+    (digits, exponent.parse().unwrap_or(0))
 }
 
 /// Appends `text` as `JSON.stringify` writes a string.

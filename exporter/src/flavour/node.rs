@@ -157,10 +157,10 @@ fn decode_with_merges<'v, 'a>(
 }
 
 fn schema_node(schema_type: f64) -> JsObject<'static> {
-    let mut node = JsObject::new();
-    node.set(Cow::Borrowed("type"), JsValue::Number(schema_type));
-    node.set(Cow::Borrowed("properties"), JsValue::empty_object());
-    node
+    JsObject::from_plain_keys(vec![
+        (Cow::Borrowed("type"), JsValue::Number(schema_type)),
+        (Cow::Borrowed("properties"), JsValue::empty_object()),
+    ])
 }
 
 /// `generateSchema(data, schemaMerges)`; merges apply to the top level only.
@@ -171,26 +171,24 @@ fn generate_schema<'a>(data: &JsValue<'a>, merges: Option<&JsValue<'a>>) -> JsVa
         JsValue::Number(_) => schema_node(schema_type::NUMBER),
         JsValue::String(_) => schema_node(schema_type::STRING),
         JsValue::Array(items) => {
-            let mut node = JsObject::new();
-            node.set(
+            let mut members = vec![(
                 Cow::Borrowed("type"),
                 JsValue::Number(schema_type::ORDERED_LIST),
-            );
+            )];
             if let Some(first) = items.first() {
-                node.set(Cow::Borrowed("items"), generate_schema(first, None));
+                members.push((Cow::Borrowed("items"), generate_schema(first, None)));
             }
-            node.set(Cow::Borrowed("properties"), JsValue::empty_object());
-            node
+            members.push((Cow::Borrowed("properties"), JsValue::empty_object()));
+            JsObject::from_plain_keys(members)
         }
         JsValue::Object(object) => {
-            let mut properties = JsObject::new();
-            for (key, member) in object.members() {
+            let merges = merges.and_then(JsValue::as_object);
+            let properties = JsObject::map_values(object, |key, member| {
                 let generated = generate_schema(member, None);
                 let merge = merges
-                    .and_then(JsValue::as_object)
                     .and_then(|merges| merges.get(key))
                     .filter(|merge| merge.truthy());
-                let schema = match (merge, generated) {
+                match (merge, generated) {
                     // `{...generated, ...merge}` (a generated schema is always an object).
                     (Some(merge), JsValue::Object(mut merged)) => {
                         for (name, value) in merge.spread().members() {
@@ -199,13 +197,12 @@ fn generate_schema<'a>(data: &JsValue<'a>, merges: Option<&JsValue<'a>>) -> JsVa
                         JsValue::Object(merged)
                     }
                     (_, generated) => generated,
-                };
-                properties.set(key.clone(), schema);
-            }
-            let mut node = JsObject::new();
-            node.set(Cow::Borrowed("type"), JsValue::Number(schema_type::OBJECT));
-            node.set(Cow::Borrowed("properties"), JsValue::Object(properties));
-            node
+                }
+            });
+            JsObject::from_plain_keys(vec![
+                (Cow::Borrowed("type"), JsValue::Number(schema_type::OBJECT)),
+                (Cow::Borrowed("properties"), JsValue::Object(properties)),
+            ])
         }
     };
     JsValue::Object(node)

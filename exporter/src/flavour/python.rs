@@ -151,19 +151,17 @@ pub(crate) fn write_float(number: f64, out: &mut String) {
     if number < 0.0 {
         out.push('-');
     }
-    let scientific = format!("{:e}", number.abs());
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (digits, exponent) = super::js::shortest_digits(number.abs());
+    let digits = digits.as_str();
     let k = digits.len() as i32;
     let n = exponent + 1;
     if -4 < n && n <= 16 {
         if n <= 0 {
             out.push_str("0.");
             out.extend(std::iter::repeat_n('0', (-n) as usize));
-            out.push_str(&digits);
+            out.push_str(digits);
         } else if k <= n {
-            out.push_str(&digits);
+            out.push_str(digits);
             out.extend(std::iter::repeat_n('0', (n - k) as usize));
             out.push_str(".0");
         } else {
