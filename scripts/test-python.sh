@@ -2,7 +2,7 @@
 # Builds the Python binding (bindings/python) and runs its pytest suite.
 #
 # Needs only python3 (>= 3.9, with venv) and cargo. Creates two venvs under target/py/:
-#   test/       our wheel + pytest, gunicorn and the published Tusk Drift SDK (its stock path
+#   test/       our wheel + pytest, gunicorn, flask and the published Tusk Drift SDK (its stock path
 #               then runs on our drift_core, which is what users get with our wheel installed);
 #   published/  drift-core-python==0.1.9 from PyPI + the same SDK: the parity tests talk to it
 #               through a subprocess because both packages install the module `drift_core`.
@@ -48,7 +48,7 @@ make_venv "$PUB_VENV"
 
 step "installing test tools and the SDK into target/py/test"
 run_logged "$TEST_VENV/bin/python" -m pip install --quiet \
-    "maturin>=1.9,<2" "pytest>=8,<10" "gunicorn>=23,<26" "mypy>=1.18,<3" "$SDK_SPEC"
+    "maturin>=1.9,<2" "pytest>=8,<10" "gunicorn>=23,<26" "mypy>=1.18,<3" "flask>=3,<4" "$SDK_SPEC"
 
 step "installing $PUBLISHED_SPEC and the SDK into target/py/published"
 run_logged "$PUB_VENV/bin/python" -m pip install --quiet "$PUBLISHED_SPEC" "$SDK_SPEC"

@@ -10,13 +10,23 @@
 // or, with no code change in a CommonJS app, `TUSK_RING_EXPORTER=1 node -r
 // @use-tusk/drift-core-node/register app.js` (see register.js).
 //
-// The seam: the SDK's OpenTelemetry BatchSpanProcessor hands batches of ended spans to the SDK's
-// `TdSpanExporter.export(spans, resultCallback)`. Stock, that method parses every span's JSON
-// attributes, builds schemas and hashes in JavaScript and encodes protobuf, all on the event loop.
-// We replace that one method on the SDK's exporter instance: it keeps the SDK's filters (library
-// name, blocked traces, server errors, 1 MiB size cap, unacceptable content types) and hands each
-// span's attribute strings, untouched, to `RingExporter.pushSpan` (one copy into shared memory).
-// Parsing, hashing, schemas, protobuf and delivery happen on the exporter's own thread.
+// The seam: the SDK builds one OpenTelemetry BatchSpanProcessor around its `TdSpanExporter`
+// (`initializeTracing`). Stock, ended spans wait in that processor's buffer for up to 2 s, then
+// `TdSpanExporter.export(spans, resultCallback)` parses every span's JSON attributes, builds
+// schemas and hashes and encodes protobuf, all on the event loop. The hook replaces that
+// processor instance's `onEnd`: each span is taken the moment it ends, filtered as the SDK's
+// exporter filters (library name, blocked traces, server errors, 1 MiB size cap, unacceptable
+// content types) and its attribute strings, untouched, are copied into the ring
+// (`RingExporter.pushSpanFields`). Nothing waits in a JavaScript buffer, so `process.exit()`,
+// Ctrl-C and crashes lose nothing that ended: the ring is drained on `exit` (the native
+// exporter's exit drain) or, once the ring is a named ring, by the next start or a sidecar.
+// Parsing, hashing, schemas, protobuf and delivery happen on the exporter's own thread, with the
+// SDK's rules (exporter/src/flavour/node.rs). The exporter's `export` is replaced too, for spans
+// that were already in the processor's buffer when the hook was installed.
+//
+// The hook is written against the SDK versions in SUPPORTED_SDK_VERSIONS (it reaches into the
+// SDK's private objects): on any other version it refuses to install, warns once, and the SDK's
+// stock path keeps running.
 
 const { RingExporter } = require('./index.js')
 
@@ -53,7 +63,12 @@ const ACCEPTABLE_DECODED_TYPES = new Set([1, 11])
 // The SDK's TraceBlockingManager keeps a blocked trace for 10 minutes.
 const BLOCKED_TRACE_TTL_MS = 10 * 60 * 1000
 const EXPORT_RESULT_SUCCESS = 0
+// OpenTelemetry TraceFlags.SAMPLED.
+const TRACE_FLAG_SAMPLED = 1
 const HOOK_MARK = Symbol.for('@use-tusk/drift-core-node/ring-hook')
+// The SDK versions whose private objects this hook was written and tested against
+// (test/stock-identity.test.js diffs its output with each one's stock path).
+const SUPPORTED_SDK_VERSIONS = new Set(['0.1.27'])
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
 
 /**
@@ -93,8 +108,9 @@ const MERGES_CACHE_LIMIT = 512
 const mergesCache = new Map()
 
 /**
- * The SDK writes schema merges with camelCase keys (`decodedType`, `matchImportance`); the core
- * reads the published snake_case names.
+ * The SDK's camelCase schema merges (`decodedType`, `matchImportance`) with the published core's
+ * snake_case names, for callers of `processExportPayload`. The hook itself passes the SDK's text
+ * untouched: the exporter's Node flavour reads it as the SDK does.
  */
 function mergesToCoreJson(mergesJson) {
   if (typeof mergesJson !== 'string' || mergesJson.length === 0) return undefined
@@ -212,8 +228,8 @@ function instrumentationNameOf(span, attributes, packageName) {
 
 /**
  * The span's fields as `RingExporter.pushSpan` takes them: the SDK's attribute strings as they
- * are, the same mapping of kind, status and package type as the SDK's `SpanTransformer` and
- * `ApiSpanAdapter`.
+ * are (merges included, camelCase), the same mapping of kind, status and package type as the
+ * SDK's `SpanTransformer` and `ApiSpanAdapter`.
  */
 function spanToRingSpan(span, environment) {
   const attributes = span.attributes
@@ -242,8 +258,8 @@ function spanToRingSpan(span, environment) {
     durationNanos: span.duration[1],
     inputValueJson: stringOrEmpty(attributes[ATTR.INPUT_VALUE]) || '{}',
     outputValueJson: optionalString(attributes[ATTR.OUTPUT_VALUE]),
-    inputSchemaMergesJson: mergesToCoreJson(attributes[ATTR.INPUT_SCHEMA_MERGES]),
-    outputSchemaMergesJson: mergesToCoreJson(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
+    inputSchemaMergesJson: optionalString(attributes[ATTR.INPUT_SCHEMA_MERGES]),
+    outputSchemaMergesJson: optionalString(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
     metadataJson: optionalString(attributes[ATTR.METADATA]),
     transformMetadataJson: optionalString(attributes[ATTR.TRANSFORM_METADATA]),
   }
@@ -283,11 +299,34 @@ function pushSdkSpan(exporter, span, environment) {
     span.duration[1],
     stringOrEmpty(attributes[ATTR.INPUT_VALUE]) || '{}',
     optionalString(attributes[ATTR.OUTPUT_VALUE]),
-    mergesToCoreJson(attributes[ATTR.INPUT_SCHEMA_MERGES]),
-    mergesToCoreJson(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
+    optionalString(attributes[ATTR.INPUT_SCHEMA_MERGES]),
+    optionalString(attributes[ATTR.OUTPUT_SCHEMA_MERGES]),
     optionalString(attributes[ATTR.METADATA]),
     optionalString(attributes[ATTR.TRANSFORM_METADATA]),
   )
+}
+
+/**
+ * The OpenTelemetry span processor the SDK built around `sdkExporter`: the SDK registers its
+ * tracer provider with its own copy of the OpenTelemetry API, whose globals live under
+ * `Symbol.for('td-opentelemetry.js.api.<major>')` (the stock API's key without the `td-`).
+ */
+function findSdkSpanProcessor(sdkExporter) {
+  for (const key of Object.getOwnPropertySymbols(globalThis)) {
+    if (!/^(td-)?opentelemetry\.js\.api\.\d+$/.test(key.description || '')) continue
+    const api = globalThis[key]
+    const proxy = api && api.trace
+    const provider = proxy && typeof proxy.getDelegate === 'function' ? proxy.getDelegate() : proxy
+    if (!provider) continue
+    const processors =
+      provider._registeredSpanProcessors ||
+      (provider.activeSpanProcessor && provider.activeSpanProcessor._spanProcessors) ||
+      []
+    for (const processor of processors) {
+      if (processor && processor._exporter === sdkExporter && typeof processor.onEnd === 'function') return processor
+    }
+  }
+  return undefined
 }
 
 /** The ring exporter's sink, derived from the SDK's own configuration unless given. */
@@ -323,14 +362,32 @@ function resolveCore(tuskDrift) {
 function patchSdkExporter(core, sdkExporter, options) {
   if (sdkExporter[HOOK_MARK]) return sdkExporter[HOOK_MARK]
   const environment = optionalString(sdkExporter.environment)
-  const ringOptions = { ...sinkOptionsFromSdk(core, sdkExporter), ...options }
+  // What the SDK's configuration says applies to the sink it describes; a sink chosen explicitly
+  // (e.g. `sidecar` while the SDK writes files) takes its settings from the options and TUSK_*
+  // variables only, since the exporter refuses options that do not apply to its sink.
+  const derived = sinkOptionsFromSdk(core, sdkExporter)
+  const ringOptions = options.sink && options.sink !== derived.sink ? { ...options } : { ...derived, ...options }
   const exporter = options.exporter || new RingExporter(ringOptions)
   const blocked = new BlockedTraces()
-  const stats = { pushed: 0, rejected: 0, filtered: 0, conversionErrors: 0 }
+  const stats = { pushed: 0, rejected: 0, filtered: 0, conversionErrors: 0, atSpanEnd: false }
   const original = {
     export: sdkExporter.export,
     forceFlush: sdkExporter.forceFlush,
     shutdown: sdkExporter.shutdown,
+  }
+
+  const take = (span) => {
+    try {
+      if (!shouldExport(span, blocked)) {
+        stats.filtered += 1
+        return
+      }
+      if (pushSdkSpan(exporter, span, environment)) stats.pushed += 1
+      else stats.rejected += 1
+    } catch {
+      // A malformed span must not cost the others their export; the count says it happened.
+      stats.conversionErrors += 1
+    }
   }
 
   sdkExporter.export = function ringExport(spans, resultCallback) {
@@ -338,23 +395,30 @@ function patchSdkExporter(core, sdkExporter, options) {
       resultCallback({ code: EXPORT_RESULT_SUCCESS })
       return
     }
-    for (const span of spans) {
-      try {
-        if (!shouldExport(span, blocked)) {
-          stats.filtered += 1
-          continue
-        }
-        if (pushSdkSpan(exporter, span, environment)) stats.pushed += 1
-        else stats.rejected += 1
-      } catch {
-        // A malformed span must not cost the others their export; the count says it happened.
-        stats.conversionErrors += 1
-      }
-    }
+    for (const span of spans) take(span)
     // The spans are in the ring: from the SDK's point of view they are exported. Delivery
     // outcomes are in `exporter.getHealthSnapshot()`.
     resultCallback({ code: EXPORT_RESULT_SUCCESS })
   }
+
+  // Take spans when they end, at the SDK's span processor, instead of after its batch delay.
+  const processor = options.spanProcessor || findSdkSpanProcessor(sdkExporter)
+  if (processor) {
+    original.processor = processor
+    original.onEnd = Object.prototype.hasOwnProperty.call(processor, 'onEnd') ? processor.onEnd : undefined
+    const stockOnEnd = processor.onEnd
+    processor.onEnd = function ringOnEnd(span) {
+      if (sdkExporter.mode !== undefined && sdkExporter.mode !== 'RECORD') return stockOnEnd.call(this, span)
+      // What the stock BatchSpanProcessor.onEnd checks before buffering a span.
+      if (this._shutdownOnce && this._shutdownOnce.isCalled) return undefined
+      const context = span.spanContext()
+      if ((context.traceFlags & TRACE_FLAG_SAMPLED) === 0) return undefined
+      take(span)
+      return undefined
+    }
+  }
+  stats.atSpanEnd = Boolean(processor)
+
   sdkExporter.forceFlush = async function ringForceFlush() {
     await exporter.forceFlush(options.flushTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
   }
@@ -383,15 +447,61 @@ function patchSdkExporter(core, sdkExporter, options) {
   const state = {
     exporter,
     stats,
+    // What the startup line reports (not the key).
+    exporterOptions: {
+      sink: ringOptions.sink,
+      tracesDir: ringOptions.tracesDir,
+      apiUrl: ringOptions.apiUrl,
+      ringDir: ringOptions.ringDir,
+    },
     restore() {
       sdkExporter.export = original.export
       sdkExporter.forceFlush = original.forceFlush
       sdkExporter.shutdown = original.shutdown
+      if (original.processor) {
+        if (original.onEnd === undefined) delete original.processor.onEnd
+        else original.processor.onEnd = original.onEnd
+      }
       delete sdkExporter[HOOK_MARK]
     },
   }
   Object.defineProperty(sdkExporter, HOOK_MARK, { value: state, configurable: true })
   return state
+}
+
+/**
+ * The version of the `@use-tusk/drift-node-sdk` the application loads: `options.sdkVersion`, else
+ * the `package.json` of the SDK resolved from the working directory (then from here).
+ */
+function installedSdkVersion(options) {
+  if (typeof options.sdkPackageVersion === 'string') return options.sdkPackageVersion
+  try {
+    const file = require.resolve('@use-tusk/drift-node-sdk/package.json', { paths: [process.cwd(), __dirname] })
+    return JSON.parse(require('node:fs').readFileSync(file, 'utf8')).version
+  } catch {
+    return undefined
+  }
+}
+
+/** One warning, through Node's own channel (`--no-warnings` silences it). */
+function warn(message, code) {
+  process.emitWarning(`${message}; the SDK's stock export path stays in use`, { code })
+}
+
+/** The startup line: which hook is active, with which sink and ring. */
+function announce(state, sdkVersion) {
+  const options = state.exporterOptions
+  const where =
+    options.sink === 'file' && options.tracesDir
+      ? ` (${options.tracesDir})`
+      : options.sink === 'api'
+        ? ` (${options.apiUrl})`
+        : ''
+  const ring = options.ringDir ? `ring in ${options.ringDir}` : 'in-process ring'
+  const seam = state.stats.atSpanEnd ? "spans taken at the SDK's span processor" : "spans taken at the SDK's exporter"
+  process.stderr.write(
+    `[drift-core] ring exporter active for @use-tusk/drift-node-sdk ${sdkVersion}: sink ${options.sink || 'default'}${where}, ${ring}, ${seam}\n`,
+  )
 }
 
 /**
@@ -401,21 +511,49 @@ function patchSdkExporter(core, sdkExporter, options) {
  * @param options `RingExporter` options; by default the sink follows the SDK's configuration
  *   (`api` with the SDK's key, service id and URL when `recording.export_spans` is on, else
  *   `file` into the SDK's traces directory). Also `exporter` (an existing `RingExporter`),
- *   `flushTimeoutMs`, `shutdownTimeoutMs`, `flushOnExit` (default true).
- * @returns a handle: `{ exporter, stats, restore() }`; before `initialize()`, a handle whose
- *   `ready` promise resolves with that object once the SDK has built its exporter.
+ *   `flushTimeoutMs`, `shutdownTimeoutMs`, `flushOnExit` (default true), `sdkPackageVersion`
+ *   (the SDK version to check instead of the installed package's).
+ * @returns a handle: `{ installed, exporter, stats, ready, restore() }`. On an SDK version the
+ *   hook was not written for, or when the exporter cannot start, nothing is patched, one
+ *   warning says why, `installed` is false and `ready` resolves with `undefined`: the SDK's
+ *   stock path keeps running. Before `initialize()`, `ready` resolves once the SDK has built its
+ *   exporter.
  */
 function useRingExporter(tuskDrift, options = {}) {
   const core = resolveCore(tuskDrift)
   if (!core || typeof core !== 'object') {
     throw new TypeError('useRingExporter expects the TuskDrift object of @use-tusk/drift-node-sdk')
   }
+  const notInstalled = { installed: false, exporter: undefined, stats: undefined, ready: Promise.resolve(undefined), restore() {} }
+  const sdkVersion = installedSdkVersion(options)
+  if (!SUPPORTED_SDK_VERSIONS.has(sdkVersion)) {
+    warn(
+      `@use-tusk/drift-core-node: the ring exporter hook supports @use-tusk/drift-node-sdk ${[...SUPPORTED_SDK_VERSIONS].join(', ')}, ` +
+        `not ${sdkVersion === undefined ? 'an SDK whose version cannot be read' : sdkVersion}; it is not installed`,
+      'TUSK_RING_EXPORTER_UNSUPPORTED_SDK',
+    )
+    return notInstalled
+  }
+  const install = (target) => {
+    try {
+      const state = patchSdkExporter(target, target.spanExporter, options)
+      if (!state.announced) {
+        state.announced = true
+        announce(state, sdkVersion)
+      }
+      return state
+    } catch (error) {
+      warn(`@use-tusk/drift-core-node: the ring exporter could not start (${error && error.message})`, 'TUSK_RING_EXPORTER_FAILED')
+      return undefined
+    }
+  }
   if (core.spanExporter && typeof core.spanExporter.export === 'function') {
-    const state = patchSdkExporter(core, core.spanExporter, options)
-    return { ...state, ready: Promise.resolve(state) }
+    const state = install(core)
+    return state ? { installed: true, ...state, ready: Promise.resolve(state) } : notInstalled
   }
   if (typeof core.initializeTracing !== 'function') {
-    throw new TypeError('this @use-tusk/drift-node-sdk version has no initializeTracing seam')
+    warn('@use-tusk/drift-core-node: this @use-tusk/drift-node-sdk has no initializeTracing seam', 'TUSK_RING_EXPORTER_UNSUPPORTED_SDK')
+    return notInstalled
   }
   // Not initialized yet: wrap the instance's `initializeTracing` so the exporter is patched the
   // moment the SDK creates it, before any span can end.
@@ -423,16 +561,15 @@ function useRingExporter(tuskDrift, options = {}) {
   const ready = new Promise((resolve) => {
     resolveReady = resolve
   })
-  const handle = { exporter: undefined, stats: undefined, ready, restore: () => {} }
+  const handle = { installed: true, exporter: undefined, stats: undefined, ready, restore: () => {} }
   const originalInitializeTracing = core.initializeTracing
   core.initializeTracing = function initializeTracingWithRing(...args) {
     const result = originalInitializeTracing.apply(this, args)
     core.initializeTracing = originalInitializeTracing
-    if (this.spanExporter && typeof this.spanExporter.export === 'function') {
-      const state = patchSdkExporter(this, this.spanExporter, options)
-      Object.assign(handle, state)
-      resolveReady(state)
-    }
+    const state = this.spanExporter && typeof this.spanExporter.export === 'function' ? install(this) : undefined
+    if (state) Object.assign(handle, state)
+    else handle.installed = false
+    resolveReady(state)
     return result
   }
   handle.restore = () => {
@@ -443,6 +580,7 @@ function useRingExporter(tuskDrift, options = {}) {
 
 module.exports = {
   useRingExporter,
+  SUPPORTED_SDK_VERSIONS,
   // Exposed for tests and for SDKs that build their own span objects.
   spanToRingSpan,
   mergesToCoreJson,

@@ -53,6 +53,7 @@
 pub mod config;
 mod error;
 mod exporter;
+mod flavour;
 mod fork;
 pub mod health;
 mod options;
@@ -61,7 +62,6 @@ pub mod process;
 pub mod record;
 pub mod sidecar;
 pub mod sink;
-mod span_json;
 mod span_proto;
 
 pub use config::{

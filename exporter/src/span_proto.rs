@@ -147,7 +147,7 @@ mod tests {
             .to_bytes()
             .unwrap();
             let decoded = decode_record(&record).unwrap();
-            let side = |side, text, merges| process_side(sdk, side, text, merges).unwrap();
+            let side = |side, text, merges| process_side(side, text, merges).unwrap();
             let input_side = side(
                 Side::Input,
                 Some(decoded.input_value_json),

@@ -84,8 +84,9 @@ fn node_records_are_read_strictly() {
     let mut span = OwnedSpan::from_payload(2, &payload, SdkFlavor::Node);
     span.input_json = r#"{"x": NaN}"#.into();
     assert!(span_bytes_from_record(&span.record().to_bytes().unwrap()).is_err());
-    // Falsy values are exported as they are (no `or {}` in the Node SDK).
+    // Falsy values are exported as they are (no `or {}` in the Node SDK)...
     span.input_json = "[]".into();
+    span.input_merges = None;
     let proto = Span::decode(
         span_bytes_from_record(&span.record().to_bytes().unwrap())
             .unwrap()
@@ -96,13 +97,24 @@ fn node_records_are_read_strictly() {
         proto.input_value_hash,
         drift_core_rs::deterministic_hash("[]").unwrap()
     );
+    // ...but with merges the SDK's `decodeDataWithMerges` spreads it: `{...[]}` is `{}`.
+    span.input_merges = Some(r#"{"body":{"encoding":1}}"#.into());
+    let proto = Span::decode(
+        span_bytes_from_record(&span.record().to_bytes().unwrap())
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!(
+        proto.input_value_hash,
+        drift_core_rs::deterministic_hash("{}").unwrap()
+    );
 }
 
-/// Node records: golden values from the published `@use-tusk/drift-core-node` binding's
-/// `processExportPayload(text, mergesJson)` on `JSON.stringify` text
-/// (`tests/fixtures/gen_node_parity.js`).
+/// Node records: golden values from @use-tusk/drift-node-sdk 0.1.27's own `JsonSchemaHelper`
+/// (the SDK's stock path hashes in JavaScript; `tests/fixtures/gen_node_parity.js`).
 #[test]
-fn node_records_hash_like_the_node_binding() {
+fn node_records_hash_like_the_node_sdk() {
     let golden: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/node_parity.json")).unwrap();
     let payload = common::fixtures().remove(0);
@@ -133,8 +145,12 @@ fn node_records_hash_like_the_node_binding() {
         let line = span_json_line_from_record(&bytes).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&line.json).unwrap();
         let expected: serde_json::Value =
-            serde_json::from_str(case["normalized"].as_str().unwrap()).unwrap();
-        assert_eq!(parsed["inputValue"], expected, "normalized value: {name}");
+            serde_json::from_str(case["value"].as_str().unwrap()).unwrap();
+        assert_eq!(parsed["inputValue"], expected, "value: {name}");
+        let schema: serde_json::Value =
+            serde_json::from_str(case["schema"].as_str().unwrap()).unwrap();
+        assert_eq!(parsed["inputSchema"], schema, "schema: {name}");
+        assert_eq!(parsed["inputValueHash"], case["value_hash"], "{name}");
     }
 }
 
@@ -241,9 +257,12 @@ fn node_values_follow_transform_span_to_clean_json() {
     span.input_merges = Some(String::new());
     span.metadata_json = Some(String::new());
     let proto = Span::decode(build(&span).unwrap().as_slice()).unwrap();
-    let plain = drift_core_rs::process_export_payload(&span.input_json, None).unwrap();
-    assert_eq!(proto.input_value_hash, plain.decoded_value_hash);
-    assert_eq!(proto.metadata, Some(Default::default()));
+    let (value_hash, _) =
+        drift_exporter::process::side_hashes(SdkFlavor::Node, false, Some(&span.input_json), None)
+            .unwrap();
+    assert_eq!(proto.input_value_hash, value_hash);
+    // `toStruct(undefined)`: the SDK sends no metadata field at all.
+    assert_eq!(proto.metadata, None);
     // Invalid metadata throws.
     span.metadata_json = Some("{broken".into());
     assert!(build(&span).is_err());

@@ -13,8 +13,8 @@ const http = require('node:http')
 const zlib = require('node:zlib')
 const { execFile } = require('node:child_process')
 
-const ours = require('..')
 const { tempDir, decodeExportRequest, ExportSpansRequest } = require('./helpers.js')
+const { sdkSchemaAndHash } = require('./node-sdk-oracle.js')
 const { ExportSpansResponse } = require('@use-tusk/drift-schemas/backend/span_export_service')
 
 const ADDON_DIR = path.resolve(__dirname, '..')
@@ -71,10 +71,6 @@ function readTraceSpans(dir) {
     )
 }
 
-function snakeMerges(schemaMerges) {
-  return JSON.stringify(schemaMerges)
-}
-
 function startMockBackend() {
   const requests = []
   const server = http.createServer((req, res) => {
@@ -93,7 +89,7 @@ function startMockBackend() {
   })
 }
 
-test('file sink: the ring path writes the spans the stock path writes, with core hashes', async (t) => {
+test('file sink: the ring path writes the spans the stock path writes, with the SDK hashes', async (t) => {
   const config = 'service:\n  name: hookup-test\n'
   const stockDir = makeProject(config)
   const ringDir = makeProject(config)
@@ -125,9 +121,9 @@ test('file sink: the ring path writes the spans the stock path writes, with core
     assert.equal(span.inputValue.method, twin.inputValue.method)
     assert.equal(span.inputValue.body, twin.inputValue.body)
     assert.equal(span.outputValue.body, twin.outputValue.body)
-    // The hashes are the core's: recompute them from the exported values.
-    const inputMerges = { body: { encoding: 1, decoded_type: 1 }, headers: { match_importance: 0 } }
-    const expected = ours.processExportPayload(JSON.stringify(span.inputValue), snakeMerges(inputMerges))
+    // The hashes are the SDK's own (its JsonSchemaHelper): recompute them from the exported values.
+    const inputMerges = { body: { encoding: 1, decodedType: 1 }, headers: { matchImportance: 0 } }
+    const expected = sdkSchemaAndHash(JSON.stringify(span.inputValue), JSON.stringify(inputMerges))
     assert.equal(span.inputValueHash, expected.decodedValueHash, `${span.name} inputValueHash`)
     assert.equal(span.inputSchemaHash, expected.decodedSchemaHash, `${span.name} inputSchemaHash`)
   }
@@ -197,22 +193,77 @@ test('api sink: the ring path posts ExportSpansRequest to the backend like the s
   assert.equal(decodeExportRequest(ringRequests[0].body).observableServiceId, 'svc-hookup')
 })
 
+const ACTIVE_LINE = /^\[drift-core\] ring exporter active for @use-tusk\/drift-node-sdk 0\.1\.27: sink file \(.*\.tusk\/traces\), in-process ring, spans taken at the SDK's span processor$/m
+
 test('no code change: TUSK_RING_EXPORTER=1 with -r register routes spans through the ring', async (t) => {
   const dir = makeProject('service:\n  name: hookup-test\n')
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  await runApp(dir, {
+  const { stderr } = await runApp(dir, {
     useRing: false,
     nodeArgs: ['-r', path.join(ADDON_DIR, 'register.js')],
     env: { TUSK_RING_EXPORTER: '1', DRIFT_TEST_REQUESTS: '3' },
   })
+  // The ring path writes what the stock path writes; the startup line says which one ran.
+  assert.match(stderr, ACTIVE_LINE)
+  assert.equal(stderr.match(/\[drift-core\]/g).length, 1)
+  assert.doesNotMatch(stderr, /Warning/)
   const spans = readTraceSpans(dir)
   assert.equal(spans.length, 3)
-  // The ring path's schemas carry the core's snake_case merge keys; the SDK's own path writes
-  // camelCase (`decodedType`), so this tells the two apart.
   for (const span of spans) {
-    assert.equal(span.inputSchema.properties.body.decoded_type, 1)
-    assert.equal(span.inputSchema.properties.body.decodedType, undefined)
+    assert.equal(span.inputSchema.properties.body.decodedType, 1)
+    assert.equal(span.kind, 1) // OpenTelemetry's SERVER, as the SDK's file adapter writes it
   }
+})
+
+/** Runs sdk-app.js with `-r <register>`; the app must finish and record on the stock path. */
+async function runStockFallback(t, { register = path.join(ADDON_DIR, 'register.js'), env, sdkPath }) {
+  const dir = makeProject('service:\n  name: hookup-test\n')
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const { stderr } = await runApp(dir, {
+    useRing: false,
+    nodeArgs: ['-r', register],
+    env: { DRIFT_TEST_REQUESTS: '2', ...(sdkPath ? { DRIFT_TEST_SDK_PATH: sdkPath } : {}), ...env },
+  })
+  assert.doesNotMatch(stderr, /\[drift-core\] ring exporter active/)
+  assert.equal(readTraceSpans(dir).length, 2, 'the stock path recorded every request')
+  const warnings = stderr.match(/^\(node:\d+\) \[(TUSK_[A-Z_]+)\] Warning: .*$/gm) || []
+  assert.equal(warnings.length, 1, stderr)
+  assert.match(warnings[0], /the SDK's stock export path stays in use$/)
+  return warnings[0]
+}
+
+test('fail open: an invalid TUSK_RING_EXPORTER value warns once and the stock path runs', async (t) => {
+  const warning = await runStockFallback(t, { env: { TUSK_RING_EXPORTER: 'fiel' } })
+  assert.match(warning, /\[TUSK_RING_EXPORTER_INVALID\] Warning: TUSK_RING_EXPORTER="fiel" is not one of/)
+})
+
+test('fail open: a missing native binary warns once (no "npm has a bug") and the stock path runs', async (t) => {
+  // The package's JavaScript without its `.node` binary, as on a platform without a prebuild.
+  const pkg = tempDir('drift-core-nobinary-')
+  t.after(() => fs.rmSync(pkg, { recursive: true, force: true }))
+  for (const file of ['package.json', 'index.js', 'sdk.js', 'register.js']) {
+    fs.copyFileSync(path.join(ADDON_DIR, file), path.join(pkg, file))
+  }
+  const warning = await runStockFallback(t, { register: path.join(pkg, 'register.js'), env: { TUSK_RING_EXPORTER: '1' } })
+  assert.match(warning, /\[TUSK_RING_EXPORTER_NO_ADDON\] Warning: TUSK_RING_EXPORTER is set but the native addon/)
+  assert.doesNotMatch(warning, /npm has a bug/)
+})
+
+test('fail open: an SDK version the hook does not know is left alone, with one warning', async (t) => {
+  // The real SDK under another version number: its package.json says 0.1.99, its code is 0.1.27's.
+  const project = tempDir('drift-sdk-other-version-')
+  t.after(() => fs.rmSync(project, { recursive: true, force: true }))
+  const sdkDir = path.join(project, 'node_modules', '@use-tusk', 'drift-node-sdk')
+  fs.mkdirSync(sdkDir, { recursive: true })
+  const realSdkDir = path.dirname(require.resolve('@use-tusk/drift-node-sdk/package.json'))
+  const manifest = JSON.parse(fs.readFileSync(path.join(realSdkDir, 'package.json'), 'utf8'))
+  fs.writeFileSync(path.join(sdkDir, 'package.json'), JSON.stringify({ ...manifest, version: '0.1.99' }))
+  fs.symlinkSync(path.join(realSdkDir, 'dist'), path.join(sdkDir, 'dist'))
+  const warning = await runStockFallback(t, {
+    env: { TUSK_RING_EXPORTER: '1', NODE_PATH: path.join(project, 'node_modules') },
+    sdkPath: require.resolve(sdkDir),
+  })
+  assert.match(warning, /\[TUSK_RING_EXPORTER_UNSUPPORTED_SDK\] Warning: .*supports @use-tusk\/drift-node-sdk 0\.1\.27, not 0\.1\.99/)
 })
 
 test('the hook keeps the SDK filters: spans of other libraries and oversized spans are not pushed', () => {
@@ -262,6 +313,49 @@ test('the hook keeps the SDK filters: spans of other libraries and oversized spa
   assert.equal(pushed[0].packageType, 4)
   assert.equal(pushed[0].environment, 'env-x')
   assert.equal(pushed[0].inputValueJson, '{"a":1}')
-  assert.equal(pushed[1].inputSchemaMergesJson, '{"body":{"encoding":1,"decoded_type":1},"headers":{"match_importance":0}}')
+  // The SDK's merges text, untouched: the exporter's Node flavour reads the SDK's camelCase keys.
+  assert.equal(pushed[1].inputSchemaMergesJson, '{"body":{"encoding":1,"decodedType":1},"headers":{"matchImportance":0}}')
   handle.restore()
 })
+
+// Issue 10: the hook takes each span when it ends (at the SDK's span processor), so an app that
+// exits right after its last response, before the SDK's 2 s batch delay and the ring's own
+// schedule delay, loses nothing: what is in the ring is drained on `exit`.
+for (const end of ['exit', 'throw']) {
+  test(`spans that ended are delivered when the app ends at once (${end === 'exit' ? 'process.exit()' : 'uncaught exception'})`, async (t) => {
+    const dir = makeProject('service:\n  name: hookup-test\n')
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const requests = 4
+    const run = await new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [APP],
+        {
+          cwd: dir,
+          timeout: 60_000,
+          env: {
+            ...process.env,
+            TUSK_DRIFT_MODE: 'RECORD',
+            DRIFT_TEST_SDK_PATH: SDK_PATH,
+            DRIFT_TEST_ADDON_DIR: ADDON_DIR,
+            DRIFT_TEST_USE_RING: '1',
+            DRIFT_TEST_REQUESTS: String(requests),
+            DRIFT_TEST_END: end,
+            DRIFT_TEST_RING_DELAY_MS: '2000',
+          },
+        },
+        (error, stdout, stderr) => resolve({ error, stdout, stderr }),
+      )
+    })
+    if (end === 'exit') assert.equal(run.error, null, run.stderr)
+    else assert.match(run.stderr, /crash after the last response/)
+    const reported = JSON.parse(run.stdout.trim().split('\n').pop())
+    // Taken at the span processor: every span had been pushed before the app ended.
+    assert.equal(reported.stats.atSpanEnd, true)
+    // One SERVER span per request (the test's own requests are outside any trace).
+    assert.equal(reported.stats.pushed, requests)
+    const spans = readTraceSpans(dir)
+    assert.equal(spans.length, requests, `spans on disk after ${end}: ${spans.length}\n${run.stderr}`)
+    assert.equal(new Set(spans.map((span) => span.spanId)).size, spans.length)
+  })
+}

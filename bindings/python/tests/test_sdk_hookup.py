@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +165,68 @@ def test_file_sink_writes_the_stock_hashes(tmp_path):
             assert span[field] == stock[name][field], (name, field)
         assert span["inputValue"] == stock[name]["inputValue"], name
         assert span["outputValue"] == stock[name]["outputValue"], name
+
+
+# Fail open (issue 14): each case below leaves the SDK's stock path recording every request,
+# with exactly one warning that says why, and no "ring exporter active" line.
+from test_stock_identity import REQUESTS, Downstream, read_trace_files, run_app  # noqa: E402
+
+ACTIVE = "ring exporter active for tusk-drift-python-sdk"
+
+
+@pytest.fixture(scope="module")
+def downstream_server():
+    server = Downstream()
+    yield server
+    server.close()
+
+
+def assert_stock_fallback(project: Path, report: dict, warning: str) -> None:
+    assert report["ring"] is False
+    assert ACTIVE not in report["stderr"]
+    lines = [line for line in report["stderr"].splitlines() if "stock export path stays in use" in line]
+    assert len(lines) == 1, report["stderr"]
+    assert warning in lines[0], lines[0]
+    spans = [line for _, lines_ in read_trace_files(project) for line in lines_ if line]
+    assert len(spans) == 2 * REQUESTS, "the stock path recorded every request"
+
+
+def test_the_startup_line_says_the_hook_is_active(tmp_path, downstream_server):
+    report = run_app(tmp_path, downstream_server, ring=True)
+    lines = [line for line in report["stderr"].splitlines() if ACTIVE in line]
+    assert len(lines) == 1, report["stderr"]
+    assert re.search(r"\[TuskDrift\] ring exporter active for tusk-drift-python-sdk 0\.1\.29: sink file \(.*\.tusk/traces\), ring in .*rings, spans taken at TdSpanProcessor\.on_end$", lines[0]), lines[0]
+    assert "Warning" not in report["stderr"] and "stays in use" not in report["stderr"]
+
+
+def test_fail_open_on_an_invalid_env_value(tmp_path, downstream_server):
+    report = run_app(tmp_path, downstream_server, ring=False, extra_env={"TUSK_RING_EXPORTER": "fiel"})
+    assert_stock_fallback(tmp_path, report, "TUSK_RING_EXPORTER='fiel' is not one of")
+
+
+def test_fail_open_on_an_sdk_version_the_hook_does_not_know(tmp_path, downstream_server):
+    report = run_app(
+        tmp_path,
+        downstream_server,
+        ring=False,
+        extra_env={"TUSK_RING_EXPORTER": "1", "DRIFT_TEST_SDK_VERSION": "0.1.99"},
+    )
+    assert_stock_fallback(tmp_path, report, "supports tusk-drift-python-sdk 0.1.29, not 0.1.99")
+
+
+def test_fail_open_without_the_native_module(tmp_path, downstream_server):
+    """drift_core's Python files without its compiled module, first on the path: the SDK falls
+    back to its Python path and one warning says why the ring is not running."""
+    import drift_core
+
+    package = tmp_path / "site" / "drift_core"
+    package.mkdir(parents=True)
+    for source in Path(drift_core.__file__).parent.glob("*.py"):
+        shutil.copy(source, package / source.name)
+    report = run_app(
+        tmp_path / "app",
+        downstream_server,
+        ring=False,
+        extra_env={"TUSK_RING_EXPORTER": "1", "PYTHONPATH": str(tmp_path / "site")},
+    )
+    assert_stock_fallback(tmp_path / "app", report, "native module of drift_core could not be loaded")

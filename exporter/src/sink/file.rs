@@ -1,6 +1,8 @@
 //! File sink: one JSON object per span per line in `{dir}/{timestamp}_trace_{traceId}.jsonl`,
-//! the layout the SDKs' filesystem exporters write and the Tusk CLI reads. A trace keeps its
-//! file for as long as it is in the (bounded, LRU) trace → file map, as in the SDKs.
+//! the layout the SDKs' filesystem exporters write and the Tusk CLI reads, with each SDK's own
+//! timestamp (Node: `2026-11-21T23-10-05-123Z`, Python: `2026-11-21T23-10-05-123456+00-00`). A
+//! trace keeps its file for as long as it is in the (bounded, LRU) trace → file map, as in the
+//! SDKs.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::OpenOptions;
@@ -10,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Batch, BatchBody, Sink, SinkError, StopControl};
 use crate::health::Counters;
+use crate::record::SdkFlavor;
 
 /// Traces remembered (the SDKs use the same bound).
 const MAX_CACHED_TRACES: usize = 1000;
@@ -36,7 +39,7 @@ impl FileSink {
         &self.dir
     }
 
-    fn path_for(&mut self, trace_id: &str) -> PathBuf {
+    fn path_for(&mut self, trace_id: &str, sdk: SdkFlavor) -> PathBuf {
         if let Some(path) = self.files.get(trace_id) {
             return path.clone();
         }
@@ -45,10 +48,12 @@ impl FileSink {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect();
-        let path = self.dir.join(format!(
-            "{}_trace_{safe}.jsonl",
-            span_file_name_timestamp(SystemTime::now())
-        ));
+        let now = SystemTime::now();
+        let stamp = match sdk {
+            SdkFlavor::Node => span_file_name_timestamp(now),
+            SdkFlavor::Python => python_file_name_timestamp(now),
+        };
+        let path = self.dir.join(format!("{stamp}_trace_{safe}.jsonl"));
         self.files.insert(trace_id.to_string(), path.clone());
         self.order.push_back(trace_id.to_string());
         while self.order.len() > MAX_CACHED_TRACES {
@@ -91,7 +96,7 @@ impl Sink for FileSink {
         let mut groups: Vec<(PathBuf, String)> = Vec::new();
         let mut index: HashMap<PathBuf, usize> = HashMap::new();
         for line in lines {
-            let path = self.path_for(&line.trace_id);
+            let path = self.path_for(&line.trace_id, line.sdk);
             let slot = *index.entry(path.clone()).or_insert_with(|| {
                 groups.push((path, String::new()));
                 groups.len() - 1
@@ -193,6 +198,28 @@ pub fn span_file_name_timestamp(time: SystemTime) -> String {
     )
 }
 
+/// `2026-11-21T23-10-05-123456+00-00`: the Python SDK's
+/// `datetime.now(timezone.utc).isoformat()` with `:` and `.` replaced by `-` (`isoformat` leaves
+/// the microseconds out when they are 0).
+pub fn python_file_name_timestamp(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs() as i64;
+    let micros = since_epoch.subsec_micros();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let fraction = if micros == 0 {
+        String::new()
+    } else {
+        format!("-{micros:06}")
+    };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}-{:02}-{:02}{fraction}+00-00",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -222,5 +249,19 @@ mod tests {
         );
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(span_file_name_timestamp(leap), "2000-02-29T00-00-00-000Z");
+    }
+
+    #[test]
+    fn file_name_timestamp_matches_python_isoformat() {
+        let time = UNIX_EPOCH + Duration::from_micros(1_763_766_605_123_456);
+        assert_eq!(
+            python_file_name_timestamp(time),
+            "2025-11-21T23-10-05-123456+00-00"
+        );
+        // isoformat() has no fraction when the microseconds are 0.
+        assert_eq!(
+            python_file_name_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00-00-00+00-00"
+        );
     }
 }

@@ -21,6 +21,8 @@ use crate::health::Counters;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanLine {
     pub trace_id: String,
+    /// Whose file naming the line's trace file follows.
+    pub sdk: crate::record::SdkFlavor,
     /// One JSON object, no trailing newline.
     pub json: String,
 }

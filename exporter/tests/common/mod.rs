@@ -136,19 +136,28 @@ impl OwnedSpan {
         }
     }
 
-    /// `(input_value_hash, input_schema_hash)` as the core's `process_export_payload` gives them.
+    /// The hashes this span's SDK computes for its input (Python: the published core's; Node:
+    /// the Node SDK's rules, checked against the SDK itself in
+    /// bindings/node/test/stock-identity.test.js).
     pub fn expected_input_hashes(&self) -> (String, String) {
-        let out =
-            drift_core_rs::process_export_payload(&self.input_json, self.input_merges.as_deref())
-                .expect("fixture payload processes");
-        (out.decoded_value_hash, out.decoded_schema_hash)
+        drift_exporter::process::side_hashes(
+            self.sdk,
+            false,
+            Some(&self.input_json),
+            self.input_merges.as_deref(),
+        )
+        .expect("fixture payload processes")
     }
 
     pub fn expected_output_hashes(&self) -> (String, String) {
         let text = self.output_json.as_deref().unwrap_or("{}");
-        let out = drift_core_rs::process_export_payload(text, self.output_merges.as_deref())
-            .expect("output payload processes");
-        (out.decoded_value_hash, out.decoded_schema_hash)
+        drift_exporter::process::side_hashes(
+            self.sdk,
+            true,
+            Some(text),
+            self.output_merges.as_deref(),
+        )
+        .expect("output payload processes")
     }
 }
 

@@ -13,20 +13,38 @@ from __future__ import annotations
 
 import os as _os
 
-from .drift_core import (
-    RingExporter,
-    __version__ as __version__,
-    _exporter_options as _exporter_options,
-    build_export_spans_request_bytes_pyobject,
-    build_span_proto_bytes_pyobject,
-    deterministic_hash,
-    normalize_and_hash,
-    normalize_json,
-    object_to_protobuf_struct_bytes,
-    object_to_protobuf_struct_field_count,
-    process_export_payload,
-    process_export_payload_pyobject,
-)
+try:
+    from .drift_core import (
+        RingExporter,
+        __version__ as __version__,
+        _exporter_options as _exporter_options,
+        build_export_spans_request_bytes_pyobject,
+        build_span_proto_bytes_pyobject,
+        deterministic_hash,
+        normalize_and_hash,
+        normalize_json,
+        object_to_protobuf_struct_bytes,
+        object_to_protobuf_struct_field_count,
+        process_export_payload,
+        process_export_payload_pyobject,
+    )
+except ImportError as _error:
+    # The SDK imports drift_core optionally and falls back to its Python path when the import
+    # fails; with the ring exporter asked for, say once why it is not running.
+    # A failed import leaves no module to remember that it warned: the logger (kept by the
+    # logging registry) does, so a second import attempt stays quiet.
+    import logging as _logging
+
+    _log = _logging.getLogger("drift.ring_exporter")
+    asked = _os.environ.get("TUSK_RING_EXPORTER", "").strip().lower() not in ("", "0", "false", "no", "off")
+    if asked and not getattr(_log, "_drift_core_import_warned", False):
+        _log._drift_core_import_warned = True  # type: ignore[attr-defined]
+        _log.warning(
+            "TUSK_RING_EXPORTER is set but the native module of drift_core could not be loaded (%s); "
+            "the SDK's stock export path stays in use",
+            _error,
+        )
+    raise
 
 __all__ = [
     "normalize_json",

@@ -19,6 +19,11 @@ stock path applies, so the recorded hashes are identical.
 Every other mode, and spans that are not the SDK's own, go to the stock method unchanged. The
 SDK's trace blocking is kept: a SERVER span with ERROR status blocks its trace, and so does a
 span whose values exceed the SDK's size limit.
+
+The hook reaches into the SDK's private objects, so it checks the SDK's version first
+(``SUPPORTED_SDK_VERSIONS``): on any other version it does not install, logs one warning, and the
+SDK's stock path keeps running. An invalid ``TUSK_RING_EXPORTER`` value does the same. When the
+hook is active, one log line says so, with the sink and the ring.
 """
 
 from __future__ import annotations
@@ -31,9 +36,16 @@ from typing import Any
 
 from . import RingExporter
 
-__all__ = ["install", "uninstall", "installed_exporter", "ENV_VAR"]
+__all__ = ["install", "uninstall", "installed_exporter", "ENV_VAR", "SUPPORTED_SDK_VERSIONS"]
 
 logger = logging.getLogger(__name__)
+# The startup line and the fail-open warnings go through the SDK's own logger ("drift"), so they
+# appear with its format and level next to its own startup lines.
+_sdk_log = logging.getLogger("drift.ring_exporter")
+
+#: Versions of tusk-drift-python-sdk whose span processor the hook was written and tested
+#: against (tests/test_stock_identity.py diffs the ring's output with each one's stock path).
+SUPPORTED_SDK_VERSIONS = frozenset({"0.1.29"})
 
 #: Environment variable that installs the hook when the SDK imports ``drift_core``.
 #: ``1``/``true``/``yes``/``on`` picks the sink from the SDK's configuration (``api`` when the SDK
@@ -41,6 +53,7 @@ logger = logging.getLogger(__name__)
 #: ``sidecar`` force one.
 ENV_VAR = "TUSK_RING_EXPORTER"
 _TRUTHY = {"1", "true", "yes", "on"}
+_FALSY = {"", "0", "false", "no", "off"}
 _SINKS = {"api", "file", "sidecar"}
 
 _DRIFT_KIND_SERVER = 2
@@ -51,6 +64,53 @@ _exporter: RingExporter | None = None
 _originals: dict[str, Any] = {}
 _class_patched = False
 _creation_failed = False
+_announced = False
+
+
+def _sdk_version() -> str | None:
+    try:
+        from drift.version import SDK_VERSION
+
+        return str(SDK_VERSION)
+    except Exception:
+        return None
+
+
+def _version_supported() -> bool:
+    """True for an SDK version the hook knows; otherwise one warning says why it stays off."""
+    version = _sdk_version()
+    if version in SUPPORTED_SDK_VERSIONS:
+        return True
+    _sdk_log.warning(
+        "drift_core: the ring exporter hook supports tusk-drift-python-sdk %s, not %s; it is not "
+        "installed and the SDK's stock export path stays in use",
+        ", ".join(sorted(SUPPORTED_SDK_VERSIONS)),
+        version if version is not None else "an SDK whose version cannot be read",
+    )
+    return False
+
+
+def _announce(options: dict[str, Any]) -> None:
+    """The startup line: the hook is active, with which sink and ring (never the key)."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    sink = options.get("sink") or "default"
+    where = ""
+    if sink == "file" and options.get("directory"):
+        where = f" ({options['directory']})"
+    elif sink == "api" and options.get("url"):
+        where = f" ({options['url']})"
+    ring_dir = options.get("ring_dir") or os.environ.get("TUSK_RING_DIR")
+    ring = f"ring in {ring_dir}" if ring_dir else "in-process ring"
+    _sdk_log.info(
+        "ring exporter active for tusk-drift-python-sdk %s: sink %s%s, %s, spans taken at TdSpanProcessor.on_end",
+        _sdk_version(),
+        sink,
+        where,
+        ring,
+    )
 
 
 def installed_exporter() -> RingExporter | None:
@@ -58,20 +118,26 @@ def installed_exporter() -> RingExporter | None:
     return _exporter
 
 
-def install(sdk: Any = None, *, sink: Any = None, **options: Any) -> RingExporter:
+def install(sdk: Any = None, *, sink: Any = None, **options: Any) -> RingExporter | None:
     """Hook the SDK's span processor so RECORD-mode spans go through a ring exporter.
 
     ``sdk`` defaults to ``TuskDrift.get_instance()``, which must be initialized. ``sink`` and
     ``options`` are passed to :class:`drift_core.RingExporter`; the API sink's url, key,
     service id, environment, SDK version and instance id default to the SDK's own. Returns the
-    exporter (call ``force_flush``/``health_snapshot`` on it). Idempotent.
+    exporter (call ``force_flush``/``health_snapshot`` on it), or ``None`` when the installed
+    SDK's version is not one the hook supports (a warning says so; nothing is patched).
+    Idempotent.
     """
     global _exporter
+    if _exporter is None and not _version_supported():
+        return None
     processor = _processor_of(sdk)
     with _state_lock:
         if _exporter is None:
-            _exporter = RingExporter(**_exporter_options(sdk, sink, options))
+            exporter_options = _exporter_options(sdk, sink, options)
+            _exporter = RingExporter(**exporter_options)
             atexit.register(_shutdown_at_exit)
+            _announce(exporter_options)
         exporter = _exporter
         _patch_class(type(processor))
     return exporter
@@ -92,14 +158,25 @@ def uninstall(timeout: float = 5.0) -> None:
 
 
 def install_from_env() -> bool:
-    """Install the class hook if ``TUSK_RING_EXPORTER`` asks for it; never raises."""
+    """Install the class hook if ``TUSK_RING_EXPORTER`` asks for it; never raises. An invalid
+    value or an SDK version the hook does not know logs one warning and leaves the stock path."""
     raw = os.environ.get(ENV_VAR, "").strip().lower()
-    if not raw or raw not in _TRUTHY | _SINKS:
+    if raw in _FALSY:
+        return False
+    if raw not in _TRUTHY | _SINKS:
+        _sdk_log.warning(
+            "%s=%r is not one of 1, true, yes, on, api, file, sidecar (or 0, false, no, off); "
+            "the SDK's stock export path stays in use",
+            ENV_VAR,
+            os.environ.get(ENV_VAR, ""),
+        )
         return False
     try:
         from drift.core.tracing.td_span_processor import TdSpanProcessor
     except Exception as exc:  # the SDK is optional: drift_core works without it
         logger.debug("%s set but the Tusk Drift SDK is not importable: %s", ENV_VAR, exc)
+        return False
+    if not _version_supported():
         return False
     with _state_lock:
         _originals["env_sink"] = None if raw in _TRUTHY else raw
@@ -180,12 +257,18 @@ def _exporter_for(processor: Any) -> RingExporter | None:
     with _state_lock:
         if _exporter is None and not _creation_failed:
             try:
-                _exporter = RingExporter(**_exporter_options(None, _originals.get("env_sink"), {}))
+                exporter_options = _exporter_options(None, _originals.get("env_sink"), {})
+                _exporter = RingExporter(**exporter_options)
             except Exception as exc:
                 _creation_failed = True
-                logger.error("%s: could not start the ring exporter, using the stock path: %s", ENV_VAR, exc)
+                _sdk_log.warning(
+                    "%s: could not start the ring exporter (%s); the SDK's stock export path stays in use",
+                    ENV_VAR,
+                    exc,
+                )
                 return None
             atexit.register(_shutdown_at_exit)
+            _announce(exporter_options)
         return _exporter
 
 

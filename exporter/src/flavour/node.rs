@@ -1,0 +1,618 @@
+//! The Node SDK flavour (`@use-tusk/drift-node-sdk` 0.1.27): what its stock export path does
+//! with an ended span, reproduced from the record's attribute texts.
+//!
+//! * `SpanTransformer.transformSpanToCleanJSON`: the input is always `JSON.parse`d (an invalid
+//!   text loses the span); the output only when its attribute is non-empty (else `{}`, hashed
+//!   without merges); merges are `JSON.parse`d when non-empty; metadata when non-empty;
+//!   transform metadata when non-empty and valid.
+//! * `JsonSchemaHelper.generateSchemaAndHash`: values are hashed after `JSON.parse` (so `0.0`
+//!   is `0`), members named in the merges are decoded (`decodeDataWithMerges`), the schema of
+//!   the decoded value has camelCase merge keys spread into the top-level members
+//!   (`{...generated, ...merge}`), and both hashes are SHA-256 of `JSON.stringify` after
+//!   `sortObjectKeysRecursively`.
+//! * `FilesystemSpanAdapter`: one `JSON.stringify(cleanSpan)` per line, OpenTelemetry's kind
+//!   numbering, optional keys left out when undefined.
+//! * `ApiSpanAdapter.transformSpanToProtobuf`: proto kind numbering, `Struct`s from the parsed
+//!   (not decoded) values, no transform metadata.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use drift_core_rs::{
+    JsonSchema, Object, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
+    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, build_span_proto_bytes,
+    hash::sha256_hex,
+};
+
+use super::js::{self, JsObject, JsValue};
+use crate::process::ProcessError;
+use crate::record::DecodedRecord;
+
+/// `EncodingType.BASE64` and `DecodedType.JSON`.
+const ENCODING_BASE64: f64 = 1.0;
+const DECODED_TYPE_JSON: f64 = 1.0;
+
+/// `JsonSchemaType` values.
+mod schema_type {
+    pub const NUMBER: f64 = 1.0;
+    pub const STRING: f64 = 2.0;
+    pub const BOOLEAN: f64 = 3.0;
+    pub const NULL: f64 = 4.0;
+    pub const OBJECT: f64 = 6.0;
+    pub const ORDERED_LIST: f64 = 7.0;
+}
+
+fn json_error(field: &'static str, error: js::JsParseError) -> ProcessError {
+    ProcessError::Node {
+        field,
+        message: error.to_string(),
+    }
+}
+
+/// One side of a span as the SDK computes it.
+pub(crate) struct Side<'a> {
+    /// The parsed attribute (what the span carries as `inputValue`/`outputValue`).
+    pub value: JsValue<'a>,
+    /// The schema of the decoded value, merges applied.
+    pub schema: JsValue<'a>,
+    pub value_hash: String,
+    pub schema_hash: String,
+}
+
+fn hash(value: &JsValue<'_>) -> String {
+    let mut text = String::with_capacity(256);
+    js::stringify_sorted(value, &mut text);
+    sha256_hex(text.as_bytes())
+}
+
+/// `Buffer.from(text, 'base64').toString('utf8')`: both alphabets (`+/` and `-_`), other
+/// characters skipped, decoding stops at `=`, a trailing partial byte is dropped; invalid UTF-8
+/// becomes U+FFFD.
+fn node_base64_to_utf8(text: &str) -> String {
+    let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut bits, mut count) = (0u32, 0u32);
+    for byte in text.bytes() {
+        let sextet = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        bits = (bits << 6) | u32::from(sextet);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `decodeDataWithMerges`: members with a truthy `encoding` in their merge are base64-decoded
+/// (encoding 1) and `JSON.parse`d (decoded type 1, or none given: kept as text if it fails).
+/// Borrows `data` when the SDK's copy would equal it (no merges, or an object none of whose
+/// members is decoded).
+fn decode_with_merges<'v, 'a>(
+    data: &'v JsValue<'a>,
+    merges: Option<&JsValue<'a>>,
+) -> Result<Cow<'v, JsValue<'a>>, ProcessError> {
+    // `if (!schemaMerges) return data`.
+    let Some(merges) = merges.filter(|merges| merges.truthy()) else {
+        return Ok(Cow::Borrowed(data));
+    };
+    let mut decoded: Option<JsObject<'a>> = None;
+    for (key, merge) in merges.spread().members() {
+        // `schema.encoding` on a null merge throws in the SDK: the span is lost.
+        if matches!(merge, JsValue::Null) {
+            return Err(ProcessError::Node {
+                field: "schema_merges",
+                message: format!("merge for {key:?} is null"),
+            });
+        }
+        let rule = merge.as_object();
+        let field = |name: &str| rule.and_then(|rule| rule.get(name));
+        if !field("encoding").is_some_and(JsValue::truthy) {
+            continue;
+        }
+        let member = match data {
+            JsValue::Object(object) => object.get(key).cloned(),
+            other => other.spread().get(key).cloned(),
+        };
+        let Some(JsValue::String(text)) = member else {
+            continue;
+        };
+        let mut value = text.clone().into_owned();
+        if field("encoding").and_then(JsValue::as_number) == Some(ENCODING_BASE64) {
+            value = node_base64_to_utf8(&value);
+        }
+        let decoded_type = field("decodedType");
+        let result = if decoded_type.and_then(JsValue::as_number) == Some(DECODED_TYPE_JSON) {
+            // A failed parse keeps the member as it was (not the base64-decoded text).
+            match js::parse(&value) {
+                Ok(parsed) => parsed.into_owned(),
+                Err(_) => JsValue::String(text),
+            }
+        } else if !decoded_type.is_some_and(JsValue::truthy) {
+            match js::parse(&value) {
+                Ok(parsed) => parsed.into_owned(),
+                Err(_) => JsValue::String(Cow::Owned(value)),
+            }
+        } else {
+            JsValue::String(Cow::Owned(value))
+        };
+        decoded
+            .get_or_insert_with(|| data.spread())
+            .set(key.clone(), result);
+    }
+    Ok(match decoded {
+        Some(object) => Cow::Owned(JsValue::Object(object)),
+        // `{...data}` of an object is an equal object; of anything else, its spread.
+        None if matches!(data, JsValue::Object(_)) => Cow::Borrowed(data),
+        None => Cow::Owned(JsValue::Object(data.spread())),
+    })
+}
+
+fn schema_node(schema_type: f64) -> JsObject<'static> {
+    JsObject::from_plain_keys(vec![
+        (Cow::Borrowed("type"), JsValue::Number(schema_type)),
+        (Cow::Borrowed("properties"), JsValue::empty_object()),
+    ])
+}
+
+/// `generateSchema(data, schemaMerges)`; merges apply to the top level only.
+fn generate_schema<'a>(data: &JsValue<'a>, merges: Option<&JsValue<'a>>) -> JsValue<'a> {
+    let node = match data {
+        JsValue::Null => schema_node(schema_type::NULL),
+        JsValue::Bool(_) => schema_node(schema_type::BOOLEAN),
+        JsValue::Number(_) => schema_node(schema_type::NUMBER),
+        JsValue::String(_) => schema_node(schema_type::STRING),
+        JsValue::Array(items) => {
+            let mut members = vec![(
+                Cow::Borrowed("type"),
+                JsValue::Number(schema_type::ORDERED_LIST),
+            )];
+            if let Some(first) = items.first() {
+                members.push((Cow::Borrowed("items"), generate_schema(first, None)));
+            }
+            members.push((Cow::Borrowed("properties"), JsValue::empty_object()));
+            JsObject::from_plain_keys(members)
+        }
+        JsValue::Object(object) => {
+            let merges = merges.and_then(JsValue::as_object);
+            let properties = JsObject::map_values(object, |key, member| {
+                let generated = generate_schema(member, None);
+                let merge = merges
+                    .and_then(|merges| merges.get(key))
+                    .filter(|merge| merge.truthy());
+                match (merge, generated) {
+                    // `{...generated, ...merge}` (a generated schema is always an object).
+                    (Some(merge), JsValue::Object(mut merged)) => {
+                        for (name, value) in merge.spread().members() {
+                            merged.set(name.clone(), value.clone());
+                        }
+                        JsValue::Object(merged)
+                    }
+                    (_, generated) => generated,
+                }
+            });
+            JsObject::from_plain_keys(vec![
+                (Cow::Borrowed("type"), JsValue::Number(schema_type::OBJECT)),
+                (Cow::Borrowed("properties"), JsValue::Object(properties)),
+            ])
+        }
+    };
+    JsValue::Object(node)
+}
+
+/// `generateSchemaAndHash(data, schemaMerges)` on a parsed value.
+fn schema_and_hash<'a>(
+    value: JsValue<'a>,
+    merges: Option<&JsValue<'a>>,
+) -> Result<Side<'a>, ProcessError> {
+    let decoded = decode_with_merges(&value, merges)?;
+    let schema = generate_schema(&decoded, merges);
+    let value_hash = hash(&decoded);
+    drop(decoded);
+    Ok(Side {
+        value_hash,
+        schema_hash: hash(&schema),
+        schema,
+        value,
+    })
+}
+
+/// `text ? JSON.parse(text) : undefined`.
+fn parse_if_present<'a>(
+    text: Option<&'a str>,
+    field: &'static str,
+) -> Result<Option<JsValue<'a>>, ProcessError> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(text) => js::parse(text).map(Some).map_err(|e| json_error(field, e)),
+    }
+}
+
+/// Value and schema hash of one side, from its attribute texts (see `crate::process::side_hashes`).
+pub(crate) fn side_hashes(
+    output: bool,
+    value_json: Option<&str>,
+    merges_json: Option<&str>,
+) -> Result<(String, String), ProcessError> {
+    let field = if output {
+        "output_value_json"
+    } else {
+        "input_value_json"
+    };
+    let side = match value_json {
+        Some(text) if !(output && text.is_empty()) => {
+            let value = js::parse(text).map_err(|e| json_error(field, e))?;
+            let merges = parse_if_present(merges_json, "schema_merges")?;
+            schema_and_hash(value, merges.as_ref())?
+        }
+        None if !output => {
+            return Err(ProcessError::Node {
+                field,
+                message: "absent (the SDK's JSON.parse(undefined) throws)".to_string(),
+            });
+        }
+        _ => schema_and_hash(JsValue::empty_object(), None)?,
+    };
+    Ok((side.value_hash, side.schema_hash))
+}
+
+/// Both sides, the metadata and the transform metadata of a record, as the SDK computes them.
+pub(crate) struct NodeSpan<'a> {
+    pub input: Side<'a>,
+    pub output: Side<'a>,
+    pub metadata: Option<JsValue<'a>>,
+    pub transform_metadata: Option<JsValue<'a>>,
+}
+
+pub(crate) fn process<'a>(record: &DecodedRecord<'a>) -> Result<NodeSpan<'a>, ProcessError> {
+    let input_value =
+        js::parse(record.input_value_json).map_err(|e| json_error("input_value_json", e))?;
+    let input_merges =
+        parse_if_present(record.input_schema_merges_json, "input_schema_merges_json")?;
+    let input = schema_and_hash(input_value, input_merges.as_ref())?;
+    let output = match record.output_value_json {
+        Some(text) if !text.is_empty() => {
+            let value = js::parse(text).map_err(|e| json_error("output_value_json", e))?;
+            let merges = parse_if_present(
+                record.output_schema_merges_json,
+                "output_schema_merges_json",
+            )?;
+            schema_and_hash(value, merges.as_ref())?
+        }
+        _ => schema_and_hash(JsValue::empty_object(), None)?,
+    };
+    let metadata = parse_if_present(record.metadata_json, "metadata_json")?;
+    // Invalid transform metadata is only a warning in the SDK.
+    let transform_metadata = record
+        .transform_metadata_json
+        .filter(|text| !text.is_empty())
+        .and_then(|text| js::parse(text).ok());
+    Ok(NodeSpan {
+        input,
+        output,
+        metadata,
+        transform_metadata,
+    })
+}
+
+/// OpenTelemetry's `SpanKind` (what the file adapter writes) from the record's proto kind.
+fn otel_kind(proto_kind: i32) -> i32 {
+    if (1..=5).contains(&proto_kind) {
+        proto_kind - 1
+    } else {
+        proto_kind
+    }
+}
+
+fn push_key(out: &mut String, key: &str) {
+    if !out.ends_with('{') {
+        out.push(',');
+    }
+    js::write_string(key, out);
+    out.push(':');
+}
+
+/// The span line `FilesystemSpanAdapter` writes: `JSON.stringify(cleanSpan)`.
+pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> String {
+    let mut out = String::with_capacity(1024);
+    out.push('{');
+    for (key, value) in [
+        ("traceId", record.trace_id),
+        ("spanId", record.span_id),
+        ("parentSpanId", record.parent_span_id),
+        ("name", record.name),
+        ("packageName", record.package_name),
+        ("instrumentationName", record.instrumentation_name),
+        ("submoduleName", record.submodule_name),
+    ] {
+        push_key(&mut out, key);
+        js::write_string(value, &mut out);
+    }
+    // `attributes[PACKAGE_TYPE] || undefined`.
+    if record.package_type != 0 {
+        push_key(&mut out, "packageType");
+        let _ = write!(out, "{}", record.package_type);
+    }
+    if let Some(environment) = record.environment {
+        push_key(&mut out, "environment");
+        js::write_string(environment, &mut out);
+    }
+    for (key, value) in [
+        ("inputValue", &span.input.value),
+        ("outputValue", &span.output.value),
+        ("inputSchema", &span.input.schema),
+        ("outputSchema", &span.output.schema),
+    ] {
+        push_key(&mut out, key);
+        js::stringify(value, &mut out);
+    }
+    for (key, hash) in [
+        ("inputSchemaHash", &span.input.schema_hash),
+        ("outputSchemaHash", &span.output.schema_hash),
+        ("inputValueHash", &span.input.value_hash),
+        ("outputValueHash", &span.output.value_hash),
+    ] {
+        push_key(&mut out, key);
+        js::write_string(hash, &mut out);
+    }
+    push_key(&mut out, "kind");
+    let _ = write!(out, "{}", otel_kind(record.kind));
+    push_key(&mut out, "status");
+    let _ = write!(out, "{{\"code\":{},\"message\":", record.status_code);
+    js::write_string(record.status_message, &mut out);
+    out.push('}');
+    push_key(&mut out, "isPreAppStart");
+    out.push_str(if record.is_pre_app_start {
+        "true"
+    } else {
+        "false"
+    });
+    for (key, time) in [
+        ("timestamp", record.timestamp),
+        ("duration", record.duration),
+    ] {
+        push_key(&mut out, key);
+        let _ = write!(
+            out,
+            "{{\"seconds\":{},\"nanos\":{}}}",
+            time.seconds, time.nanos
+        );
+    }
+    push_key(&mut out, "isRootSpan");
+    out.push_str(if record.is_root_span { "true" } else { "false" });
+    for (key, value) in [
+        ("metadata", &span.metadata),
+        ("transformMetadata", &span.transform_metadata),
+    ] {
+        if let Some(value) = value {
+            push_key(&mut out, key);
+            js::stringify(value, &mut out);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// The core's value for a `Struct` (numbers are doubles in a `Struct` anyway).
+fn to_core_value<'b>(value: &'b JsValue<'_>) -> Value<'b> {
+    match value {
+        JsValue::Null => Value::Null,
+        JsValue::Bool(flag) => Value::Bool(*flag),
+        JsValue::Number(number) => Value::Float(*number),
+        JsValue::String(text) => Value::String(Cow::Borrowed(&**text)),
+        JsValue::Array(items) => Value::Array(items.iter().map(to_core_value).collect()),
+        JsValue::Object(object) => Value::Object(core_object(object)),
+    }
+}
+
+fn core_object<'b>(object: &'b JsObject<'_>) -> Object<'b> {
+    Object::from_members(
+        object
+            .members()
+            .iter()
+            .map(|(key, value)| (Cow::Borrowed(&**key), to_core_value(value)))
+            .collect(),
+    )
+}
+
+/// `toStruct(value)`: `Object.entries` of the value (array elements by index).
+fn struct_value<'b>(value: &'b JsValue<'_>) -> Value<'b> {
+    match value {
+        JsValue::Object(object) => Value::Object(core_object(object)),
+        JsValue::Array(_) | JsValue::String(_) => {
+            // Entries by index, as `Object.entries` gives them.
+            let spread = value.spread();
+            Value::Object(Object::from_members(
+                spread
+                    .members()
+                    .iter()
+                    .map(|(key, member)| (Cow::Owned(key.to_string()), to_core_value_owned(member)))
+                    .collect(),
+            ))
+        }
+        _ => Value::Object(Object::from_members(Vec::new())),
+    }
+}
+
+fn to_core_value_owned(value: &JsValue<'_>) -> Value<'static> {
+    match value {
+        JsValue::Null => Value::Null,
+        JsValue::Bool(flag) => Value::Bool(*flag),
+        JsValue::Number(number) => Value::Float(*number),
+        JsValue::String(text) => Value::String(Cow::Owned(text.to_string())),
+        JsValue::Array(items) => Value::Array(items.iter().map(to_core_value_owned).collect()),
+        JsValue::Object(object) => Value::Object(Object::from_members(
+            object
+                .members()
+                .iter()
+                .map(|(key, value)| (Cow::Owned(key.to_string()), to_core_value_owned(value)))
+                .collect(),
+        )),
+    }
+}
+
+/// The JS schema object as the `JsonSchema` message protobuf-ts writes from it: known fields
+/// only, enums and doubles when they are numbers.
+fn to_core_schema<'b>(schema: &'b JsValue<'_>) -> JsonSchema<'b> {
+    let Some(object) = schema.as_object() else {
+        return JsonSchema::default();
+    };
+    let int = |name: &str| {
+        object
+            .get(name)
+            .and_then(JsValue::as_number)
+            .map(|n| n as i32)
+    };
+    let mut properties: Vec<(Cow<'b, str>, JsonSchema<'b>)> = object
+        .get("properties")
+        .and_then(JsValue::as_object)
+        .map(|props| {
+            props
+                .members()
+                .iter()
+                .map(|(key, value)| (Cow::Borrowed(&**key), to_core_schema(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    properties.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    JsonSchema {
+        schema_type: int("type").unwrap_or(0),
+        properties,
+        items: object
+            .get("items")
+            .filter(|items| items.as_object().is_some())
+            .map(|items| Box::new(to_core_schema(items))),
+        encoding: int("encoding"),
+        decoded_type: int("decodedType"),
+        match_importance: object.get("matchImportance").and_then(JsValue::as_number),
+    }
+}
+
+/// `tusk.drift.core.v1.Span` bytes as `ApiSpanAdapter.transformSpanToProtobuf` builds them.
+pub(crate) fn span_bytes(
+    record: &DecodedRecord<'_>,
+    span: &NodeSpan<'_>,
+) -> Result<Vec<u8>, ProcessError> {
+    let input_value = struct_value(&span.input.value);
+    let output_value = struct_value(&span.output.value);
+    let metadata = span
+        .metadata
+        .as_ref()
+        .filter(|m| m.truthy())
+        .map(struct_value);
+    let input_schema = to_core_schema(&span.input.schema);
+    let output_schema = to_core_schema(&span.output.schema);
+    let input = SpanInput {
+        identity: SpanIdentity {
+            trace_id: record.trace_id,
+            span_id: record.span_id,
+            parent_span_id: record.parent_span_id,
+            name: record.name,
+        },
+        classification: SpanClassification {
+            package_name: record.package_name,
+            instrumentation_name: record.instrumentation_name,
+            submodule_name: record.submodule_name,
+            package_type: record.package_type,
+            kind: record.kind,
+            environment: record.environment,
+        },
+        payloads: SpanPayloads {
+            input: SpanPayload::Value(&input_value),
+            output: SpanPayload::Value(&output_value),
+            input_schema: Some(&input_schema),
+            output_schema: Some(&output_schema),
+            metadata: metadata
+                .as_ref()
+                .map_or(SpanPayload::None, SpanPayload::Value),
+        },
+        hashes: SpanHashes {
+            input_value_hash: &span.input.value_hash,
+            output_value_hash: &span.output.value_hash,
+            input_schema_hash: &span.input.schema_hash,
+            output_schema_hash: &span.output.schema_hash,
+        },
+        status: SpanStatusInput {
+            code: record.status_code,
+            message: record.status_message,
+        },
+        timing: SpanTiming {
+            timestamp_seconds: record.timestamp.seconds,
+            timestamp_nanos: record.timestamp.nanos,
+            duration_seconds: record.duration.seconds,
+            duration_nanos: record.duration.nanos,
+        },
+        flags: SpanFlags {
+            is_pre_app_start: record.is_pre_app_start,
+            is_root_span: record.is_root_span,
+        },
+    };
+    let mut bytes = build_span_proto_bytes(&input).map_err(ProcessError::Span)?;
+    if metadata.is_none() {
+        drop_empty_metadata(&mut bytes, record.environment);
+    }
+    Ok(bytes)
+}
+
+/// The core's builder always writes `metadata` (field 23, an empty `Struct` when there is
+/// none), as the published builder does; the SDK leaves the field out (`toStruct(undefined)`).
+/// The field is written last but for `environment` (field 24), so its three bytes
+/// (`0xBA 0x01 0x00`) sit right before that trailer; they are cut only when they are exactly
+/// there.
+fn drop_empty_metadata(bytes: &mut Vec<u8>, environment: Option<&str>) {
+    let trailer = environment.map_or(0, |env| {
+        let len = env.len() as u64;
+        let mut varint_len = 1;
+        while len >> (7 * varint_len) != 0 {
+            varint_len += 1;
+        }
+        2 + varint_len + env.len()
+    });
+    let Some(end) = bytes.len().checked_sub(trailer) else {
+        return;
+    };
+    if end >= 3 && bytes[end - 3..end] == [0xBA, 0x01, 0x00] {
+        bytes.drain(end - 3..end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes and schema text of one side (the merges parsed from `merges`).
+    fn side(value: &str, merges: Option<&str>) -> (String, String, String) {
+        let merges = merges.map(|m| js::parse(m).unwrap());
+        let side = schema_and_hash(js::parse(value).unwrap(), merges.as_ref()).unwrap();
+        (js::to_json(&side.schema), side.value_hash, side.schema_hash)
+    }
+
+    /// Expected values computed by the SDK's `JsonSchemaHelper.generateSchemaAndHash` (Node 0.1.27).
+    #[test]
+    fn schema_and_hashes_follow_the_sdk() {
+        // {"body": base64 of '{"a":0.0,"10":1}', "headers": {...}}
+        let body = "eyJhIjowLjAsIjEwIjoxfQ=="; // base64 of {"a":0.0,"10":1}
+        let value = format!(r#"{{"headers":{{"x":"1"}},"body":"{body}"}}"#);
+        let side = side(
+            &value,
+            Some(r#"{"body":{"encoding":1,"decodedType":1},"headers":{"matchImportance":0}}"#),
+        );
+        let (schema, value_hash, _) = side;
+        assert_eq!(
+            schema,
+            r#"{"type":6,"properties":{"headers":{"type":6,"properties":{"x":{"type":2,"properties":{}}},"matchImportance":0},"body":{"type":6,"properties":{"10":{"type":1,"properties":{}},"a":{"type":1,"properties":{}}},"encoding":1,"decodedType":1}}}"#
+        );
+        assert_eq!(
+            value_hash,
+            sha256_hex(br#"{"body":{"10":1,"a":0},"headers":{"x":"1"}}"#)
+        );
+    }
+}
