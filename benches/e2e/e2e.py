@@ -322,7 +322,11 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
             command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=open(project / "service.log", "wb")
         )
         try:
-            wait_listening(port, service_proc, DEADLINE_S)
+            try:
+                wait_listening(port, service_proc, DEADLINE_S)
+            except RuntimeError as error:
+                log = (project / "service.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{service}/{mode}: {error}; its stderr:\n{log}") from None
             backend.take()
             warm = range(0, args.warmup)
             run_load(port, kind, warm, args.connections)
@@ -407,8 +411,8 @@ def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
                     ours_only = collections.Counter(r["hash_keys"]) - collections.Counter(reference["hash_keys"])
                     theirs_only = collections.Counter(reference["hash_keys"]) - collections.Counter(r["hash_keys"])
                     problems.append(
-                        f"{service}/{kind}/{mode}: {sum(ours_only.values())} recorded spans differ from stock-ours, e.g. "
-                        f"{next(iter(ours_only), None)} where stock-ours has {next(iter(theirs_only), None)}"
+                        f"{service}/{kind}/{mode}: {sum(ours_only.values())} recorded spans differ from {REFERENCE[service]}, "
+                        f"e.g. {next(iter(ours_only), None)} where {REFERENCE[service]} has {next(iter(theirs_only), None)}"
                     )
             if mode != "off" and (r["spans_unique"] != r["spans_expected"] or r["spans_duplicated"]):
                 problems.append(f"{service}/{kind}/{mode}: {r['spans_unique']} spans of {r['spans_expected']}, {r['spans_duplicated']} duplicates")
