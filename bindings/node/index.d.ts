@@ -150,6 +150,8 @@ export interface RingExporterHealth {
   queueCapacityBytes: number
   fillRatio: number
   pushed: number
+  /** Spans read from rings dead earlier processes of this service left. */
+  recovered: number
   exported: number
   droppedTotal: number
   dropped: DroppedSpans
@@ -170,8 +172,14 @@ export interface RingExporterHealth {
  * `TUSK_*` environment variables (see `docs/design.md`), then the defaults.
  */
 export interface RingExporterOptions {
-  /** Directory of named ring files (sidecar mode); in-process rings are anonymous. */
+  /**
+   * Directory of named ring files. In-process, the ring is a named file there too, and
+   * what dead earlier processes of the same service left there is delivered first.
+   * Default: the sidecar's default directory (`/dev/shm/drift-ring-<uid>`).
+   */
   ringDir?: string
+  /** In-process only: an anonymous ring instead (nothing survives the process). */
+  ringAnonymous?: boolean
   /** Ring data bytes (rounded up to a power of two). Default 8 MiB. */
   ringCapacityBytes?: number
   /** Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB. */

@@ -58,6 +58,7 @@ pub mod health;
 mod pipeline;
 pub mod process;
 pub mod record;
+mod recovery;
 pub mod sidecar;
 pub mod sink;
 mod span_json;

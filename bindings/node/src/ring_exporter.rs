@@ -37,8 +37,12 @@ const DEFAULT_EXIT_FLUSH_TIMEOUT_MS: u32 = 2_000;
 /// `TUSK_*` environment variables (see `docs/design.md`), then the defaults.
 #[napi(object, object_to_js = false)]
 pub struct RingExporterOptions<'a> {
-    /// Directory of named ring files (sidecar mode); in-process rings are anonymous.
+    /// Directory of named ring files. In-process, the ring is a named file there too, and
+    /// what dead earlier processes of the same service left there is delivered first.
+    /// Default: the sidecar's default directory (`/dev/shm/drift-ring-<uid>`).
     pub ring_dir: Option<String>,
+    /// In-process only: an anonymous ring instead (nothing survives the process).
+    pub ring_anonymous: Option<bool>,
     /// Ring data bytes (rounded up to a power of two). Default 8 MiB.
     pub ring_capacity_bytes: Option<f64>,
     /// Largest encoded span accepted; larger ones are dropped as `tooLarge`. Default 1 MiB.
@@ -90,6 +94,8 @@ pub struct RingExporterHealth {
     pub queue_capacity_bytes: f64,
     pub fill_ratio: f64,
     pub pushed: f64,
+    /// Spans read from rings dead earlier processes of this service left.
+    pub recovered: f64,
     pub exported: f64,
     pub dropped_total: f64,
     pub dropped: DroppedSpans,
@@ -114,6 +120,7 @@ impl From<HealthSnapshot> for RingExporterHealth {
             queue_capacity_bytes: n(h.queue_capacity_bytes),
             fill_ratio: h.fill_ratio,
             pushed: n(h.pushed),
+            recovered: n(h.recovered),
             exported: n(h.exported),
             dropped_total: n(h.dropped_total),
             dropped: DroppedSpans {
@@ -365,6 +372,9 @@ impl RingExporter {
         config
             .apply_file(&file_config(&options)?)
             .map_err(from_exporter)?;
+        if let Some(anonymous) = options.ring_anonymous {
+            config.ring.anonymous = anonymous;
+        }
         let mut deliveries = None;
         if wants_callback_sink(&options)? {
             let counter = Arc::new(CallbackDeliveries::default());
@@ -592,6 +602,7 @@ fn stopped_health() -> RingExporterHealth {
         queue_capacity_bytes: 0.0,
         fill_ratio: 0.0,
         pushed: 0.0,
+        recovered: 0.0,
         exported: 0.0,
         dropped_total: 0.0,
         dropped: DroppedSpans {
@@ -617,6 +628,7 @@ fn stopped_health() -> RingExporterHealth {
 fn empty_options<'a>() -> RingExporterOptions<'a> {
     RingExporterOptions {
         ring_dir: None,
+        ring_anonymous: None,
         ring_capacity_bytes: None,
         max_span_bytes: None,
         max_export_batch_size: None,

@@ -59,7 +59,7 @@ impl RingExporter {
     #[pyo3(signature = (
         *, sink = None, url = None, api_key = None, service_id = None, environment = None,
         sdk_version = None, sdk_instance_id = None, directory = None, ring_dir = None,
-        capacity_bytes = None, max_span_bytes = None, max_export_batch_size = None,
+        ring_anonymous = None, capacity_bytes = None, max_span_bytes = None, max_export_batch_size = None,
         max_export_batch_bytes = None, schedule_delay_millis = None, export_timeout_millis = None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -74,6 +74,7 @@ impl RingExporter {
         sdk_instance_id: Option<String>,
         directory: Option<PathBuf>,
         ring_dir: Option<PathBuf>,
+        ring_anonymous: Option<bool>,
         capacity_bytes: Option<usize>,
         max_span_bytes: Option<usize>,
         max_export_batch_size: Option<usize>,
@@ -115,6 +116,7 @@ impl RingExporter {
         if ring_dir.is_some() {
             config.ring.dir = ring_dir;
         }
+        set(&mut config.ring.anonymous, ring_anonymous);
         set(&mut config.ring.capacity_bytes, capacity_bytes);
         // Without an explicit limit the exporter fits the span limit to the ring's capacity.
         if let Some(bytes) = max_span_bytes {
@@ -525,6 +527,7 @@ fn health_dict<'py>(py: Python<'py>, health: &HealthSnapshot) -> PyResult<Bound<
     dict.set_item("queue_capacity_bytes", health.queue_capacity_bytes)?;
     dict.set_item("fill_ratio", health.fill_ratio)?;
     dict.set_item("pushed", health.pushed)?;
+    dict.set_item("recovered", health.recovered)?;
     dict.set_item("exported", health.exported)?;
     dict.set_item("dropped_total", health.dropped_total)?;
     let dropped = PyDict::new(py);

@@ -2,7 +2,7 @@
 //! (`drift-exporter run`), plus the `stats` table and the `demo`.
 
 pub mod demo;
-mod ring_set;
+pub(crate) mod ring_set;
 pub mod stats;
 
 pub use ring_set::{RingReport, RingSetCounters, RingSetReport};

@@ -106,6 +106,7 @@ class _HealthSnapshot(TypedDict):
     queue_capacity_bytes: int
     fill_ratio: float
     pushed: int
+    recovered: int
     exported: int
     dropped_total: int
     dropped: _DroppedByReason
