@@ -15,3 +15,14 @@ export DRIFT_RECOVERY_KILLS="${DRIFT_RECOVERY_KILLS:-1000}"
 cargo test -p drift-exporter --release --test in_process_recovery -- --nocapture --test-threads 1 \
     producers_sigkilled_at_random_points_lose_nothing 2>&1 |
     grep -E "random kills:|test result|panicked"
+# A real full disk under the file sink: a 3 MiB tmpfs (needs mount rights; skipped, and said so,
+# without them).
+full_disk="$(mktemp -d)"
+if mount -t tmpfs -o size=3m drift-full-disk "$full_disk" 2>/dev/null; then
+    DRIFT_FULL_DISK_DIR="$full_disk" cargo test -p drift-exporter --release --test full_disk -- \
+        --nocapture 2>&1 | grep -E "full disk|test result|panicked" || true
+    umount "$full_disk"
+else
+    echo "full disk on tmpfs: not run (no mount rights)"
+fi
+rmdir "$full_disk"
