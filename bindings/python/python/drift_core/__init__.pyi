@@ -130,6 +130,11 @@ class RingExporter:
     `directory`), "sidecar" (leave draining to the sidecar), or a callable receiving each
     request's bytes on the exporter's thread; None keeps the `TUSK_EXPORT_SINK` choice (default
     "file"). Unset options come from `TUSK_*` environment variables, then defaults. Fork-safe: a child process gets its own ring on first push.
+
+    In-process, the ring is a named file in `ring_dir` (default: the sidecar's directory,
+    `/dev/shm/drift-ring-<uid>`): spans a killed or SIGTERMed process had not delivered are
+    delivered by the next start of the same `service_id` (or by a sidecar). `ring_anonymous=True`
+    keeps the old anonymous ring (nothing survives the process).
     """
 
     def __new__(
@@ -144,6 +149,7 @@ class RingExporter:
         sdk_instance_id: str | None = None,
         directory: str | PathLike[str] | None = None,
         ring_dir: str | PathLike[str] | None = None,
+        ring_anonymous: bool | None = None,
         capacity_bytes: int | None = None,
         max_span_bytes: int | None = None,
         max_export_batch_size: int | None = None,
