@@ -13,7 +13,7 @@ use crate::fork;
 use crate::health::{Counters, DropReason, HealthSnapshot};
 use crate::pipeline::Worker;
 use crate::record::SpanRecord;
-use crate::recovery::{self, InProcessSource};
+use crate::recovery::{self, InProcessSource, RescanSpec};
 use crate::sink::{CallbackSink, FileSink, HttpSink, Sink};
 use crate::{ExporterError, SPAN_RECORD_TYPE};
 
@@ -359,16 +359,27 @@ impl ProcessState {
                     })?;
                 // Our own ring exists (and holds its liveness lock) before we look for dead
                 // predecessors', so a concurrent start of the same service sees it alive.
-                let dead = match (named_in_process, config.ring.resolved_dir()) {
+                // While running, it looks again now and then (processes of the service that
+                // die meanwhile, rings left over by the per-start cap).
+                let (dead, rescan) = match (named_in_process, config.ring.resolved_dir()) {
                     (true, Ok(dir)) => {
-                        recovery::take_dead_rings(&dir, &ring_config.name_prefix, producer.path()).0
+                        let prefix = ring_config.name_prefix.clone();
+                        let (dead, report) =
+                            recovery::take_dead_rings(&dir, &prefix, producer.path());
+                        let rescan = producer.path().map(|own| RescanSpec {
+                            dir,
+                            prefix,
+                            own: own.to_path_buf(),
+                            over_cap: report.over_cap,
+                        });
+                        (dead, rescan)
                     }
-                    _ => Vec::new(),
+                    _ => (Vec::new(), None),
                 };
                 Some(Worker::start(
                     config,
                     sink,
-                    Box::new(InProcessSource::new(consumer, dead)),
+                    Box::new(InProcessSource::new(consumer, dead, rescan)),
                     counters,
                     false,
                 )?)

@@ -10,8 +10,8 @@
 //! Rings are matched by name: in-process rings are named `drift-ip-<hash of the service id>`,
 //! so a service never delivers another service's spans under its own identity.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use drift_ring::{AttachOptions, Consumer, HEADER_LEN, Liveness, list_rings, sweep_temp_files};
 
@@ -24,6 +24,9 @@ use crate::sink::RingMark;
 const MAX_DEAD_RINGS: usize = 64;
 /// The id the source gives its own ring in acknowledgements; dead rings get 1, 2, ...
 const OWN_RING: u64 = 0;
+/// How often a running exporter looks for rings of processes of its service that died since
+/// (a prefork server's killed worker, say), once it has no dead ring left to drain.
+const RESCAN_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Name prefix of the in-process rings of `service`: `drift-ip-` and 16 hex digits of a
 /// stable hash (FNV-1a 64) of its observable service id. Stable across releases and processes:
@@ -45,6 +48,8 @@ pub(crate) struct TakenRings {
     /// Rings of this service left alone: a live (or closed, or unknown) producer, or another
     /// consumer holds them.
     pub(crate) left: u64,
+    /// Dead rings not taken because of the per-start cap: look again as soon as these are done.
+    pub(crate) over_cap: bool,
 }
 
 /// Takes the rings of dead processes of this service in `dir` (never `own`): each is attached
@@ -71,6 +76,7 @@ pub(crate) fn take_dead_rings(
         }
         if taken.len() >= MAX_DEAD_RINGS {
             report.left += 1;
+            report.over_cap = true;
             continue;
         }
         let opts = AttachOptions {
@@ -96,25 +102,64 @@ struct DeadRing {
     consumer: Consumer,
 }
 
+/// Where to look for more dead rings while running (named rings only).
+pub(crate) struct RescanSpec {
+    pub(crate) dir: PathBuf,
+    pub(crate) prefix: String,
+    pub(crate) own: PathBuf,
+    /// The start's scan hit the cap.
+    pub(crate) over_cap: bool,
+}
+
 /// The in-process record source: the dead predecessors' rings first, then this process's own.
 pub(crate) struct InProcessSource {
     own: Consumer,
     dead: Vec<DeadRing>,
+    next_id: u64,
+    rescan: Option<RescanSpec>,
+    next_scan: Instant,
     /// Dead rings emptied and removed (for the health of tests and operators).
     pub(crate) removed: u64,
 }
 
 impl InProcessSource {
-    pub(crate) fn new(own: Consumer, dead: Vec<Consumer>) -> Self {
-        InProcessSource {
+    pub(crate) fn new(own: Consumer, dead: Vec<Consumer>, rescan: Option<RescanSpec>) -> Self {
+        let mut source = InProcessSource {
             own,
-            dead: dead
-                .into_iter()
-                .zip(1..)
-                .map(|(consumer, id)| DeadRing { id, consumer })
-                .collect(),
+            dead: Vec::new(),
+            next_id: 1,
+            rescan,
+            next_scan: Instant::now() + RESCAN_INTERVAL,
             removed: 0,
+        };
+        source.adopt(dead);
+        source
+    }
+
+    fn adopt(&mut self, dead: Vec<Consumer>) {
+        for consumer in dead {
+            self.dead.push(DeadRing {
+                id: self.next_id,
+                consumer,
+            });
+            self.next_id += 1;
         }
+    }
+
+    /// Once the dead rings taken so far are done: takes the ones found since (or left over by
+    /// the cap), at most every `RESCAN_INTERVAL` unless the cap left some behind.
+    fn rescan_if_due(&mut self) {
+        let Some(spec) = &mut self.rescan else {
+            return;
+        };
+        let now = Instant::now();
+        if !self.dead.is_empty() || (!spec.over_cap && now < self.next_scan) {
+            return;
+        }
+        self.next_scan = now + RESCAN_INTERVAL;
+        let (dead, report) = take_dead_rings(&spec.dir, &spec.prefix, Some(&spec.own));
+        spec.over_cap = report.over_cap;
+        self.adopt(dead);
     }
 
     fn consumer(&mut self, ring: u64) -> Option<&mut Consumer> {
@@ -197,6 +242,7 @@ impl RecordSource for InProcessSource {
         if !self.dead.is_empty() {
             self.remove_finished();
         }
+        self.rescan_if_due();
     }
 
     fn release(&mut self, mark: &RingMark, delivered: bool) {
