@@ -187,6 +187,23 @@ impl InProcessSource {
                 || (consumer.pending_bytes() == 0 && !consumer.has_unreleased());
             if finished {
                 let dead = self.dead.remove(index);
+                if dead.consumer.is_quarantined() && dead.consumer.pending_bytes() > 0 {
+                    // Malformed contents with bytes still unread: keep the file, renamed out of
+                    // the way (never read again, never deleted), and say so. Fail safe: an
+                    // error while reading is no proof that nothing is left.
+                    let path = dead.consumer.path().map(Path::to_path_buf);
+                    eprintln!(
+                        "drift-exporter: set aside {:?}: {} ({} bytes unread)",
+                        path,
+                        dead.consumer.quarantine_reason().unwrap_or("quarantined"),
+                        dead.consumer.pending_bytes()
+                    );
+                    drop(dead);
+                    if let Some(path) = path {
+                        let _ = drift_ring::set_aside_invalid(&path);
+                    }
+                    continue;
+                }
                 if dead.consumer.remove_file().is_ok() {
                     self.removed += 1;
                 }

@@ -483,8 +483,10 @@ fn producers_sigkilled_at_random_points_lose_nothing() {
     wait_for("every dead ring delivered and removed", || {
         last.force_flush(DEADLINE) && rings(&ring_dir).len() == 1
     });
+    let final_health = last.health();
     assert!(last.shutdown(DEADLINE));
     assert!(rings(&ring_dir).is_empty());
+    println!("final start: {final_health:?}");
 
     let seen = delivered(&base);
     let mut duplicates = 0;
@@ -500,11 +502,21 @@ fn producers_sigkilled_at_random_points_lose_nothing() {
     }
     let mut lost = 0;
     for (tag, seqs) in &accepted {
-        for seq in seqs {
-            if !seen.contains_key(&(*tag, *seq)) {
-                lost += 1;
-            }
+        let missing: Vec<u64> = seqs
+            .iter()
+            .copied()
+            .filter(|seq| !seen.contains_key(&(*tag, *seq)))
+            .collect();
+        if !missing.is_empty() {
+            println!(
+                "child {tag}: {} of {} accepted spans missing, seqs {:?}..{:?}",
+                missing.len(),
+                seqs.len(),
+                missing.first(),
+                missing.last()
+            );
         }
+        lost += missing.len() as u64;
     }
     let reported: u64 = accepted.values().map(|s| s.len() as u64).sum();
     println!(
