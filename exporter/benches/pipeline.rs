@@ -205,15 +205,21 @@ fn bench_pipeline_named<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
                     }
                 },
                 |()| {
+                    // Acknowledged consumption, as the exporter drains: read ahead, then
+                    // release the batch's range once it is "confirmed".
                     let mut request =
                         ExportRequestBuilder::new("svc", "bench", "bench-1.0", "instance");
-                    consumer
-                        .drain(usize::MAX, usize::MAX, |record| {
+                    let mut end = 0;
+                    let read = consumer
+                        .read(usize::MAX, usize::MAX, |record| {
                             let span = span_bytes_from_record(record.payload).unwrap();
                             request.push_validated_span(&span);
+                            end = record.end;
                         })
                         .unwrap();
-                    black_box(request.finish())
+                    let body = request.finish();
+                    consumer.release(end, read.records, 0, 0).unwrap();
+                    black_box(body)
                 },
                 BatchSize::PerIteration,
             )

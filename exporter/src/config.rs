@@ -33,8 +33,14 @@ const MAX_RING_CAPACITY_BYTES: usize = 1 << 30;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingSettings {
     /// Directory holding ring files; `None` picks the ring crate's default
-    /// ([`drift_ring::default_ring_dir`]). The sidecar watches the same directory.
+    /// ([`drift_ring::default_ring_dir`]). The sidecar watches the same directory. In-process
+    /// exporters put their named ring there too, and drain what dead earlier processes of the
+    /// same service left there.
     pub dir: Option<PathBuf>,
+    /// In-process mode only: an anonymous memfd ring instead of a named one. Nothing then
+    /// survives the process (spans not delivered when it dies are lost with it); no file is
+    /// created and no earlier process's ring is drained.
+    pub anonymous: bool,
     /// Data bytes of the ring (rounded up to a power of two by the ring crate).
     pub capacity_bytes: usize,
     /// Largest encoded span record accepted; larger spans are dropped as `too_large`.
@@ -54,6 +60,7 @@ impl Default for RingSettings {
     fn default() -> Self {
         RingSettings {
             dir: None,
+            anonymous: false,
             capacity_bytes: 4 << 20,
             max_span_bytes: DEFAULT_MAX_SPAN_BYTES,
             max_span_bytes_explicit: false,

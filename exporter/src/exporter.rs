@@ -11,9 +11,10 @@ use drift_ring::{Consumer, Producer, PushError, RingConfig};
 use crate::config::{ExporterConfig, SinkConfig};
 use crate::fork;
 use crate::health::{Counters, DropReason, HealthSnapshot};
-use crate::pipeline::{RecordRef, RecordSource, Worker};
+use crate::pipeline::Worker;
 use crate::record::SpanRecord;
-use crate::sink::{CallbackSink, FileSink, HttpSink, RingMark, Sink};
+use crate::recovery::{self, InProcessSource, RescanSpec};
+use crate::sink::{CallbackSink, FileSink, HttpSink, Sink};
 use crate::{ExporterError, SPAN_RECORD_TYPE};
 
 /// An exporter: `Send + Sync`, meant to be shared by every thread of the process (one per
@@ -24,6 +25,10 @@ use crate::{ExporterError, SPAN_RECORD_TYPE};
 /// * In-process sinks (`Api`, `Files`, `Callback`) start a drain thread (decode, process with
 ///   the core, batch) and a sender thread (sink I/O, retries). `Sidecar` starts neither: a
 ///   `drift-exporter run` process drains the ring.
+/// * In-process, the ring is a named file in the ring directory (unless
+///   [`crate::RingSettings::anonymous`]): spans not delivered when the process dies stay there,
+///   and the next start of the same service (or a sidecar) delivers them. Each start first
+///   takes the rings its dead predecessors left (see `recovery`).
 /// * Fork safety: a child process that inherited the exporter gets its own ring and threads on
 ///   its first `push_span` (spans the parent had in flight are counted `fork_discarded` in the
 ///   child); the parent's lock, threads and mapping are never touched in the child.
@@ -41,52 +46,15 @@ pub struct Exporter {
 struct ProcessState {
     fork_generation: u64,
     producer: Producer,
+    /// In-process with a named ring: what shutdown cannot deliver stays in the file for the
+    /// next start (not lost), and an emptied ring's file is removed.
+    named_in_process: bool,
     max_span_bytes: usize,
     worker: Option<Worker>,
     /// Serializes shutdown within this process (never taken on the push path).
     shutdown_lock: std::sync::Mutex<bool>,
     /// Set once a shutdown has finished (threads stopped or abandoned, ring closed).
     shutdown_done: AtomicBool,
-}
-
-/// The in-process record source: this process's own ring.
-struct OwnRing {
-    consumer: Consumer,
-}
-
-impl RecordSource for OwnRing {
-    fn drain(
-        &mut self,
-        max_records: usize,
-        max_bytes: usize,
-        f: &mut dyn FnMut(RecordRef<'_>),
-    ) -> usize {
-        match self.consumer.read(max_records, max_bytes, |record| {
-            f(RecordRef::from_ring(0, &record));
-        }) {
-            Ok(summary) => summary.records as usize,
-            // Quarantined: our own producer wrote malformed framing, which the ring reports
-            // once; nothing more can be read from it.
-            Err(_) => 0,
-        }
-    }
-
-    fn wait(&mut self, timeout: Duration) {
-        self.consumer.wait_for_data(timeout);
-    }
-
-    fn release(&mut self, mark: &RingMark, delivered: bool) {
-        let (confirmed, failed) = if delivered {
-            (mark.spans, 0)
-        } else {
-            (0, mark.spans)
-        };
-        // Marks come back in the order the records were read, so this only fails if the ring
-        // was quarantined meanwhile; the records then stay where they are.
-        let _ = self
-            .consumer
-            .release(mark.end, confirmed, failed, mark.rejected);
-    }
 }
 
 // `AtomicPtr` is Send + Sync whatever it points to; the state it owns must be too, since it is
@@ -166,8 +134,10 @@ impl Exporter {
             return Ok(old);
         }
         // Spans the parent had pushed but not settled will never be exported from here.
-        let inherited_in_flight =
-            Counters::get(&self.counters.pushed).saturating_sub(self.counters.settled());
+        let inherited_in_flight = self
+            .counters
+            .accepted()
+            .saturating_sub(self.counters.settled());
         self.counters
             .drop_spans(DropReason::ForkDiscarded, inherited_in_flight);
         let result = match ProcessState::create(&self.config, &self.counters) {
@@ -261,7 +231,7 @@ impl Exporter {
         if state.fork_generation != fork::generation() {
             // A forked child of a shut-down exporter: it owns no ring or threads, and pushes
             // are refused, so only the inherited counters can still be unsettled.
-            return self.counters.settled() >= Counters::get(&self.counters.pushed);
+            return self.counters.settled() >= self.counters.accepted();
         }
         // Polling, not a condvar: this only runs in the rare case of a flush racing a
         // shutdown, which itself is bounded by its own budget.
@@ -360,18 +330,25 @@ impl ProcessState {
         counters: &Arc<Counters>,
     ) -> Result<ProcessState, ExporterError> {
         let fork_generation = fork::generation();
-        let ring_config = RingConfig {
+        let in_process = !matches!(config.sink, SinkConfig::Sidecar);
+        let named_in_process = in_process && !config.ring.anonymous;
+        let mut ring_config = RingConfig {
             capacity_bytes: config.ring.ring_capacity_bytes()?,
             max_record_bytes: config.ring.effective_max_span_bytes()?,
             dir: config.ring.dir.clone(),
             ..RingConfig::default()
         };
-        // A sidecar needs a named ring in the shared directory; an in-process exporter uses an
-        // anonymous memfd ring: no file to clean up after a crash, nothing a sidecar could
-        // mistake for its own.
-        let created = match config.sink {
-            SinkConfig::Sidecar => Producer::create(&ring_config),
-            _ => Producer::create_memfd(&ring_config).map(|(producer, _fd)| producer),
+        // Sidecar mode: a named ring the sidecar drains. In-process: a named ring too, whose
+        // name carries the service, so that what this process leaves undelivered when it dies
+        // is found by the next start of the same service (or drained by a sidecar). The
+        // anonymous memfd ring (nothing survives the process) only when asked for.
+        if named_in_process {
+            ring_config.name_prefix = recovery::ring_name_prefix(&config.service);
+        }
+        let created = if in_process && !named_in_process {
+            Producer::create_memfd(&ring_config).map(|(producer, _fd)| producer)
+        } else {
+            Producer::create(&ring_config)
         };
         let producer = created.map_err(|error| ExporterError::Ring {
             context: "creating the ring".to_string(),
@@ -392,10 +369,29 @@ impl ProcessState {
                         context: "attaching the in-process consumer".to_string(),
                         message: error.to_string(),
                     })?;
+                // Our own ring exists (and holds its liveness lock) before we look for dead
+                // predecessors', so a concurrent start of the same service sees it alive.
+                // While running, it looks again now and then (processes of the service that
+                // die meanwhile, rings left over by the per-start cap).
+                let (dead, rescan) = match (named_in_process, config.ring.resolved_dir()) {
+                    (true, Ok(dir)) => {
+                        let prefix = ring_config.name_prefix.clone();
+                        let (dead, report) =
+                            recovery::take_dead_rings(&dir, &prefix, producer.path());
+                        let rescan = producer.path().map(|own| RescanSpec {
+                            dir,
+                            prefix,
+                            own: own.to_path_buf(),
+                            over_cap: report.over_cap,
+                        });
+                        (dead, rescan)
+                    }
+                    _ => (Vec::new(), None),
+                };
                 Some(Worker::start(
                     config,
                     sink,
-                    Box::new(OwnRing { consumer }),
+                    Box::new(InProcessSource::new(consumer, dead, rescan)),
                     counters,
                     false,
                 )?)
@@ -404,6 +400,7 @@ impl ProcessState {
         Ok(ProcessState {
             fork_generation,
             producer,
+            named_in_process,
             max_span_bytes,
             worker,
             shutdown_lock: std::sync::Mutex::new(false),
@@ -440,18 +437,7 @@ impl ProcessState {
             self.producer.close();
             if let Some(worker) = &self.worker {
                 worker.stop(deadline, &|| self.producer.wake_consumer());
-                // The in-process ring dies with this process: what the sink has not confirmed
-                // by now is lost. Count it, and say so.
-                let undelivered =
-                    Counters::get(&counters.pushed).saturating_sub(counters.settled());
-                if undelivered > 0 {
-                    counters.drop_spans(DropReason::ExportFailed, undelivered);
-                    Counters::add(&counters.undelivered_at_shutdown, undelivered);
-                    tracing::warn!(
-                        "shutdown could not deliver {undelivered} spans (export_failed: the \
-                         sink did not confirm them before the deadline)"
-                    );
-                }
+                self.settle_in_process_shutdown(counters);
             }
             *done = true;
             self.shutdown_done.store(true, Ordering::Release);
@@ -462,11 +448,40 @@ impl ProcessState {
         self.everything_settled(counters)
     }
 
+    /// After the in-process threads stopped: what the sink has not confirmed is reported. In a
+    /// named ring it stays in the file for the next start of the service or a sidecar (not
+    /// lost); in an anonymous ring it dies with the process (`export_failed`). An emptied named
+    /// ring's file is removed.
+    fn settle_in_process_shutdown(&self, counters: &Counters) {
+        let undelivered = counters.accepted().saturating_sub(counters.settled());
+        if undelivered == 0 {
+            if self.named_in_process && self.producer.stats().used_bytes == 0 {
+                let _ = self.producer.unlink();
+            }
+            return;
+        }
+        Counters::add(&counters.undelivered_at_shutdown, undelivered);
+        if self.named_in_process {
+            let path = self.producer.path().unwrap_or(std::path::Path::new("?"));
+            tracing::warn!(
+                "shutdown could not deliver {undelivered} spans; they stay in {} for the next \
+                 start of this service (or a sidecar)",
+                path.display()
+            );
+        } else {
+            counters.drop_spans(DropReason::ExportFailed, undelivered);
+            tracing::warn!(
+                "shutdown could not deliver {undelivered} spans (export_failed: the sink did not \
+                 confirm them before the deadline)"
+            );
+        }
+    }
+
     /// True if every span pushed so far is exported or counted as dropped.
     fn everything_settled(&self, counters: &Counters) -> bool {
         match self.worker {
             Some(_) => {
-                counters.settled() >= Counters::get(&counters.pushed)
+                counters.settled() >= counters.accepted()
                     && Counters::get(&counters.undelivered_at_shutdown) == 0
             }
             // Sidecar mode: the ring has been read up to its end.

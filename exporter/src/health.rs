@@ -1,5 +1,5 @@
 //! Counters and the health snapshot. Accounting invariant, checked by the tests:
-//! `pushed = exported + dropped_total + in_flight` where `in_flight` is what sits in the ring,
+//! `pushed + recovered = exported + dropped_total + in_flight` where `in_flight` is what sits in the ring,
 //! the batcher or the send queue.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,6 +81,8 @@ impl CircuitState {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub(crate) pushed: AtomicU64,
+    /// In-process: spans read from the rings dead predecessors of this service left.
+    pub(crate) recovered: AtomicU64,
     pub(crate) exported: AtomicU64,
     dropped: [AtomicU64; 6],
     pub(crate) batches: AtomicU64,
@@ -113,6 +115,12 @@ impl Counters {
             .iter()
             .map(|&reason| self.dropped(reason))
             .sum()
+    }
+
+    /// Spans this exporter answers for: pushed here, or recovered from a dead predecessor's
+    /// ring.
+    pub fn accepted(&self) -> u64 {
+        self.pushed.load(Ordering::Relaxed) + self.recovered.load(Ordering::Relaxed)
     }
 
     /// Spans whose fate is settled: delivered or dropped.
@@ -226,10 +234,14 @@ pub struct HealthSnapshot {
     pub fill_ratio: f64,
     /// Spans handed to `push_span` (or, in the sidecar, records read from rings).
     pub pushed: u64,
+    /// In-process: spans read from rings that dead earlier processes of this service left in
+    /// the ring directory (delivered or counted like pushed ones).
+    pub recovered: u64,
     pub exported: u64,
     pub dropped_total: u64,
     pub dropped: DroppedByReason,
-    /// `pushed - exported - dropped_total`: in the ring, the batcher or the send queue.
+    /// `pushed + recovered - exported - dropped_total`: in the ring, the batcher or the send
+    /// queue.
     pub in_flight: u64,
     /// Export requests delivered.
     pub batches: u64,
@@ -273,6 +285,7 @@ impl HealthSnapshot {
             .map(|&reason| dropped.get(reason))
             .sum();
         let pushed = Counters::get(&counters.pushed);
+        let recovered = Counters::get(&counters.recovered);
         HealthSnapshot {
             queue_size_bytes: used,
             queue_capacity_bytes: capacity,
@@ -282,10 +295,11 @@ impl HealthSnapshot {
                 used as f64 / capacity as f64
             },
             pushed,
+            recovered,
             exported,
             dropped_total,
             dropped,
-            in_flight: pushed.saturating_sub(exported + dropped_total),
+            in_flight: (pushed + recovered).saturating_sub(exported + dropped_total),
             batches: Counters::get(&counters.batches),
             bytes_sent: Counters::get(&counters.bytes_sent),
             export_failures: Counters::get(&counters.export_failures),

@@ -60,6 +60,7 @@ mod options;
 mod pipeline;
 pub mod process;
 pub mod record;
+mod recovery;
 pub mod sidecar;
 pub mod sink;
 mod span_proto;

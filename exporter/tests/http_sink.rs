@@ -217,6 +217,17 @@ fn slow_responses_past_the_timeout_are_retried() {
 
 #[test]
 fn connection_refused_keeps_spans_in_the_ring_flush_fails_and_shutdown_counts_them() {
+    connection_refused(true);
+}
+
+#[test]
+fn connection_refused_then_shutdown_leaves_the_spans_in_the_named_ring_for_the_next_start() {
+    connection_refused(false);
+}
+
+/// `anonymous`: the ring dies with the process, so shutdown counts what it could not deliver
+/// `export_failed`; named (the default), they stay in the ring file for the next start.
+fn connection_refused(anonymous: bool) {
     // A port with no listener.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -232,6 +243,7 @@ fn connection_refused_keeps_spans_in_the_ring_flush_fails_and_shutdown_counts_th
     };
     let mut config = test_config(ring_dir.clone(), SinkConfig::Api(api));
     config.batch.max_export_batch_size = 8;
+    config.ring.anonymous = anonymous;
     let exporter = Exporter::start(config).unwrap();
     push_all(&exporter, &spans(0..40));
     // Nothing listens, ever: the flush cannot be confirmed, whatever its budget.
@@ -257,8 +269,16 @@ fn connection_refused_keeps_spans_in_the_ring_flush_fails_and_shutdown_counts_th
     assert!(!exporter.shutdown(Duration::from_millis(500)));
     let health = exporter.health();
     assert_eq!(health.undelivered_at_shutdown, 40, "{health:?}");
-    assert_eq!(health.dropped.export_failed, 40, "{health:?}");
-    assert_eq!(health.in_flight, 0);
+    if anonymous {
+        assert_eq!(health.dropped.export_failed, 40, "{health:?}");
+        assert_eq!(health.in_flight, 0);
+        assert!(drift_ring::list_rings(&ring_dir).unwrap().is_empty());
+    } else {
+        assert_eq!(health.dropped.export_failed, 0, "{health:?}");
+        assert_eq!(health.in_flight, 40, "still in the ring: {health:?}");
+        let rings = drift_ring::list_rings(&ring_dir).unwrap();
+        assert_eq!(rings.len(), 1, "the ring file stays for the next start");
+    }
     std::fs::remove_dir_all(ring_dir).ok();
 }
 

@@ -92,6 +92,11 @@ pub(crate) const OFF_REDELIVERED_RECORDS: usize = 0x398;
 pub(crate) const OFF_READ_HIGH: usize = 0x3A0;
 /// Consumers attached over the ring's life (the first is 1; more means restarts).
 pub(crate) const OFF_CONSUMER_ATTACHES: usize = 0x3A8;
+/// Where the release in progress moves the head: written before the released space is zeroed,
+/// so that a consumer killed while zeroing leaves a mark from which the next one finishes the
+/// release, instead of finding a half-zeroed range it would take for an abandoned claim. Zero in
+/// a new ring (a mark outside `[head, tail]` means no release in progress).
+pub(crate) const OFF_RELEASE_TO: usize = 0x3B0;
 
 /// Futex word values of `consumer_state`.
 pub(crate) const CONSUMER_AWAKE: u32 = 0;

@@ -359,3 +359,69 @@ fn shuttle_dead_producer_negative_length() {
 fn shuttle_dead_producer_zero_header() {
     check_random(|| dead_producer_recovery(true), 1000);
 }
+
+/// A consumer killed while zeroing released space (between `OFF_RELEASE_TO` and the head store):
+/// the next consumer finishes the release from the mark, reads on from the right record and
+/// does not quarantine. Without the mark, the same half-zeroed range is read as an abandoned claim
+/// followed by the middle of a record, which quarantines the ring (the bug the mark fixes).
+fn interrupted_release(with_mark: bool) {
+    use crate::layout::OFF_RELEASE_TO;
+    let core = model_ring(256, 64, true);
+    let (dropped, _) = produce(&core, 1, 4, &[]);
+    assert_eq!(dropped, 0);
+    let mut dying = core.open_cursor();
+    let mut buf = Vec::new();
+    let mut first_two = Seen::default();
+    core.drain(&mut dying, 2, usize::MAX, false, |r| {
+        buf.resize(r.payload_len, 0);
+        core.mem.data_read(r.payload_off, &mut buf);
+        first_two.take(&buf);
+    });
+    assert_eq!(first_two.count, 2);
+    // What `release_range` had done when the process died: the mark (or not), then half of the
+    // zeroing; the head never moved.
+    let (head, release_to) = (dying.head, dying.read);
+    if with_mark {
+        core.mem
+            .store64(OFF_RELEASE_TO, release_to, Ordering::Release);
+    }
+    let half = ((release_to - head) / 2) as usize;
+    core.mem.data_zero(head as usize, half);
+    drop(dying);
+
+    let mut next = core.open_cursor();
+    let mut seen = Seen::default();
+    let mut buf = Vec::new();
+    core.drain(&mut next, usize::MAX, usize::MAX, true, |r| {
+        buf.resize(r.payload_len, 0);
+        core.mem.data_read(r.payload_off, &mut buf);
+        seen.take(&buf);
+    });
+    if with_mark {
+        assert!(next.quarantine.is_none(), "{:?}", next.quarantine);
+        assert_eq!(
+            next.head,
+            core.mem.load64(crate::layout::OFF_HEAD, Ordering::Acquire)
+        );
+        assert_eq!(seen.count, 2, "records 3 and 4, once each");
+        assert_eq!(seen.last[1], Some(3));
+        assert_eq!(core.used_bytes(), 0);
+    } else {
+        core.skip_abandoned(&mut next);
+        core.drain(&mut next, usize::MAX, usize::MAX, true, |_| {});
+        assert!(
+            next.quarantine.is_some(),
+            "the half-zeroed range went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn shuttle_interrupted_release_is_finished_by_the_next_consumer() {
+    check_random(|| interrupted_release(true), 1);
+}
+
+#[test]
+fn shuttle_interrupted_release_without_the_mark_quarantines() {
+    check_random(|| interrupted_release(false), 1);
+}

@@ -378,8 +378,22 @@ impl<M: RingMem> RingCore<M> {
     /// Validates the head stored in the header when a consumer attaches (resuming after a
     /// consumer restart). A bad head quarantines the ring.
     pub fn open_cursor(&self) -> Cursor {
-        let head = self.mem.load64(OFF_HEAD, Ordering::Acquire);
+        let mut head = self.mem.load64(OFF_HEAD, Ordering::Acquire);
         let tail = self.mem.load64(OFF_TAIL, Ordering::Acquire);
+        // A release interrupted by the death of the previous consumer (its mark is past the head
+        // and within the used space): its records were settled and counted, so finish it.
+        let release_to = self.mem.load64(OFF_RELEASE_TO, Ordering::Acquire);
+        let pending = release_to.wrapping_sub(head);
+        if pending != 0
+            && tail.wrapping_sub(head) <= self.params.capacity
+            && pending <= tail.wrapping_sub(head)
+            && head.is_multiple_of(RECORD_ALIGN as u64)
+            && release_to.is_multiple_of(RECORD_ALIGN as u64)
+        {
+            self.zero_span(head, pending);
+            self.mem.store64(OFF_HEAD, release_to, Ordering::Release);
+            head = release_to;
+        }
         let read_high = self.mem.load64(OFF_READ_HIGH, Ordering::Acquire);
         // A read mark outside [head, tail] (corrupt, or from before a wrap of the counter) only
         // means nothing is known to be redelivered.
@@ -637,24 +651,34 @@ impl<M: RingMem> RingCore<M> {
         true
     }
 
-    /// Zeroes `[cursor.head, new_head)` and publishes `new_head`.
+    /// Zeroes `[cursor.head, new_head)` and publishes `new_head`. The target is recorded first
+    /// (`OFF_RELEASE_TO`): a consumer that dies while zeroing leaves a partly zeroed range, which
+    /// the next consumer would read as an abandoned claim followed by garbage; with the mark it
+    /// finishes this release instead ([`Self::open_cursor`]).
     fn release_range(&self, cursor: &mut Cursor, new_head: u64) {
         let len = new_head.wrapping_sub(cursor.head);
         if len == 0 {
             return;
         }
-        let idx = cursor.head & self.mask;
-        let first = len.min(self.params.capacity - idx);
-        self.mem.data_zero(idx as usize, first as usize);
-        if first < len {
-            self.mem.data_zero(0, (len - first) as usize);
-        }
+        self.mem
+            .store64(OFF_RELEASE_TO, new_head, Ordering::Release);
+        self.zero_span(cursor.head, len);
         cursor.head = new_head;
         if before(cursor.read, new_head) {
             cursor.read = new_head;
         }
         // Release: producers that see the new head also see the zeroes.
         self.mem.store64(OFF_HEAD, new_head, Ordering::Release);
+    }
+
+    /// Zeroes `len` bytes of the data region from ring position `from` (wrapping).
+    fn zero_span(&self, from: u64, len: u64) {
+        let idx = from & self.mask;
+        let first = len.min(self.params.capacity - idx);
+        self.mem.data_zero(idx as usize, first as usize);
+        if first < len {
+            self.mem.data_zero(0, (len - first) as usize);
+        }
     }
 
     /// Skips abandoned claims at the head; only sound when the producer process is dead.

@@ -59,6 +59,9 @@ pub struct RingExporterOptions<'a> {
     /// Directory of the ring files the sidecar drains. Default: a private per-user directory under
     /// /dev/shm.
     pub ring_dir: Option<String>,
+    /// In-process only: an anonymous ring instead of a named file in ring_dir (nothing survives
+    /// the process). Default false.
+    pub ring_anonymous: Option<bool>,
     /// Data bytes of each process's ring, rounded up to a power of two. Default 4 MiB.
     pub ring_capacity_bytes: Option<f64>,
     /// Largest encoded span accepted; larger spans are dropped as too_large. Default 1 MiB, lowered
@@ -145,6 +148,8 @@ pub struct RingExporterHealth {
     pub queue_capacity_bytes: f64,
     pub fill_ratio: f64,
     pub pushed: f64,
+    /// Spans read from rings dead earlier processes of this service left.
+    pub recovered: f64,
     pub exported: f64,
     pub dropped_total: f64,
     pub dropped: DroppedSpans,
@@ -169,6 +174,7 @@ impl From<HealthSnapshot> for RingExporterHealth {
             queue_capacity_bytes: n(h.queue_capacity_bytes),
             fill_ratio: h.fill_ratio,
             pushed: n(h.pushed),
+            recovered: n(h.recovered),
             exported: n(h.exported),
             dropped_total: n(h.dropped_total),
             dropped: DroppedSpans {
@@ -422,6 +428,10 @@ impl RingExporter {
         let environment = Overrides::from_env().map_err(from_exporter)?;
         let mut config =
             ExporterConfig::from_layers(&[&environment, &programmatic]).map_err(from_exporter)?;
+        // In-process only, outside the shared option table (the sidecar has no ring of its own).
+        if let Some(anonymous) = options.ring_anonymous {
+            config.ring.anonymous = anonymous;
+        }
         let mut deliveries = None;
         if wants_callback_sink(&options)? {
             let counter = Arc::new(CallbackDeliveries::default());
@@ -652,6 +662,7 @@ fn stopped_health() -> RingExporterHealth {
         queue_capacity_bytes: 0.0,
         fill_ratio: 0.0,
         pushed: 0.0,
+        recovered: 0.0,
         exported: 0.0,
         dropped_total: 0.0,
         dropped: DroppedSpans {
@@ -677,6 +688,7 @@ fn stopped_health() -> RingExporterHealth {
 fn empty_options<'a>() -> RingExporterOptions<'a> {
     RingExporterOptions {
         ring_dir: None,
+        ring_anonymous: None,
         ring_capacity_bytes: None,
         max_span_bytes: None,
         max_export_batch_size: None,

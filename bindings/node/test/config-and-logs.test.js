@@ -72,7 +72,8 @@ test('the options are the exporter table, as index.d.ts declares them', () => {
   const block = dts.slice(dts.indexOf('export interface RingExporterOptions'))
   const body = block.slice(0, block.indexOf('\n}'))
   const declared = [...body.matchAll(/^ {2}(\w+)\?:/gm)].map((match) => match[1])
-  const expected = [...table.map((option) => option.name), 'callback', 'exitFlushTimeoutMs']
+  // Plus the binding's own: the callback sink, the exit drain budget, the in-process anonymous ring.
+  const expected = [...table.map((option) => option.name), 'callback', 'exitFlushTimeoutMs', 'ringAnonymous']
   assert.deepEqual([...declared].sort(), [...expected].sort())
   // Each option's JSDoc is the table's help (wrapped; `sink` adds Node's callback).
   const docs = new Map(

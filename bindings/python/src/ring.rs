@@ -65,6 +65,24 @@ impl RingExporter {
         sink: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        // In-process only, outside the shared option table (the sidecar has no ring of its own).
+        let ring_anonymous =
+            match options {
+                Some(options) => match options.get_item("ring_anonymous")? {
+                    Some(value) => {
+                        options.del_item("ring_anonymous")?;
+                        if value.is_none() {
+                            None
+                        } else {
+                            Some(value.extract::<bool>().map_err(|_| {
+                                PyTypeError::new_err("ring_anonymous must be a bool")
+                            })?)
+                        }
+                    }
+                    None => None,
+                },
+                None => None,
+            };
         let mut programmatic = crate::options::overrides(options)?;
         let mut callback = None;
         if let Some(sink) = sink.filter(|sink| !sink.is_none()) {
@@ -91,6 +109,9 @@ impl RingExporter {
         programmatic
             .check_applies_to(&config.sink)
             .map_err(config_error)?;
+        if let Some(anonymous) = ring_anonymous {
+            config.ring.anonymous = anonymous;
+        }
         let sdk_version = config.service.sdk_version.clone();
         // Creating the ring maps memory and starts threads: no Python objects involved.
         let exporter = guarded("RingExporter()", || {
@@ -459,6 +480,7 @@ fn health_dict<'py>(py: Python<'py>, health: &HealthSnapshot) -> PyResult<Bound<
     dict.set_item("queue_capacity_bytes", health.queue_capacity_bytes)?;
     dict.set_item("fill_ratio", health.fill_ratio)?;
     dict.set_item("pushed", health.pushed)?;
+    dict.set_item("recovered", health.recovered)?;
     dict.set_item("exported", health.exported)?;
     dict.set_item("dropped_total", health.dropped_total)?;
     let dropped = PyDict::new(py);

@@ -30,6 +30,9 @@ pub(crate) struct RecordRef<'a> {
     pub(crate) span: bool,
     /// An earlier consumer read it and did not release it.
     pub(crate) redelivered: bool,
+    /// In-process: read from a dead predecessor's ring, not pushed by this process (counted
+    /// `recovered`, not `pushed`).
+    pub(crate) recovered: bool,
     pub(crate) payload: &'a [u8],
 }
 
@@ -41,6 +44,7 @@ impl<'a> RecordRef<'a> {
             end: record.end,
             span: record.record_type == crate::SPAN_RECORD_TYPE,
             redelivered: record.redelivered,
+            recovered: false,
             payload: record.payload,
         }
     }
@@ -263,6 +267,8 @@ fn handle_record(
     }
     if count_pushed {
         Counters::add(&counters.pushed, 1);
+    } else if record.recovered {
+        Counters::add(&counters.recovered, 1);
     }
     if record.redelivered {
         Counters::add(&counters.redelivered, 1);

@@ -2,7 +2,7 @@
 //! (`drift-exporter run`) and the `stats` table. The command line itself (and the `demo`) is the
 //! `drift-exporter` binary (`src/cli/`), which the language bindings do not link.
 
-mod ring_set;
+pub(crate) mod ring_set;
 pub mod stats;
 
 pub use ring_set::{RingReport, RingSetCounters, RingSetReport};

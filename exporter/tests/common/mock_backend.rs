@@ -27,6 +27,9 @@ pub enum Reply {
     Unsuccessful,
     /// Close the connection without answering (a reset, for the client).
     Reset,
+    /// Answer with this status and a body echoing every request header (`name: value` lines,
+    /// the API key included), as some proxies and debug backends do.
+    EchoHeaders(u16),
 }
 
 /// One request as received.
@@ -183,6 +186,14 @@ fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
         };
         let (status, response_body) = match &reply {
             Reply::Status(status) => (*status, b"scripted failure".to_vec()),
+            Reply::EchoHeaders(status) => (
+                *status,
+                headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}\n"))
+                    .collect::<String>()
+                    .into_bytes(),
+            ),
             Reply::Reset => return,
             Reply::Unsuccessful => (
                 200,

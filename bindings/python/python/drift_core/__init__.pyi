@@ -106,6 +106,7 @@ class _HealthSnapshot(TypedDict):
     queue_capacity_bytes: int
     fill_ratio: float
     pushed: int
+    recovered: int
     exported: int
     dropped_total: int
     dropped: _DroppedByReason
@@ -137,6 +138,11 @@ class RingExporter:
     `observable_service_id`, `traces_dir` and `ring_capacity_bytes`. Log records go to the
     `logging` loggers under `drift_exporter`. Fork-safe: a child process gets its own ring on
     first push.
+
+    In-process, the ring is a named file in `ring_dir` (default: the sidecar's directory,
+    `/dev/shm/drift-ring-<uid>`): spans a killed or SIGTERMed process had not delivered are
+    delivered by the next start of the same `observable_service_id` (or by a sidecar).
+    `ring_anonymous=True` keeps an anonymous ring instead (nothing survives the process).
     """
 
     def __new__(
@@ -151,6 +157,7 @@ class RingExporter:
         sdk_version: str | None = None,
         sdk_instance_id: str | None = None,
         ring_dir: str | PathLike[str] | None = None,
+        ring_anonymous: bool | None = None,
         ring_capacity_bytes: int | None = None,
         max_span_bytes: int | None = None,
         max_export_batch_size: int | None = None,
