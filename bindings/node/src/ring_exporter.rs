@@ -130,7 +130,7 @@ fn camel_case(snake: &str) -> String {
 }
 
 /// Spans dropped, by reason. Declares the `index.d.ts` type only: the object is built from the
-/// snapshot's named entries ([`health_object`]), and a test checks the two agree.
+/// snapshot's named entries (`health_object`), and a test checks the two agree.
 #[napi(object)]
 pub struct DroppedSpans {
     pub queue_full: f64,
@@ -142,7 +142,7 @@ pub struct DroppedSpans {
 }
 
 /// `getHealthSnapshot()`: counters, ring occupancy and circuit state. Declares the `index.d.ts`
-/// type only: the object is built from the snapshot's named entries ([`health_object`]), and a
+/// type only: the object is built from the snapshot's named entries (`health_object`), and a
 /// test checks the two agree.
 #[napi(object)]
 pub struct RingExporterHealth {

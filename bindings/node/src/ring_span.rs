@@ -140,7 +140,7 @@ macro_rules! js_declarations {
         $name:ident: Time @ $at:tt => [$seconds:ident = $s:literal, $nanos:ident = $n:literal],
         $($rest:tt)*) => {
         js_declarations! {@field $span $params $args [$(#[doc = $doc])*] $seconds: [i64], "number";
-            @then [$(#[doc = $doc])*] $nanos: [i32], "number"; $($rest)*}
+            @then [] $nanos: [i32], "number"; $($rest)*}
     };
     (@munch $span:tt $params:tt $args:tt $(#[doc = $doc:tt])*
         $name:ident: $kind:ident @ $at:tt => [$js:ident = $js_name:literal], $($rest:tt)*) => {

@@ -61,7 +61,8 @@ pub struct SpanFieldSpec {
 }
 
 /// The span schema. Calls `$callback! { rows }`; each row is
-/// `/// docs` `name: Kind @ place => [js_ident = "jsName", ...],`.
+/// `#[doc = "..."] name: Kind @ place => [js_ident = "jsName", ...],` (docs as `#[doc]` attributes
+/// with plain string literals, which napi copies into `index.d.ts` as they are).
 ///
 /// Public so that the bindings expand their readers from it; not a stable API.
 #[doc(hidden)]
@@ -71,42 +72,42 @@ macro_rules! with_span_fields {
         $callback! {
             trace_id: Text @ _ => [trace_id = "traceId"],
             span_id: Text @ _ => [span_id = "spanId"],
-            /// Empty for a root span.
+            #[doc = "Empty for a root span."]
             parent_span_id: TextOrEmpty @ _ => [parent_span_id = "parentSpanId"],
             name: Text @ _ => [name = "name"],
             package_name: Text @ _ => [package_name = "packageName"],
             instrumentation_name: Text @ _ => [instrumentation_name = "instrumentationName"],
             submodule_name: TextOrEmpty @ _ => [submodule_name = "submoduleName"],
-            /// `tusk.drift.core.v1.PackageType` (0..=11); an out-of-range value is dropped on export.
+            #[doc = "`tusk.drift.core.v1.PackageType` (0..=11); an out-of-range value is dropped on export."]
             package_type: I32OrZero @ OFF_PACKAGE_TYPE => [package_type = "packageType"],
-            /// `tusk.drift.core.v1.SpanKind` (0..=5).
+            #[doc = "`tusk.drift.core.v1.SpanKind` (0..=5)."]
             kind: I32 @ OFF_KIND => [kind = "kind"],
-            /// Absent leaves `Span.environment` unset.
+            #[doc = "Absent leaves `Span.environment` unset."]
             environment: OptText @ _ => [environment = "environment"],
-            /// `tusk.drift.core.v1.StatusCode` (0..=2).
+            #[doc = "`tusk.drift.core.v1.StatusCode` (0..=2)."]
             status_code: I32 @ OFF_STATUS_CODE => [status_code = "statusCode"],
             status_message: TextOrEmpty @ _ => [status_message = "statusMessage"],
             is_pre_app_start: Flag @ FLAG_PRE_APP_START => [is_pre_app_start = "isPreAppStart"],
             is_root_span: Flag @ FLAG_ROOT_SPAN => [is_root_span = "isRootSpan"],
-            /// Start time (seconds and nanoseconds since the Unix epoch).
+            #[doc = "Start time (seconds and nanoseconds since the Unix epoch)."]
             timestamp: Time @ (OFF_TS_SECONDS, OFF_TS_NANOS)
                 => [timestamp_seconds = "timestampSeconds", timestamp_nanos = "timestampNanos"],
             duration: Time @ (OFF_DUR_SECONDS, OFF_DUR_NANOS)
                 => [duration_seconds = "durationSeconds", duration_nanos = "durationNanos"],
-            /// The input value as the SDK's JSON text (`json.dumps` / `JSON.stringify`).
+            #[doc = "The input value as the SDK's JSON text (`json.dumps` / `JSON.stringify`)."]
             input_value_json: Json @ _ => [input_value_json = "inputValueJson"],
-            /// The output value as JSON text; absent or empty means `{}`.
+            #[doc = "The output value as JSON text; absent or empty means `{}`."]
             output_value_json: OptJson @ _ => [output_value_json = "outputValueJson"],
-            /// Schema merges (`{key: {encoding?, decoded_type?, match_importance?}}`) as JSON text.
+            #[doc = "Schema merges (`{key: {encoding?, decoded_type?, match_importance?}}`) as JSON text."]
             input_schema_merges_json: OptJson @ _
                 => [input_schema_merges_json = "inputSchemaMergesJson"],
             output_schema_merges_json: OptJson @ _
                 => [output_schema_merges_json = "outputSchemaMergesJson"],
             metadata_json: OptJson @ _ => [metadata_json = "metadataJson"],
-            /// File sink only (not in the protobuf `Span`).
+            #[doc = "File sink only (not in the protobuf `Span`)."]
             transform_metadata_json: OptJson @ _
                 => [transform_metadata_json = "transformMetadataJson"],
-            /// File sink only; absent is "no stack trace".
+            #[doc = "File sink only; absent is \"no stack trace\"."]
             stack_trace: OptText @ _ => [stack_trace = "stackTrace"],
         }
     };
