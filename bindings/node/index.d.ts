@@ -106,7 +106,7 @@ export declare function deterministicHash(payloadJson: string): string
 
 /**
  * Spans dropped, by reason. Declares the `index.d.ts` type only: the object is built from the
- * snapshot's named entries ([`health_object`]), and a test checks the two agree.
+ * snapshot's named entries (`health_object`), and a test checks the two agree.
  */
 export interface DroppedSpans {
   queueFull: number
@@ -165,7 +165,7 @@ export interface ProcessExportPayloadResult {
 
 /**
  * `getHealthSnapshot()`: counters, ring occupancy and circuit state. Declares the `index.d.ts`
- * type only: the object is built from the snapshot's named entries ([`health_object`]), and a
+ * type only: the object is built from the snapshot's named entries (`health_object`), and a
  * test checks the two agree.
  */
 export interface RingExporterHealth {
@@ -264,39 +264,38 @@ export interface RingExporterOptions {
 export interface RingSpan {
   traceId: string
   spanId: string
-  /** r" Empty for a root span. */
+  /** Empty for a root span. */
   parentSpanId?: string
   name: string
   packageName: string
   instrumentationName: string
   submoduleName?: string
-  /** r" `tusk.drift.core.v1.PackageType` (0..=11); an out-of-range value is dropped on export. */
+  /** `tusk.drift.core.v1.PackageType` (0..=11); an out-of-range value is dropped on export. */
   packageType?: number
-  /** r" `tusk.drift.core.v1.SpanKind` (0..=5). */
+  /** `tusk.drift.core.v1.SpanKind` (0..=5). */
   kind: number
-  /** r" Absent leaves `Span.environment` unset. */
+  /** Absent leaves `Span.environment` unset. */
   environment?: string
-  /** r" `tusk.drift.core.v1.StatusCode` (0..=2). */
+  /** `tusk.drift.core.v1.StatusCode` (0..=2). */
   statusCode: number
   statusMessage?: string
   isPreAppStart?: boolean
   isRootSpan?: boolean
-  /** r" Start time (seconds and nanoseconds since the Unix epoch). */
+  /** Start time (seconds and nanoseconds since the Unix epoch). */
   timestampSeconds: number
-  /** r" Start time (seconds and nanoseconds since the Unix epoch). */
   timestampNanos: number
   durationSeconds: number
   durationNanos: number
-  /** r" The input value as the SDK's JSON text (`json.dumps` / `JSON.stringify`). */
+  /** The input value as the SDK's JSON text (`json.dumps` / `JSON.stringify`). */
   inputValueJson: string
-  /** r" The output value as JSON text; absent or empty means `{}`. */
+  /** The output value as JSON text; absent or empty means `{}`. */
   outputValueJson?: string
-  /** r" Schema merges (`{key: {encoding?, decoded_type?, match_importance?}}`) as JSON text. */
+  /** Schema merges (`{key: {encoding?, decoded_type?, match_importance?}}`) as JSON text. */
   inputSchemaMergesJson?: string
   outputSchemaMergesJson?: string
   metadataJson?: string
-  /** r" File sink only (not in the protobuf `Span`). */
+  /** File sink only (not in the protobuf `Span`). */
   transformMetadataJson?: string
-  /** r#" File sink only; absent is "no stack trace"."# */
+  /** File sink only; absent is "no stack trace". */
   stackTrace?: string
 }
