@@ -23,12 +23,6 @@ export declare class RingExporter {
    */
   pushSpan(span: RingSpan): boolean
   /**
-   * `pushSpan` with the fields as positional arguments (in `RingSpan` order: ids, name,
-   * package, kind, environment, status, flags, timing, then the JSON texts). Same result and
-   * errors; for hot paths such as the SDK hook, it skips 25 property lookups per span.
-   */
-  pushSpanFields(traceId: string, spanId: string, parentSpanId: string | undefined | null, name: string, packageName: string, instrumentationName: string, submoduleName: string | undefined | null, packageType: number | undefined | null, kind: number, environment: string | undefined | null, statusCode: number, statusMessage: string | undefined | null, isPreAppStart: boolean | undefined | null, isRootSpan: boolean | undefined | null, timestampSeconds: number, timestampNanos: number, durationSeconds: number, durationNanos: number, inputValueJson: string, outputValueJson?: string | null, inputSchemaMergesJson?: string | null, outputSchemaMergesJson?: string | null, metadataJson?: string | null, transformMetadataJson?: string | null, stackTrace?: string | null): boolean
-  /**
    * Exports everything pushed so far; resolves `true` if it was all delivered or dropped
    * within `timeoutMs` (default 30000).
    */
@@ -50,6 +44,13 @@ export declare class RingExporter {
   shutdownSync(timeoutMs?: number | undefined | null): boolean
   /** Counters, ring occupancy, circuit state. */
   getHealthSnapshot(): RingExporterHealth
+  /**
+   * `pushSpan` with the fields as positional arguments, in `RingSpan` order (ids,
+   * name, package, kind, environment, status, flags, timing, then the JSON texts).
+   * Same result and errors; for hot paths such as the SDK hook, it skips 25 property
+   * lookups per span.
+   */
+  pushSpanFields(traceId: string, spanId: string, parentSpanId: string | undefined | null, name: string, packageName: string, instrumentationName: string, submoduleName: string | undefined | null, packageType: number | undefined | null, kind: number, environment: string | undefined | null, statusCode: number, statusMessage: string | undefined | null, isPreAppStart: boolean | undefined | null, isRootSpan: boolean | undefined | null, timestampSeconds: number, timestampNanos: number, durationSeconds: number, durationNanos: number, inputValueJson: string, outputValueJson: string | undefined | null, inputSchemaMergesJson: string | undefined | null, outputSchemaMergesJson: string | undefined | null, metadataJson: string | undefined | null, transformMetadataJson: string | undefined | null, stackTrace: string | undefined | null): boolean
 }
 
 /**
@@ -103,7 +104,10 @@ export interface BuildSpanProtoBytesInput {
 /** Lowercase hex SHA-256 of the canonical JSON text. */
 export declare function deterministicHash(payloadJson: string): string
 
-/** Spans dropped, by reason. */
+/**
+ * Spans dropped, by reason. Declares the `index.d.ts` type only: the object is built from the
+ * snapshot's named entries (`health_object`), and a test checks the two agree.
+ */
 export interface DroppedSpans {
   queueFull: number
   tooLarge: number
@@ -159,7 +163,11 @@ export interface ProcessExportPayloadResult {
   protobufStructBytes: Buffer
 }
 
-/** `getHealthSnapshot()`: counters, ring occupancy and circuit state. */
+/**
+ * `getHealthSnapshot()`: counters, ring occupancy and circuit state. Declares the `index.d.ts`
+ * type only: the object is built from the snapshot's named entries (`health_object`), and a
+ * test checks the two agree.
+ */
 export interface RingExporterHealth {
   queueSizeBytes: number
   queueCapacityBytes: number
@@ -249,33 +257,36 @@ export interface RingExporterOptions {
 }
 
 /**
- * The shape `RingExporter.pushSpan` reads, declared for the generated `index.d.ts` (the hot
- * path reads the fields itself, see [`SpanReader`]). JSON fields carry the SDK's text as is.
+ * The shape `RingExporter.pushSpan` reads, declared for the generated `index.d.ts`
+ * (the hot path reads the fields itself, see `SpanReader`). JSON fields carry the
+ * SDK's text as is. Expanded from the span schema (`drift_exporter::with_span_fields!`).
  */
 export interface RingSpan {
   traceId: string
   spanId: string
-  /** Empty or absent for a root span. */
+  /** Empty for a root span. */
   parentSpanId?: string
   name: string
   packageName: string
   instrumentationName: string
   submoduleName?: string
-  /** `tusk.drift.core.v1.PackageType` (0..=11); default 0. */
+  /** `tusk.drift.core.v1.PackageType` (0..=11); an out-of-range value is dropped on export. */
   packageType?: number
   /** `tusk.drift.core.v1.SpanKind` (0..=5). */
   kind: number
+  /** Absent leaves `Span.environment` unset. */
   environment?: string
   /** `tusk.drift.core.v1.StatusCode` (0..=2). */
   statusCode: number
   statusMessage?: string
   isPreAppStart?: boolean
   isRootSpan?: boolean
+  /** Start time (seconds and nanoseconds since the Unix epoch). */
   timestampSeconds: number
   timestampNanos: number
   durationSeconds: number
   durationNanos: number
-  /** The input value as `JSON.stringify` text. */
+  /** The input value as the SDK's JSON text (`json.dumps` / `JSON.stringify`). */
   inputValueJson: string
   /** The output value as JSON text; absent or empty means `{}`. */
   outputValueJson?: string
@@ -283,6 +294,8 @@ export interface RingSpan {
   inputSchemaMergesJson?: string
   outputSchemaMergesJson?: string
   metadataJson?: string
+  /** File sink only (not in the protobuf `Span`). */
   transformMetadataJson?: string
+  /** File sink only; absent is "no stack trace". */
   stackTrace?: string
 }

@@ -211,6 +211,13 @@ pub struct DroppedByReason {
 }
 
 impl DroppedByReason {
+    /// `(reason name, spans)` for every reason, in [`DropReason::ALL`] order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|&reason| (reason.as_str(), self.get(reason)))
+    }
+
     pub fn get(&self, reason: DropReason) -> u64 {
         match reason {
             DropReason::QueueFull => self.queue_full,
@@ -264,7 +271,67 @@ pub struct HealthSnapshot {
     pub running: bool,
 }
 
+/// One value of the health snapshot as the bindings show it (see [`HealthSnapshot::entries`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HealthValue {
+    /// A counter or size (exact as a JavaScript number: far below 2^53).
+    Count(u64),
+    /// A ratio or a duration in milliseconds.
+    Number(f64),
+    /// A name (the circuit state).
+    Text(&'static str),
+    Flag(bool),
+    /// Spans dropped, by reason: one count per [`DropReason::ALL`], named by
+    /// [`DropReason::as_str`].
+    Dropped(DroppedByReason),
+}
+
+impl CircuitState {
+    /// `closed`, `open` or `half_open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+}
+
 impl HealthSnapshot {
+    /// The snapshot as the bindings show it: named entries (snake_case; the Node binding
+    /// camelCases them), in this order. The one list of what `health_snapshot()` (Python) and
+    /// `getHealthSnapshot()` (Node) return; each binding converts the entries generically.
+    pub fn entries(&self) -> [(&'static str, HealthValue); 17] {
+        use HealthValue::{Count, Dropped, Flag, Number, Text};
+        [
+            ("queue_size_bytes", Count(self.queue_size_bytes)),
+            ("queue_capacity_bytes", Count(self.queue_capacity_bytes)),
+            ("fill_ratio", Number(self.fill_ratio)),
+            ("pushed", Count(self.pushed)),
+            ("recovered", Count(self.recovered)),
+            ("exported", Count(self.exported)),
+            ("dropped_total", Count(self.dropped_total)),
+            ("dropped", Dropped(self.dropped)),
+            ("in_flight", Count(self.in_flight)),
+            ("batches", Count(self.batches)),
+            ("bytes_sent", Count(self.bytes_sent)),
+            ("export_failures", Count(self.export_failures)),
+            ("export_timeouts", Count(self.export_timeouts)),
+            ("retries", Count(self.retries)),
+            (
+                "last_export_latency_ms",
+                Number(self.last_export_latency_ms),
+            ),
+            ("circuit_state", Text(self.circuit_state.as_str())),
+            ("running", Flag(self.running)),
+        ]
+    }
+
+    /// The snapshot of an exporter that is not running (nothing counted).
+    pub fn stopped() -> Self {
+        HealthSnapshot::from_counters(&Counters::default(), 0, 0, false)
+    }
+
     pub(crate) fn from_counters(
         counters: &Counters,
         used: u64,
@@ -311,6 +378,38 @@ impl HealthSnapshot {
             export_latency: counters.export_latency.snapshot(),
             circuit_state: CircuitState::from_u64(Counters::get(&counters.circuit_state)),
             running,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_name_every_reported_field_once() {
+        let snapshot = HealthSnapshot::stopped();
+        let names: Vec<&str> = snapshot.entries().iter().map(|(name, _)| *name).collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        // Every entry is a field of the serialized snapshot, under the same name and value.
+        let json = serde_json::to_value(&snapshot).unwrap();
+        for (name, value) in snapshot.entries() {
+            let field = &json[name];
+            match value {
+                HealthValue::Count(n) => assert_eq!(field, n, "{name}"),
+                HealthValue::Number(n) => assert_eq!(field.as_f64(), Some(n), "{name}"),
+                HealthValue::Text(text) => assert_eq!(field, text, "{name}"),
+                HealthValue::Flag(flag) => assert_eq!(field, flag, "{name}"),
+                HealthValue::Dropped(dropped) => {
+                    for (reason, n) in dropped.entries() {
+                        assert_eq!(field[reason], n, "{name}.{reason}");
+                    }
+                    assert_eq!(field.as_object().unwrap().len(), DropReason::ALL.len());
+                }
+            }
         }
     }
 }

@@ -60,6 +60,101 @@ fn round_trip_keeps_every_field() {
     );
 }
 
+/// The byte layout of `docs/record-format.md`, written out by hand here (independently of the
+/// span schema the encoder is expanded from): a schema change that moves a byte fails this.
+#[test]
+fn encoding_is_the_documented_version_1_layout() {
+    use drift_exporter::{SpanRecord, Timestamp};
+    let record = SpanRecord {
+        sdk: SdkFlavor::Node,
+        sdk_version: "0.1.27",
+        trace_id: "t",
+        span_id: "s",
+        parent_span_id: "",
+        name: "n",
+        package_name: "p",
+        instrumentation_name: "i",
+        submodule_name: "sub",
+        package_type: 3,
+        kind: 2,
+        environment: None,
+        status_code: 1,
+        status_message: "ok",
+        is_pre_app_start: true,
+        is_root_span: true,
+        timestamp: Timestamp {
+            seconds: 0x0102_0304_0506_0708,
+            nanos: 9,
+        },
+        duration: Timestamp {
+            seconds: 10,
+            nanos: 11,
+        },
+        input_value_json: b"{}",
+        output_value_json: Some(b"[1]"),
+        input_schema_merges_json: None,
+        output_schema_merges_json: Some(b""),
+        metadata_json: None,
+        transform_metadata_json: Some(b"{\"a\":1}"),
+        stack_trace: Some("at x"),
+    };
+    let fields: [Option<&[u8]>; 17] = [
+        Some(b"0.1.27"),
+        Some(b"t"),
+        Some(b"s"),
+        Some(b""),
+        Some(b"n"),
+        Some(b"p"),
+        Some(b"i"),
+        Some(b"sub"),
+        None,
+        Some(b"ok"),
+        Some(b"{}"),
+        Some(b"[1]"),
+        None,
+        Some(b""),
+        None,
+        Some(b"{\"a\":1}"),
+        Some(b"at x"),
+    ];
+    let mut expected = Vec::new();
+    expected.extend_from_slice(b"DSPN");
+    expected.extend_from_slice(&1u16.to_le_bytes()); // version
+    expected.extend_from_slice(&56u16.to_le_bytes()); // header_len
+    expected.extend_from_slice(&0u32.to_le_bytes()); // total_len, patched below
+    expected.extend_from_slice(&17u16.to_le_bytes()); // field_count
+    expected.push(2); // sdk: node
+    expected.push(0b11); // flags: pre-app-start, root span
+    expected.extend_from_slice(&2i32.to_le_bytes()); // kind
+    expected.extend_from_slice(&1i32.to_le_bytes()); // status_code
+    expected.extend_from_slice(&3i32.to_le_bytes()); // package_type
+    expected.extend_from_slice(&0u32.to_le_bytes()); // reserved
+    expected.extend_from_slice(&0x0102_0304_0506_0708i64.to_le_bytes());
+    expected.extend_from_slice(&9i32.to_le_bytes());
+    expected.extend_from_slice(&11i32.to_le_bytes()); // duration.nanos
+    expected.extend_from_slice(&10i64.to_le_bytes()); // duration.seconds
+    assert_eq!(expected.len(), RECORD_HEADER_LEN);
+    for field in fields {
+        match field {
+            None => expected.extend_from_slice(&u32::MAX.to_le_bytes()),
+            Some(bytes) => {
+                expected.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                expected.extend_from_slice(bytes);
+            }
+        }
+    }
+    let total = expected.len() as u32;
+    expected[8..12].copy_from_slice(&total.to_le_bytes());
+    assert_eq!(record.to_bytes().unwrap(), expected);
+    let decoded = decode_record(&expected).unwrap();
+    assert_eq!(decoded.transform_metadata_json, Some("{\"a\":1}"));
+    assert_eq!(decoded.output_schema_merges_json, Some(""));
+    assert_eq!(decoded.environment, None);
+    assert_eq!(decoded.timestamp, record.timestamp);
+    assert_eq!(decoded.duration, record.duration);
+    assert!(decoded.is_pre_app_start && decoded.is_root_span);
+}
+
 #[test]
 fn encode_into_a_short_buffer_is_an_error() {
     let (span, bytes) = sample();

@@ -17,7 +17,9 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use drift_exporter::{Exporter, ExporterConfig, HealthSnapshot, OPTIONS, Overrides, SinkConfig};
+use drift_exporter::{
+    Exporter, ExporterConfig, HealthSnapshot, HealthValue, OPTIONS, Overrides, SinkConfig,
+};
 use napi::bindgen_prelude::{Buffer, Env, Function, Object, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{JsValue, Status};
@@ -130,7 +132,8 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
-/// Spans dropped, by reason.
+/// Spans dropped, by reason. Declares the `index.d.ts` type only: the object is built from the
+/// snapshot's named entries (`health_object`), and a test checks the two agree.
 #[napi(object)]
 pub struct DroppedSpans {
     pub queue_full: f64,
@@ -141,7 +144,9 @@ pub struct DroppedSpans {
     pub fork_discarded: f64,
 }
 
-/// `getHealthSnapshot()`: counters, ring occupancy and circuit state.
+/// `getHealthSnapshot()`: counters, ring occupancy and circuit state. Declares the `index.d.ts`
+/// type only: the object is built from the snapshot's named entries (`health_object`), and a
+/// test checks the two agree.
 #[napi(object)]
 pub struct RingExporterHealth {
     pub queue_size_bytes: f64,
@@ -165,42 +170,28 @@ pub struct RingExporterHealth {
     pub running: bool,
 }
 
-impl From<HealthSnapshot> for RingExporterHealth {
-    fn from(h: HealthSnapshot) -> Self {
+/// The snapshot's named entries (`HealthSnapshot::entries`) as a JavaScript object, names in
+/// camelCase.
+fn health_object<'env>(env: &'env Env, health: &HealthSnapshot) -> napi::Result<Object<'env>> {
+    let mut object = Object::new(env)?;
+    for (name, value) in health.entries() {
+        let name = camel_case(name);
         // Counters are far below 2^53: exact as JavaScript numbers.
-        let n = |value: u64| value as f64;
-        RingExporterHealth {
-            queue_size_bytes: n(h.queue_size_bytes),
-            queue_capacity_bytes: n(h.queue_capacity_bytes),
-            fill_ratio: h.fill_ratio,
-            pushed: n(h.pushed),
-            recovered: n(h.recovered),
-            exported: n(h.exported),
-            dropped_total: n(h.dropped_total),
-            dropped: DroppedSpans {
-                queue_full: n(h.dropped.queue_full),
-                too_large: n(h.dropped.too_large),
-                already_shutdown: n(h.dropped.already_shutdown),
-                serialization_error: n(h.dropped.serialization_error),
-                export_failed: n(h.dropped.export_failed),
-                fork_discarded: n(h.dropped.fork_discarded),
-            },
-            in_flight: n(h.in_flight),
-            batches: n(h.batches),
-            bytes_sent: n(h.bytes_sent),
-            export_failures: n(h.export_failures),
-            export_timeouts: n(h.export_timeouts),
-            retries: n(h.retries),
-            last_export_latency_ms: h.last_export_latency_ms,
-            circuit_state: match h.circuit_state {
-                drift_exporter::CircuitState::Closed => "closed",
-                drift_exporter::CircuitState::Open => "open",
-                drift_exporter::CircuitState::HalfOpen => "half_open",
+        match value {
+            HealthValue::Count(count) => object.set(name, count as f64)?,
+            HealthValue::Number(number) => object.set(name, number)?,
+            HealthValue::Text(text) => object.set(name, text)?,
+            HealthValue::Flag(flag) => object.set(name, flag)?,
+            HealthValue::Dropped(dropped) => {
+                let mut by_reason = Object::new(env)?;
+                for (reason, count) in dropped.entries() {
+                    by_reason.set(camel_case(reason), count as f64)?;
+                }
+                object.set(name, by_reason)?;
             }
-            .to_string(),
-            running: h.running,
         }
     }
+    Ok(object)
 }
 
 /// Requests handed to the callback threadsafe function and not yet delivered to JavaScript.
@@ -498,84 +489,6 @@ impl RingExporter {
         })
     }
 
-    /// `pushSpan` with the fields as positional arguments (in `RingSpan` order: ids, name,
-    /// package, kind, environment, status, flags, timing, then the JSON texts). Same result and
-    /// errors; for hot paths such as the SDK hook, it skips 25 property lookups per span.
-    #[allow(clippy::too_many_arguments)]
-    #[napi(
-        ts_args_type = "traceId: string, spanId: string, parentSpanId: string | undefined | null, name: string, packageName: string, instrumentationName: string, submoduleName: string | undefined | null, packageType: number | undefined | null, kind: number, environment: string | undefined | null, statusCode: number, statusMessage: string | undefined | null, isPreAppStart: boolean | undefined | null, isRootSpan: boolean | undefined | null, timestampSeconds: number, timestampNanos: number, durationSeconds: number, durationNanos: number, inputValueJson: string, outputValueJson?: string | null, inputSchemaMergesJson?: string | null, outputSchemaMergesJson?: string | null, metadataJson?: string | null, transformMetadataJson?: string | null, stackTrace?: string | null"
-    )]
-    pub fn push_span_fields(
-        &mut self,
-        trace_id: Unknown<'_>,
-        span_id: Unknown<'_>,
-        parent_span_id: Unknown<'_>,
-        name: Unknown<'_>,
-        package_name: Unknown<'_>,
-        instrumentation_name: Unknown<'_>,
-        submodule_name: Unknown<'_>,
-        package_type: Unknown<'_>,
-        kind: Unknown<'_>,
-        environment: Unknown<'_>,
-        status_code: Unknown<'_>,
-        status_message: Unknown<'_>,
-        is_pre_app_start: Unknown<'_>,
-        is_root_span: Unknown<'_>,
-        timestamp_seconds: Unknown<'_>,
-        timestamp_nanos: Unknown<'_>,
-        duration_seconds: Unknown<'_>,
-        duration_nanos: Unknown<'_>,
-        input_value_json: Unknown<'_>,
-        output_value_json: Unknown<'_>,
-        input_schema_merges_json: Unknown<'_>,
-        output_schema_merges_json: Unknown<'_>,
-        metadata_json: Unknown<'_>,
-        transform_metadata_json: Unknown<'_>,
-        stack_trace: Unknown<'_>,
-    ) -> Result<bool, JsError> {
-        crate::error::guarded("push_span_fields", || {
-            let Some(shared) = &self.shared else {
-                return Ok(false);
-            };
-            let args: [Unknown<'_>; FIELD_COUNT] = [
-                trace_id,
-                span_id,
-                parent_span_id,
-                name,
-                package_name,
-                instrumentation_name,
-                submodule_name,
-                package_type,
-                kind,
-                environment,
-                status_code,
-                status_message,
-                is_pre_app_start,
-                is_root_span,
-                timestamp_seconds,
-                timestamp_nanos,
-                duration_seconds,
-                duration_nanos,
-                input_value_json,
-                output_value_json,
-                input_schema_merges_json,
-                output_schema_merges_json,
-                metadata_json,
-                transform_metadata_json,
-                stack_trace,
-            ];
-            let raw_env = trace_id.value().env;
-            let raw = args.map(|arg| arg.raw());
-            // SAFETY: the env and the argument values come from this very call, so all are live
-            // (missing trailing arguments are `undefined` values of it).
-            unsafe { self.reader.read_args(raw_env, &raw)? };
-            Ok(shared
-                .exporter
-                .push_span(&self.reader.record(&self.sdk_version))
-                .is_ok())
-        })
-    }
-
     /// Exports everything pushed so far; resolves `true` if it was all delivered or dropped
     /// within `timeoutMs` (default 30000).
     #[napi(ts_return_type = "Promise<boolean>")]
@@ -630,16 +543,36 @@ impl RingExporter {
     }
 
     /// Counters, ring occupancy, circuit state.
-    #[napi]
-    pub fn get_health_snapshot(&self) -> Result<RingExporterHealth, JsError> {
+    #[napi(ts_return_type = "RingExporterHealth")]
+    pub fn get_health_snapshot<'env>(&self, env: &'env Env) -> Result<Object<'env>, JsError> {
         crate::error::guarded("get_health_snapshot", || {
-            Ok({
-                match &self.shared {
-                    Some(shared) => shared.exporter.health().into(),
-                    // Only reachable while the object is being finalized.
-                    None => stopped_health(),
-                }
-            })
+            let health = match &self.shared {
+                Some(shared) => shared.exporter.health(),
+                // Only reachable while the object is being finalized.
+                None => HealthSnapshot::stopped(),
+            };
+            health_object(env, &health).map_err(from_napi)
+        })
+    }
+}
+
+impl RingExporter {
+    /// `pushSpanFields` (expanded from the span schema in [`crate::ring_span`]): reads the
+    /// positional arguments and pushes the record.
+    pub(crate) fn push_args(&mut self, args: [Unknown<'_>; FIELD_COUNT]) -> Result<bool, JsError> {
+        crate::error::guarded("push_span_fields", || {
+            let Some(shared) = &self.shared else {
+                return Ok(false);
+            };
+            let raw_env = args[0].value().env;
+            let raw = args.map(|arg| arg.raw());
+            // SAFETY: the env and the argument values come from this very call, so all are live
+            // (missing trailing arguments are `undefined` values of it).
+            unsafe { self.reader.read_args(raw_env, &raw)? };
+            Ok(shared
+                .exporter
+                .push_span(&self.reader.record(&self.sdk_version))
+                .is_ok())
         })
     }
 }
@@ -653,35 +586,6 @@ impl Drop for RingExporter {
                 .name("drift-node-drop".to_string())
                 .spawn(move || drop(shared));
         }
-    }
-}
-
-fn stopped_health() -> RingExporterHealth {
-    RingExporterHealth {
-        queue_size_bytes: 0.0,
-        queue_capacity_bytes: 0.0,
-        fill_ratio: 0.0,
-        pushed: 0.0,
-        recovered: 0.0,
-        exported: 0.0,
-        dropped_total: 0.0,
-        dropped: DroppedSpans {
-            queue_full: 0.0,
-            too_large: 0.0,
-            already_shutdown: 0.0,
-            serialization_error: 0.0,
-            export_failed: 0.0,
-            fork_discarded: 0.0,
-        },
-        in_flight: 0.0,
-        batches: 0.0,
-        bytes_sent: 0.0,
-        export_failures: 0.0,
-        export_timeouts: 0.0,
-        retries: 0.0,
-        last_export_latency_ms: 0.0,
-        circuit_state: "closed".to_string(),
-        running: false,
     }
 }
 

@@ -9,119 +9,252 @@ use std::ffi::CStr;
 use std::ops::Range;
 
 use drift_exporter::{SdkFlavor, SpanRecord, Timestamp};
+use napi::bindgen_prelude::Unknown;
 use napi::sys;
+use napi_derive::napi;
+
+use crate::ring_exporter::RingExporter;
 
 use crate::error::{ErrorCode, JsError, JsResult, js_error};
 use crate::js_read::{ReadFailure, append_utf8, is_nullish, named_property, type_of};
 
-/// The span fields `pushSpan` reads, in the argument order of `pushSpanFields`; the
-/// discriminant indexes [`FIELD_NAMES`] and the environment's key array.
-#[derive(Debug, Clone, Copy)]
-pub enum Field {
-    TraceId,
-    SpanId,
-    ParentSpanId,
-    Name,
-    PackageName,
-    InstrumentationName,
-    SubmoduleName,
-    PackageType,
-    Kind,
-    Environment,
-    StatusCode,
-    StatusMessage,
-    IsPreAppStart,
-    IsRootSpan,
-    TimestampSeconds,
-    TimestampNanos,
-    DurationSeconds,
-    DurationNanos,
-    InputValueJson,
-    OutputValueJson,
-    InputSchemaMergesJson,
-    OutputSchemaMergesJson,
-    MetadataJson,
-    TransformMetadataJson,
-    StackTrace,
+// Everything below that names a field is expanded from the span schema
+// (`drift_exporter::with_span_fields!`): one row per field, in the `pushSpanFields` order.
+
+/// The storage of one field read from JavaScript: arena ranges for text, the value otherwise.
+macro_rules! slot_type {
+    (Text) => { Range<usize> };
+    (TextOrEmpty) => { Range<usize> };
+    (OptText) => { Option<Range<usize>> };
+    (Json) => { Range<usize> };
+    (OptJson) => { Option<Range<usize>> };
+    (I32) => { i32 };
+    (I32OrZero) => { i32 };
+    (Flag) => { bool };
+    (Time) => { Timestamp };
 }
 
-/// Number of span fields.
-pub const FIELD_COUNT: usize = 25;
+/// Reads one field at JavaScript position `$index` (two for a time) and advances it.
+macro_rules! read_slot {
+    (@one $index:ident, $read:expr) => {{
+        let value = $read;
+        $index += 1;
+        value
+    }};
+    (Text, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.required_string($index, $arena)?)
+    };
+    (TextOrEmpty, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.string_or_empty($index, $arena)?)
+    };
+    (OptText, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.string_into($index, $arena)?)
+    };
+    (Json, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.required_string($index, $arena)?)
+    };
+    (OptJson, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.string_into($index, $arena)?)
+    };
+    (I32, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.required_i32($index)?)
+    };
+    (I32OrZero, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.i32_or($index, 0)?)
+    };
+    (Flag, $reader:ident, $arena:ident, $index:ident) => {
+        read_slot!(@one $index, $reader.bool_or_false($index)?)
+    };
+    (Time, $reader:ident, $arena:ident, $index:ident) => {{
+        let seconds = $reader.required_i64($index)?;
+        let nanos = $reader.required_i32($index + 1)?;
+        $index += 2;
+        Timestamp { seconds, nanos }
+    }};
+}
 
-/// JavaScript property names, in [`Field`] order.
-const FIELD_NAMES: [&CStr; FIELD_COUNT] = [
-    c"traceId",
-    c"spanId",
-    c"parentSpanId",
-    c"name",
-    c"packageName",
-    c"instrumentationName",
-    c"submoduleName",
-    c"packageType",
-    c"kind",
-    c"environment",
-    c"statusCode",
-    c"statusMessage",
-    c"isPreAppStart",
-    c"isRootSpan",
-    c"timestampSeconds",
-    c"timestampNanos",
-    c"durationSeconds",
-    c"durationNanos",
-    c"inputValueJson",
-    c"outputValueJson",
-    c"inputSchemaMergesJson",
-    c"outputSchemaMergesJson",
-    c"metadataJson",
-    c"transformMetadataJson",
-    c"stackTrace",
-];
+/// A stored field as the record's field.
+macro_rules! record_value {
+    (Text, $slot:expr, $text:ident, $bytes:ident) => {
+        $text(&$slot)
+    };
+    (TextOrEmpty, $slot:expr, $text:ident, $bytes:ident) => {
+        $text(&$slot)
+    };
+    (OptText, $slot:expr, $text:ident, $bytes:ident) => {
+        $slot.as_ref().map($text)
+    };
+    (Json, $slot:expr, $text:ident, $bytes:ident) => {
+        $bytes(&$slot)
+    };
+    (OptJson, $slot:expr, $text:ident, $bytes:ident) => {
+        $slot.as_ref().map($bytes)
+    };
+    ($kind:ident, $slot:expr, $text:ident, $bytes:ident) => {
+        $slot
+    };
+}
 
-impl Field {
-    fn name(self) -> &'static str {
-        FIELD_NAMES[self as usize].to_str().unwrap_or("?")
+/// `RingSpan` (the shape `pushSpan` reads, for the generated `index.d.ts`) and the
+/// `pushSpanFields` method: one field and one parameter per JavaScript name of the schema,
+/// collected row by row (a time is two).
+macro_rules! js_declarations {
+    // All rows read: emit both.
+    (@munch [$($span:tt)*] [$($params:tt)*] [$($args:ident)*]) => {
+        /// The shape `RingExporter.pushSpan` reads, declared for the generated `index.d.ts`
+        /// (the hot path reads the fields itself, see `SpanReader`). JSON fields carry the
+        /// SDK's text as is. Expanded from the span schema (`drift_exporter::with_span_fields!`).
+        #[napi(object, object_to_js = false)]
+        pub struct RingSpan {
+            $($span)*
+        }
+
+        #[napi]
+        impl RingExporter {
+            /// `pushSpan` with the fields as positional arguments, in `RingSpan` order (ids,
+            /// name, package, kind, environment, status, flags, timing, then the JSON texts).
+            /// Same result and errors; for hot paths such as the SDK hook, it skips 25 property
+            /// lookups per span.
+            #[allow(clippy::too_many_arguments)]
+            #[napi]
+            pub fn push_span_fields(&mut self, $($params)*) -> Result<bool, JsError> {
+                self.push_args([$($args),*])
+            }
+        }
+    };
+    // One JavaScript field: its `RingSpan` field and its `pushSpanFields` parameter.
+    (@field [$($span:tt)*] [$($params:tt)*] [$($args:ident)*] [$($doc:tt)*]
+        $js:ident: [$($ty:tt)*], $ts:tt; $($rest:tt)*) => {
+        js_declarations! {@munch
+            [$($span)* $($doc)* pub $js: $($ty)*,]
+            [$($params)* #[napi(ts_arg_type = $ts)] $js: Unknown<'_>,]
+            [$($args)* $js]
+            $($rest)*}
+    };
+    // The second number of a time.
+    (@munch $span:tt $params:tt $args:tt @then [$($doc:tt)*] $js:ident: [$($ty:tt)*], $ts:tt;
+        $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args [$($doc)*] $js: [$($ty)*], $ts; $($rest)*}
+    };
+    (@munch $span:tt $params:tt $args:tt $(#[doc = $doc:tt])*
+        $name:ident: Time @ $at:tt => [$seconds:ident = $s:literal, $nanos:ident = $n:literal],
+        $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args [$(#[doc = $doc])*] $seconds: [i64], "number";
+            @then [] $nanos: [i32], "number"; $($rest)*}
+    };
+    (@munch $span:tt $params:tt $args:tt $(#[doc = $doc:tt])*
+        $name:ident: $kind:ident @ $at:tt => [$js:ident = $js_name:literal], $($rest:tt)*) => {
+        js_declarations! {@kind $kind $span $params $args [$(#[doc = $doc])*] $js; $($rest)*}
+    };
+    (@kind Text $span:tt $params:tt $args:tt $doc:tt $js:ident; $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args $doc $js: [String], "string"; $($rest)*}
+    };
+    (@kind Json $span:tt $params:tt $args:tt $doc:tt $js:ident; $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args $doc $js: [String], "string"; $($rest)*}
+    };
+    (@kind I32 $span:tt $params:tt $args:tt $doc:tt $js:ident; $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args $doc $js: [i32], "number"; $($rest)*}
+    };
+    (@kind I32OrZero $span:tt $params:tt $args:tt $doc:tt $js:ident; $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args $doc $js: [Option<i32>],
+            "number | undefined | null"; $($rest)*}
+    };
+    (@kind Flag $span:tt $params:tt $args:tt $doc:tt $js:ident; $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args $doc $js: [Option<bool>],
+            "boolean | undefined | null"; $($rest)*}
+    };
+    // TextOrEmpty, OptText, OptJson.
+    (@kind $kind:ident $span:tt $params:tt $args:tt $doc:tt $js:ident; $($rest:tt)*) => {
+        js_declarations! {@field $span $params $args $doc $js: [Option<String>],
+            "string | undefined | null"; $($rest)*}
+    };
+    ($($rows:tt)*) => {
+        js_declarations! { @munch [] [] [] $($rows)* }
+    };
+}
+
+/// The reader and the JavaScript declarations, from the span schema.
+macro_rules! define_node_span {
+    ($(
+        $(#[doc = $doc:tt])*
+        $name:ident : $kind:ident @ $at:tt => [$($js_ident:ident = $js:literal),+]
+    ),+ $(,)?) => {
+        /// Number of JavaScript span fields (the arguments of `pushSpanFields`).
+        pub const FIELD_COUNT: usize = 0 $($(+ { let _ = $js; 1 })+)+;
+
+        /// JavaScript property names, in argument order.
+        const FIELD_NAMES: [&CStr; FIELD_COUNT] = [$($(c_name(concat!($js, "\0"))),+),+];
+
+        /// The fields of the span read last: arena ranges for text (`None`: absent).
+        #[derive(Debug, Default)]
+        struct Fields {
+            $($name: slot_type!($kind),)+
+        }
+
+        impl SpanReader {
+            /// # Safety
+            /// The reader's env and values must be live for the whole call.
+            unsafe fn read(&mut self, reader: ObjectReader<'_>) -> JsResult<()> {
+                self.arena.clear();
+                let arena = &mut self.arena;
+                let mut index = 0usize;
+                // SAFETY: every call below needs the reader's env and values live, which this
+                // function's contract guarantees for its whole duration.
+                self.fields = unsafe {
+                    Fields {
+                        $($name: read_slot!($kind, reader, arena, index),)+
+                    }
+                };
+                debug_assert_eq!(index, FIELD_COUNT);
+                Ok(())
+            }
+
+            /// The record of the span read last, borrowing the arena.
+            pub fn record<'a>(&'a self, sdk_version: &'a str) -> SpanRecord<'a> {
+                let bytes = |range: &Range<usize>| &self.arena[range.clone()];
+                // The arena holds only what `napi_get_value_string_utf8` wrote: valid UTF-8
+                // (lone surrogates become U+FFFD), and every range ends on a string boundary, so
+                // these conversions cannot fail; an empty string is the safe fallback should
+                // that change.
+                let text =
+                    |range: &Range<usize>| std::str::from_utf8(bytes(range)).unwrap_or_default();
+                let fields = &self.fields;
+                SpanRecord {
+                    sdk: SdkFlavor::Node,
+                    sdk_version,
+                    $($name: record_value!($kind, fields.$name, text, bytes),)+
+                }
+            }
+        }
+
+        js_declarations! {
+            $($(#[doc = $doc])* $name: $kind @ $at => [$($js_ident = $js),+],)+
+        }
+    };
+}
+
+/// A NUL-terminated property name as a `CStr` (at compile time).
+const fn c_name(with_nul: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(with_nul.as_bytes()) {
+        Ok(name) => name,
+        Err(_) => panic!("a span field name holds a NUL byte"),
     }
 }
 
-/// Byte ranges of the span's strings inside the arena (`None`: absent).
-#[derive(Debug, Default)]
-struct StringFields {
-    trace_id: Range<usize>,
-    span_id: Range<usize>,
-    parent_span_id: Range<usize>,
-    name: Range<usize>,
-    package_name: Range<usize>,
-    instrumentation_name: Range<usize>,
-    submodule_name: Range<usize>,
-    environment: Option<Range<usize>>,
-    status_message: Range<usize>,
-    input_value_json: Range<usize>,
-    output_value_json: Option<Range<usize>>,
-    input_schema_merges_json: Option<Range<usize>>,
-    output_schema_merges_json: Option<Range<usize>>,
-    metadata_json: Option<Range<usize>>,
-    transform_metadata_json: Option<Range<usize>>,
-    stack_trace: Option<Range<usize>>,
-}
+drift_exporter::with_span_fields!(define_node_span);
 
-/// The non-string fields.
-#[derive(Debug, Default, Clone, Copy)]
-struct ScalarFields {
-    package_type: i32,
-    kind: i32,
-    status_code: i32,
-    is_pre_app_start: bool,
-    is_root_span: bool,
-    timestamp: Timestamp,
-    duration: Timestamp,
+fn field_name(index: usize) -> &'static str {
+    FIELD_NAMES
+        .get(index)
+        .and_then(|name| name.to_str().ok())
+        .unwrap_or("?")
 }
 
 /// One span read from JavaScript: the arena holding its strings and the parsed fields.
 #[derive(Debug, Default)]
 pub struct SpanReader {
     arena: Vec<u8>,
-    strings: StringFields,
-    scalars: ScalarFields,
+    fields: Fields,
 }
 
 impl SpanReader {
@@ -152,7 +285,7 @@ impl SpanReader {
         }
     }
 
-    /// Reads the span from positional arguments, in [`Field`] order (`pushSpanFields`).
+    /// Reads the span from positional arguments, in `RingSpan` order (`pushSpanFields`).
     ///
     /// # Safety
     /// `env` must be the live environment of the current call and `args` values of it.
@@ -169,98 +302,13 @@ impl SpanReader {
             })
         }
     }
-
-    /// # Safety
-    /// The reader's env and values must be live for the whole call.
-    unsafe fn read(&mut self, reader: ObjectReader<'_>) -> JsResult<()> {
-        self.arena.clear();
-        let arena = &mut self.arena;
-        // SAFETY: every call below needs the reader's env and values live, which this
-        // function's contract guarantees for its whole duration.
-        unsafe {
-            self.strings = StringFields {
-                trace_id: reader.required_string(Field::TraceId, arena)?,
-                span_id: reader.required_string(Field::SpanId, arena)?,
-                parent_span_id: reader.string_or_empty(Field::ParentSpanId, arena)?,
-                name: reader.required_string(Field::Name, arena)?,
-                package_name: reader.required_string(Field::PackageName, arena)?,
-                instrumentation_name: reader.required_string(Field::InstrumentationName, arena)?,
-                submodule_name: reader.string_or_empty(Field::SubmoduleName, arena)?,
-                environment: reader.string_into(Field::Environment, arena)?,
-                status_message: reader.string_or_empty(Field::StatusMessage, arena)?,
-                input_value_json: reader.required_string(Field::InputValueJson, arena)?,
-                output_value_json: reader.string_into(Field::OutputValueJson, arena)?,
-                input_schema_merges_json: reader
-                    .string_into(Field::InputSchemaMergesJson, arena)?,
-                output_schema_merges_json: reader
-                    .string_into(Field::OutputSchemaMergesJson, arena)?,
-                metadata_json: reader.string_into(Field::MetadataJson, arena)?,
-                transform_metadata_json: reader.string_into(Field::TransformMetadataJson, arena)?,
-                stack_trace: reader.string_into(Field::StackTrace, arena)?,
-            };
-            self.scalars = ScalarFields {
-                package_type: reader.i32_or(Field::PackageType, 0)?,
-                kind: reader.required_i32(Field::Kind)?,
-                status_code: reader.required_i32(Field::StatusCode)?,
-                is_pre_app_start: reader.bool_or_false(Field::IsPreAppStart)?,
-                is_root_span: reader.bool_or_false(Field::IsRootSpan)?,
-                timestamp: Timestamp {
-                    seconds: reader.required_i64(Field::TimestampSeconds)?,
-                    nanos: reader.required_i32(Field::TimestampNanos)?,
-                },
-                duration: Timestamp {
-                    seconds: reader.required_i64(Field::DurationSeconds)?,
-                    nanos: reader.required_i32(Field::DurationNanos)?,
-                },
-            };
-        }
-        Ok(())
-    }
-
-    /// The record of the span read last, borrowing the arena.
-    pub fn record<'a>(&'a self, sdk_version: &'a str) -> SpanRecord<'a> {
-        let bytes = |range: &Range<usize>| &self.arena[range.clone()];
-        // The arena holds only what `napi_get_value_string_utf8` wrote: valid UTF-8 (lone
-        // surrogates become U+FFFD), and every range ends on a string boundary, so these
-        // conversions cannot fail; an empty string is the safe fallback should that change.
-        let text = |range: &Range<usize>| std::str::from_utf8(bytes(range)).unwrap_or_default();
-        let strings = &self.strings;
-        let scalars = self.scalars;
-        SpanRecord {
-            sdk: SdkFlavor::Node,
-            sdk_version,
-            trace_id: text(&strings.trace_id),
-            span_id: text(&strings.span_id),
-            parent_span_id: text(&strings.parent_span_id),
-            name: text(&strings.name),
-            package_name: text(&strings.package_name),
-            instrumentation_name: text(&strings.instrumentation_name),
-            submodule_name: text(&strings.submodule_name),
-            package_type: scalars.package_type,
-            kind: scalars.kind,
-            environment: strings.environment.as_ref().map(text),
-            status_code: scalars.status_code,
-            status_message: text(&strings.status_message),
-            is_pre_app_start: scalars.is_pre_app_start,
-            is_root_span: scalars.is_root_span,
-            timestamp: scalars.timestamp,
-            duration: scalars.duration,
-            input_value_json: bytes(&strings.input_value_json),
-            output_value_json: strings.output_value_json.as_ref().map(bytes),
-            input_schema_merges_json: strings.input_schema_merges_json.as_ref().map(bytes),
-            output_schema_merges_json: strings.output_schema_merges_json.as_ref().map(bytes),
-            metadata_json: strings.metadata_json.as_ref().map(bytes),
-            transform_metadata_json: strings.transform_metadata_json.as_ref().map(bytes),
-            stack_trace: strings.stack_trace.as_ref().map(text),
-        }
-    }
 }
 
 /// Where the field values come from.
 enum Source<'a> {
     /// Properties of a span object, looked up by name.
     Object(sys::napi_value),
-    /// Positional arguments in [`Field`] order.
+    /// Positional arguments in `RingSpan` order.
     Args(&'a [sys::napi_value; FIELD_COUNT]),
 }
 
@@ -270,26 +318,26 @@ struct ObjectReader<'a> {
     source: Source<'a>,
 }
 
-fn wrong_type(field: Field, expected: &str) -> JsError {
+fn wrong_type(field: usize, expected: &str) -> JsError {
     js_error(
         ErrorCode::InvalidArg,
-        format!("span field `{}` must be {expected}", field.name()),
+        format!("span field `{}` must be {expected}", field_name(field)),
     )
 }
 
 impl ObjectReader<'_> {
     /// # Safety
     /// The reader's env and values must be live (see [`SpanReader::read`]).
-    unsafe fn property(&self, field: Field) -> JsResult<sys::napi_value> {
+    unsafe fn property(&self, field: usize) -> JsResult<sys::napi_value> {
         let object = match self.source {
-            Source::Args(args) => return Ok(args[field as usize]),
+            Source::Args(args) => return Ok(args[field]),
             Source::Object(object) => object,
         };
         // SAFETY: per this function's contract.
-        unsafe { named_property(self.env, object, FIELD_NAMES[field as usize]) }.ok_or_else(|| {
+        unsafe { named_property(self.env, object, FIELD_NAMES[field]) }.ok_or_else(|| {
             js_error(
                 ErrorCode::InvalidArg,
-                format!("could not read span field `{}`", field.name()),
+                format!("could not read span field `{}`", field_name(field)),
             )
         })
     }
@@ -308,7 +356,7 @@ impl ObjectReader<'_> {
     /// As [`ObjectReader::property`].
     unsafe fn string_into(
         &self,
-        field: Field,
+        field: usize,
         arena: &mut Vec<u8>,
     ) -> JsResult<Option<Range<usize>>> {
         // SAFETY: per this function's contract.
@@ -322,14 +370,14 @@ impl ObjectReader<'_> {
 
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn required_string(&self, field: Field, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
+    unsafe fn required_string(&self, field: usize, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
         // SAFETY: per this function's contract.
         unsafe { self.string_into(field, arena)? }.ok_or_else(|| wrong_type(field, "a string"))
     }
 
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn string_or_empty(&self, field: Field, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
+    unsafe fn string_or_empty(&self, field: usize, arena: &mut Vec<u8>) -> JsResult<Range<usize>> {
         let at = arena.len();
         // SAFETY: per this function's contract.
         Ok(unsafe { self.string_into(field, arena)? }.unwrap_or(at..at))
@@ -339,7 +387,7 @@ impl ObjectReader<'_> {
     ///
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn integer(&self, field: Field) -> JsResult<Option<f64>> {
+    unsafe fn integer(&self, field: usize) -> JsResult<Option<f64>> {
         // SAFETY: per this function's contract.
         let value = unsafe { self.property(field)? };
         let mut number = 0f64;
@@ -360,7 +408,7 @@ impl ObjectReader<'_> {
 
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn i32_or(&self, field: Field, default: i32) -> JsResult<i32> {
+    unsafe fn i32_or(&self, field: usize, default: i32) -> JsResult<i32> {
         // SAFETY: per this function's contract.
         match unsafe { self.integer(field)? } {
             None => Ok(default),
@@ -370,7 +418,7 @@ impl ObjectReader<'_> {
 
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn required_i32(&self, field: Field) -> JsResult<i32> {
+    unsafe fn required_i32(&self, field: usize) -> JsResult<i32> {
         // SAFETY: per this function's contract.
         match unsafe { self.integer(field)? } {
             None => Err(wrong_type(field, "a number")),
@@ -380,7 +428,7 @@ impl ObjectReader<'_> {
 
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn required_i64(&self, field: Field) -> JsResult<i64> {
+    unsafe fn required_i64(&self, field: usize) -> JsResult<i64> {
         // Exact integers only: beyond 2^53 a double no longer names one integer.
         const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
         // SAFETY: per this function's contract.
@@ -393,7 +441,7 @@ impl ObjectReader<'_> {
 
     /// # Safety
     /// As [`ObjectReader::property`].
-    unsafe fn bool_or_false(&self, field: Field) -> JsResult<bool> {
+    unsafe fn bool_or_false(&self, field: usize) -> JsResult<bool> {
         // SAFETY: per this function's contract.
         let value = unsafe { self.property(field)? };
         let mut flag = false;
@@ -410,48 +458,10 @@ impl ObjectReader<'_> {
     }
 }
 
-fn to_i32(field: Field, number: f64) -> JsResult<i32> {
+fn to_i32(field: usize, number: f64) -> JsResult<i32> {
     if number >= f64::from(i32::MIN) && number <= f64::from(i32::MAX) {
         Ok(number as i32)
     } else {
         Err(wrong_type(field, "a 32-bit integer"))
     }
-}
-
-/// The shape `RingExporter.pushSpan` reads, declared for the generated `index.d.ts` (the hot
-/// path reads the fields itself, see [`SpanReader`]). JSON fields carry the SDK's text as is.
-#[napi_derive::napi(object, object_to_js = false)]
-pub struct RingSpan {
-    pub trace_id: String,
-    pub span_id: String,
-    /// Empty or absent for a root span.
-    pub parent_span_id: Option<String>,
-    pub name: String,
-    pub package_name: String,
-    pub instrumentation_name: String,
-    pub submodule_name: Option<String>,
-    /// `tusk.drift.core.v1.PackageType` (0..=11); default 0.
-    pub package_type: Option<i32>,
-    /// `tusk.drift.core.v1.SpanKind` (0..=5).
-    pub kind: i32,
-    pub environment: Option<String>,
-    /// `tusk.drift.core.v1.StatusCode` (0..=2).
-    pub status_code: i32,
-    pub status_message: Option<String>,
-    pub is_pre_app_start: Option<bool>,
-    pub is_root_span: Option<bool>,
-    pub timestamp_seconds: i64,
-    pub timestamp_nanos: i32,
-    pub duration_seconds: i64,
-    pub duration_nanos: i32,
-    /// The input value as `JSON.stringify` text.
-    pub input_value_json: String,
-    /// The output value as JSON text; absent or empty means `{}`.
-    pub output_value_json: Option<String>,
-    /// Schema merges (`{key: {encoding?, decoded_type?, match_importance?}}`) as JSON text.
-    pub input_schema_merges_json: Option<String>,
-    pub output_schema_merges_json: Option<String>,
-    pub metadata_json: Option<String>,
-    pub transform_metadata_json: Option<String>,
-    pub stack_trace: Option<String>,
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use drift_exporter::{
-    DropReason, Exporter, ExporterConfig, ExporterError, HealthSnapshot, SdkFlavor, SinkConfig,
+    Exporter, ExporterConfig, ExporterError, HealthSnapshot, HealthValue, SdkFlavor, SinkConfig,
     SpanRecord, Timestamp,
 };
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
@@ -474,38 +474,33 @@ fn config_error(error: ExporterError) -> PyErr {
     }
 }
 
+/// The snapshot's named entries (`HealthSnapshot::entries`) as a dict, plus this process's pid.
 fn health_dict<'py>(py: Python<'py>, health: &HealthSnapshot) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item("queue_size_bytes", health.queue_size_bytes)?;
-    dict.set_item("queue_capacity_bytes", health.queue_capacity_bytes)?;
-    dict.set_item("fill_ratio", health.fill_ratio)?;
-    dict.set_item("pushed", health.pushed)?;
-    dict.set_item("recovered", health.recovered)?;
-    dict.set_item("exported", health.exported)?;
-    dict.set_item("dropped_total", health.dropped_total)?;
-    let dropped = PyDict::new(py);
-    for reason in DropReason::ALL {
-        dropped.set_item(reason.as_str(), health.dropped.get(reason))?;
+    for (name, value) in health.entries() {
+        match value {
+            HealthValue::Count(count) => dict.set_item(name, count)?,
+            HealthValue::Number(number) => dict.set_item(name, number)?,
+            HealthValue::Text(text) => dict.set_item(name, text)?,
+            HealthValue::Flag(flag) => dict.set_item(name, flag)?,
+            HealthValue::Dropped(dropped) => {
+                let by_reason = PyDict::new(py);
+                for (reason, count) in dropped.entries() {
+                    by_reason.set_item(reason, count)?;
+                }
+                dict.set_item(name, by_reason)?;
+            }
+        }
     }
-    dict.set_item("dropped", dropped)?;
-    dict.set_item("in_flight", health.in_flight)?;
-    dict.set_item("batches", health.batches)?;
-    dict.set_item("bytes_sent", health.bytes_sent)?;
-    dict.set_item("export_failures", health.export_failures)?;
-    dict.set_item("export_timeouts", health.export_timeouts)?;
-    dict.set_item("retries", health.retries)?;
-    dict.set_item("last_export_latency_ms", health.last_export_latency_ms)?;
-    let circuit = match health.circuit_state {
-        drift_exporter::CircuitState::Closed => "closed",
-        drift_exporter::CircuitState::Open => "open",
-        drift_exporter::CircuitState::HalfOpen => "half_open",
-    };
-    dict.set_item("circuit_state", circuit)?;
-    dict.set_item("running", health.running)?;
     dict.set_item("pid", std::process::id())?;
     Ok(dict)
 }
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add_class::<RingExporter>()
+    module.add_class::<RingExporter>()?;
+    // `setattr`: private, kept out of `__all__`.
+    module.setattr(
+        "_SdkAttributeKeys",
+        module.py().get_type::<crate::sdk_span::SdkAttributeKeys>(),
+    )
 }

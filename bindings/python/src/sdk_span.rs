@@ -6,19 +6,40 @@
 //! dozen attributes with the SDK's `get_attribute_as_str` / `get_attribute_as_bool` /
 //! `get_attribute_as_dict` rules costs about as much in Python as the ring push itself; here it
 //! is a few dict lookups. The attribute names come from the hook (the SDK's `TdSpanAttributes`),
-//! so this module knows no SDK constant.
+//! keyed by span schema field name in a [`SdkAttributeKeys`] built once, so this module knows no
+//! SDK constant and the hook and this module agree by name, not by position.
 
 use std::borrow::Cow;
 
+use drift_exporter::record::SPAN_FIELDS;
 use drift_exporter::{SdkFlavor, SpanRecord};
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::pystr::str_view;
 
-/// Positions of the attribute names in the `keys` tuple the hook passes.
+/// The span schema fields (`drift_exporter::record::SPAN_FIELDS` names) `_push_sdk_span` reads
+/// from the span's attributes; the hook names the attribute of each in a [`SdkAttributeKeys`].
+/// The constants of [`key`] index this list.
+const ATTRIBUTE_FIELDS: [&str; key::COUNT] = [
+    "name",
+    "package_name",
+    "instrumentation_name",
+    "submodule_name",
+    "is_pre_app_start",
+    "is_root_span",
+    "input_value_json",
+    "output_value_json",
+    "input_schema_merges_json",
+    "output_schema_merges_json",
+    "metadata_json",
+    "transform_metadata_json",
+    "stack_trace",
+];
+
+/// Positions in [`ATTRIBUTE_FIELDS`].
 pub(crate) mod key {
     pub const NAME: usize = 0;
     pub const PACKAGE_NAME: usize = 1;
@@ -36,6 +57,97 @@ pub(crate) mod key {
     pub const COUNT: usize = 13;
 }
 
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+// Every attribute field is a field of the span schema (checked at compile time).
+const _: () = {
+    let mut i = 0;
+    while i < ATTRIBUTE_FIELDS.len() {
+        let mut found = false;
+        let mut row = 0;
+        while row < SPAN_FIELDS.len() {
+            found |= same(ATTRIBUTE_FIELDS[i], SPAN_FIELDS[row].name);
+            row += 1;
+        }
+        assert!(found, "an attribute field is not a span schema field");
+        i += 1;
+    }
+};
+
+/// `drift_core._SdkAttributeKeys(**{field: attribute_name})`: which span attribute holds each
+/// schema field the SDK hookup reads, checked once by name (every field of `fields` must be
+/// given, as a `str`, and nothing else), then passed to every `_push_sdk_span`.
+#[pyclass(module = "drift_core", name = "_SdkAttributeKeys", frozen)]
+pub(crate) struct SdkAttributeKeys {
+    names: [Py<PyString>; key::COUNT],
+}
+
+#[pymethods]
+impl SdkAttributeKeys {
+    #[new]
+    #[pyo3(signature = (**keys))]
+    fn new(keys: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut names: [Option<Py<PyString>>; key::COUNT] = Default::default();
+        if let Some(keys) = keys {
+            for (field, attribute) in keys.iter() {
+                let field = field.cast::<PyString>()?.to_cow()?.into_owned();
+                let Some(index) = ATTRIBUTE_FIELDS.iter().position(|known| *known == field) else {
+                    return Err(PyTypeError::new_err(format!(
+                        "unknown span field {field:?} (expected one of {})",
+                        ATTRIBUTE_FIELDS.join(", ")
+                    )));
+                };
+                let attribute = attribute.cast_into::<PyString>().map_err(|_| {
+                    PyTypeError::new_err(format!("the attribute name of {field} must be a str"))
+                })?;
+                names[index] = Some(attribute.unbind());
+            }
+        }
+        let missing: Vec<&str> = ATTRIBUTE_FIELDS
+            .iter()
+            .zip(&names)
+            .filter(|(_, name)| name.is_none())
+            .map(|(field, _)| *field)
+            .collect();
+        if !missing.is_empty() {
+            return Err(PyTypeError::new_err(format!(
+                "missing attribute names of the span fields {}",
+                missing.join(", ")
+            )));
+        }
+        Ok(SdkAttributeKeys {
+            names: names.map(|name| name.expect("checked above")),
+        })
+    }
+
+    /// The schema fields an SDK hookup names the attributes of, in order.
+    #[classattr]
+    fn fields() -> Vec<&'static str> {
+        ATTRIBUTE_FIELDS.to_vec()
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, field: &str) -> PyResult<Bound<'py, PyString>> {
+        ATTRIBUTE_FIELDS
+            .iter()
+            .position(|known| *known == field)
+            .map(|index| self.names[index].bind(py).clone())
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(field.to_string()))
+    }
+}
+
 /// What `_push_sdk_span` did with the span.
 pub(crate) const PUSHED: u8 = 0;
 /// Refused by the ring (full, too large, shut down): counted by the exporter.
@@ -46,7 +158,7 @@ pub(crate) const OVER_SIZE_LIMIT: u8 = 2;
 /// The attributes of one ended span, read with the SDK's rules.
 pub(crate) struct SdkAttributes<'py> {
     attributes: Bound<'py, PyAny>,
-    keys: Bound<'py, PyTuple>,
+    keys: Bound<'py, SdkAttributeKeys>,
     /// `str()` of non-`str` text attributes, kept alive while the record borrows them.
     converted: Vec<Bound<'py, PyString>>,
 }
@@ -54,14 +166,8 @@ pub(crate) struct SdkAttributes<'py> {
 impl<'py> SdkAttributes<'py> {
     pub(crate) fn new(attributes: &Bound<'py, PyAny>, keys: &Bound<'py, PyAny>) -> PyResult<Self> {
         let keys = keys
-            .cast::<PyTuple>()
-            .map_err(|_| PyTypeError::new_err("keys must be a tuple of str"))?;
-        if keys.len() != key::COUNT {
-            return Err(PyTypeError::new_err(format!(
-                "keys must hold {} attribute names",
-                key::COUNT
-            )));
-        }
+            .cast::<SdkAttributeKeys>()
+            .map_err(|_| PyTypeError::new_err("keys must be a drift_core._SdkAttributeKeys"))?;
         Ok(SdkAttributes {
             attributes: attributes.clone(),
             keys: keys.clone(),
@@ -72,7 +178,7 @@ impl<'py> SdkAttributes<'py> {
     /// The attribute named by `keys[index]`, `None` when absent.
     fn get(&self, index: usize) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = self.attributes.py();
-        let name = self.keys.get_item(index)?;
+        let name = self.keys.get().names[index].bind(py);
         if let Ok(dict) = self.attributes.cast::<PyDict>() {
             // SAFETY: both objects are live (held by Bounds) and the GIL is held;
             // PyDict_GetItemWithError returns a borrowed reference or null.

@@ -316,24 +316,23 @@ def test_garbage_collected_exporter_flushes(tmp_path):
     assert len(sink.spans()) == 1
 
 
-SDK_KEYS = tuple(
-    f"td.{name}"
-    for name in (
-        "name",
-        "package_name",
-        "instrumentation_name",
-        "submodule_name",
-        "is_pre_app_start",
-        "is_root_span",
-        "input_value",
-        "output_value",
-        "input_schema_merges",
-        "output_schema_merges",
-        "metadata",
-        "transform_metadata",
-        "stack_trace",
-    )
-)
+# The attribute of each span schema field the hook reads, by field name (`td.<attribute>`).
+SDK_ATTRIBUTES = {
+    "name": "td.name",
+    "package_name": "td.package_name",
+    "instrumentation_name": "td.instrumentation_name",
+    "submodule_name": "td.submodule_name",
+    "is_pre_app_start": "td.is_pre_app_start",
+    "is_root_span": "td.is_root_span",
+    "input_value_json": "td.input_value",
+    "output_value_json": "td.output_value",
+    "input_schema_merges_json": "td.input_schema_merges",
+    "output_schema_merges_json": "td.output_schema_merges",
+    "metadata_json": "td.metadata",
+    "transform_metadata_json": "td.transform_metadata",
+    "stack_trace": "td.stack_trace",
+}
+SDK_KEYS = drift_core._SdkAttributeKeys(**SDK_ATTRIBUTES)
 
 
 def push_sdk(exporter, attributes, max_value_bytes=1 << 20):
@@ -410,3 +409,41 @@ def test_sdk_push_over_the_size_limit_is_not_pushed(tmp_path):
         assert exporter.force_flush(60)
         assert exporter.health_snapshot()["pushed"] == 1
     assert len(sink.spans()) == 1
+
+
+def test_sdk_attribute_keys_are_checked_by_name():
+    """The hook names each field's attribute by schema field name: every field, nothing else."""
+    assert sorted(drift_core._SdkAttributeKeys.fields) == sorted(SDK_ATTRIBUTES)
+    assert SDK_KEYS["input_value_json"] == "td.input_value"
+    missing = dict(SDK_ATTRIBUTES)
+    del missing["stack_trace"]
+    with pytest.raises(TypeError, match="stack_trace"):
+        drift_core._SdkAttributeKeys(**missing)
+    with pytest.raises(TypeError, match="input_value"):
+        drift_core._SdkAttributeKeys(**SDK_ATTRIBUTES, input_value="td.input_value")
+    with pytest.raises(TypeError, match="name"):
+        drift_core._SdkAttributeKeys(**{**SDK_ATTRIBUTES, "name": 1})
+
+
+def test_sdk_push_refuses_positional_keys(tmp_path):
+    with ring_exporter(tmp_path, CollectingSink()) as exporter:
+        with pytest.raises(TypeError, match="_SdkAttributeKeys"):
+            exporter._push_sdk_span({}, tuple(SDK_ATTRIBUTES.values()), "a" * 32, "b" * 16, "", "n", 1, 3, 1, "", 1, 2, None, 1 << 20)
+
+
+def test_the_hook_names_every_attribute_field_by_keyword():
+    """drift_core.sdk builds its keys by keyword, one per field the native side reads."""
+    import ast
+    import inspect
+
+    import drift_core.sdk
+
+    tree = ast.parse(inspect.getsource(drift_core.sdk))
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_SdkAttributeKeys"
+    ]
+    assert len(calls) == 1
+    assert not calls[0].args
+    assert sorted(keyword.arg for keyword in calls[0].keywords) == sorted(drift_core._SdkAttributeKeys.fields)

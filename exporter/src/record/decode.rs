@@ -2,39 +2,10 @@
 //! record's end; any inconsistency is a [`RecordError`], never a panic or an out-of-bounds read.
 
 use super::RecordError;
-use super::encode::Timestamp;
+use super::fields::WIRE_FIELD_NAMES;
 use super::layout::*;
 
-/// A record read back from bytes, borrowing every field from them. All text fields (JSON
-/// included) are checked to be valid UTF-8.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodedRecord<'a> {
-    pub sdk: SdkFlavor,
-    pub sdk_version: &'a str,
-    pub trace_id: &'a str,
-    pub span_id: &'a str,
-    pub parent_span_id: &'a str,
-    pub name: &'a str,
-    pub package_name: &'a str,
-    pub instrumentation_name: &'a str,
-    pub submodule_name: &'a str,
-    pub package_type: i32,
-    pub kind: i32,
-    pub environment: Option<&'a str>,
-    pub status_code: i32,
-    pub status_message: &'a str,
-    pub is_pre_app_start: bool,
-    pub is_root_span: bool,
-    pub timestamp: Timestamp,
-    pub duration: Timestamp,
-    pub input_value_json: &'a str,
-    pub output_value_json: Option<&'a str>,
-    pub input_schema_merges_json: Option<&'a str>,
-    pub output_schema_merges_json: Option<&'a str>,
-    pub metadata_json: Option<&'a str>,
-    pub transform_metadata_json: Option<&'a str>,
-    pub stack_trace: Option<&'a str>,
-}
+pub use super::fields::DecodedRecord;
 
 /// Decodes one record. `bytes` may be longer than the record (ring slots are padded); the
 /// record's own `total_len` decides where it ends.
@@ -77,7 +48,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<DecodedRecord<'_>, RecordError> {
     let mut fields: [Option<&str>; FIELD_COUNT] = [None; FIELD_COUNT];
     let mut pos = usize::from(header_len);
     for (index, slot) in fields.iter_mut().enumerate() {
-        let field = FIELD_NAMES[index];
+        let field = WIRE_FIELD_NAMES[index];
         let len = read_len(bytes, pos, field)?;
         pos += 4;
         if len == ABSENT {
@@ -117,44 +88,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<DecodedRecord<'_>, RecordError> {
         }
     }
 
-    let required = |index: usize| {
-        fields[index].ok_or(RecordError::MissingField {
-            field: FIELD_NAMES[index],
-        })
-    };
-    Ok(DecodedRecord {
-        sdk,
-        sdk_version: required(0)?,
-        trace_id: required(1)?,
-        span_id: required(2)?,
-        parent_span_id: required(3)?,
-        name: required(4)?,
-        package_name: required(5)?,
-        instrumentation_name: required(6)?,
-        submodule_name: required(7)?,
-        environment: fields[8],
-        status_message: required(9)?,
-        input_value_json: required(10)?,
-        output_value_json: fields[11],
-        input_schema_merges_json: fields[12],
-        output_schema_merges_json: fields[13],
-        metadata_json: fields[14],
-        transform_metadata_json: fields[15],
-        stack_trace: fields[16],
-        package_type: get_i32(bytes, OFF_PACKAGE_TYPE),
-        kind: get_i32(bytes, OFF_KIND),
-        status_code: get_i32(bytes, OFF_STATUS_CODE),
-        is_pre_app_start: flags & FLAG_PRE_APP_START != 0,
-        is_root_span: flags & FLAG_ROOT_SPAN != 0,
-        timestamp: Timestamp {
-            seconds: get_i64(bytes, OFF_TS_SECONDS),
-            nanos: get_i32(bytes, OFF_TS_NANOS),
-        },
-        duration: Timestamp {
-            seconds: get_i64(bytes, OFF_DUR_SECONDS),
-            nanos: get_i32(bytes, OFF_DUR_NANOS),
-        },
-    })
+    DecodedRecord::from_parts(sdk, &fields, bytes, flags)
 }
 
 fn read_len(bytes: &[u8], pos: usize, field: &'static str) -> Result<u32, RecordError> {
@@ -167,23 +101,4 @@ fn read_len(bytes: &[u8], pos: usize, field: &'static str) -> Result<u32, Record
             end: bytes.len(),
         })?;
     Ok(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
-}
-
-// The fixed-offset readers are only called after the header length check above.
-fn get_u16(bytes: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([bytes[at], bytes[at + 1]])
-}
-
-fn get_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-fn get_i32(bytes: &[u8], at: usize) -> i32 {
-    get_u32(bytes, at) as i32
-}
-
-fn get_i64(bytes: &[u8], at: usize) -> i64 {
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(&bytes[at..at + 8]);
-    i64::from_le_bytes(raw)
 }

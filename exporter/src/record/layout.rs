@@ -28,28 +28,36 @@ pub(crate) const OFF_DUR_SECONDS: usize = 48;
 pub(crate) const FLAG_PRE_APP_START: u8 = 1 << 0;
 pub(crate) const FLAG_ROOT_SPAN: u8 = 1 << 1;
 
-/// The length-prefixed fields of version 1, in wire order. A newer writer may append fields;
-/// this decoder skips any beyond [`FIELD_COUNT`].
-pub(crate) const FIELD_NAMES: [&str; FIELD_COUNT] = [
-    "sdk_version",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "package_name",
-    "instrumentation_name",
-    "submodule_name",
-    "environment",
-    "status_message",
-    "input_value_json",
-    "output_value_json",
-    "input_schema_merges_json",
-    "output_schema_merges_json",
-    "metadata_json",
-    "transform_metadata_json",
-    "stack_trace",
-];
-pub(crate) const FIELD_COUNT: usize = 17;
+/// The number of length-prefixed fields of version 1 (`sdk_version` and the span schema's text
+/// rows, see [`super::fields`]). A newer writer may append fields; this decoder skips any beyond it.
+pub(crate) const FIELD_COUNT: usize = super::fields::WIRE_FIELD_COUNT;
+
+pub(crate) fn put_u16(out: &mut [u8], at: usize, value: u16) {
+    out[at..at + 2].copy_from_slice(&value.to_le_bytes());
+}
+
+pub(crate) fn put_u32(out: &mut [u8], at: usize, value: u32) {
+    out[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+// The fixed-offset readers are only called after the decoder's header length check.
+pub(crate) fn get_u16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+pub(crate) fn get_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+pub(crate) fn get_i32(bytes: &[u8], at: usize) -> i32 {
+    get_u32(bytes, at) as i32
+}
+
+pub(crate) fn get_i64(bytes: &[u8], at: usize) -> i64 {
+    let mut raw = [0u8; 8];
+    raw.copy_from_slice(&bytes[at..at + 8]);
+    i64::from_le_bytes(raw)
+}
 
 /// Which SDK produced a record. It decides how the JSON text is read so that hashes equal what
 /// that SDK's own export path produces (see `docs/record-format.md`, "Processing").

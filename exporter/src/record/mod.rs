@@ -6,10 +6,12 @@
 
 mod decode;
 mod encode;
+mod fields;
 mod layout;
 
 pub use decode::{DecodedRecord, decode_record};
 pub use encode::{SpanRecord, Timestamp};
+pub use fields::{FieldKind, SPAN_FIELDS, SpanFieldSpec};
 pub use layout::{RECORD_HEADER_LEN, RECORD_MAGIC, RECORD_VERSION, SdkFlavor};
 
 use thiserror::Error;

@@ -16,6 +16,7 @@ import os as _os
 try:
     from .drift_core import (
         RingExporter,
+        _SdkAttributeKeys as _SdkAttributeKeys,
         __version__ as __version__,
         _exporter_options as _exporter_options,
         build_export_spans_request_bytes_pyobject,

@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict, Union, final
+from typing import Any, ClassVar, Literal, TypedDict, Union, final
 
 from typing_extensions import Self
 
@@ -122,6 +122,32 @@ class _HealthSnapshot(TypedDict):
     pid: int
 
 @final
+class _SdkAttributeKeys:
+    """Which span attribute holds each span schema field the SDK hookup reads, by field name;
+    built once by the hook (`drift_core.sdk`) and passed to every `RingExporter._push_sdk_span`.
+    Every field of `fields` must be given, as a `str`, and nothing else (TypeError)."""
+
+    fields: ClassVar[list[str]]
+    def __new__(
+        cls,
+        *,
+        name: str,
+        package_name: str,
+        instrumentation_name: str,
+        submodule_name: str,
+        is_pre_app_start: str,
+        is_root_span: str,
+        input_value_json: str,
+        output_value_json: str,
+        input_schema_merges_json: str,
+        output_schema_merges_json: str,
+        metadata_json: str,
+        transform_metadata_json: str,
+        stack_trace: str,
+    ) -> Self: ...
+    def __getitem__(self, field: str, /) -> str: ...
+
+@final
 class RingExporter:
     """Spans into this process's shared-memory ring; an exporter thread (or a `drift-exporter run`
     sidecar) turns them into `ExportSpansRequest`s off the application thread.
@@ -204,7 +230,7 @@ class RingExporter:
     def _push_sdk_span(
         self,
         attributes: Mapping[str, Any],
-        keys: tuple[str, ...],
+        keys: _SdkAttributeKeys,
         trace_id: str,
         span_id: str,
         parent_span_id: str,

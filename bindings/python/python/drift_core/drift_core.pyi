@@ -14,6 +14,7 @@ __all__ = [
 ]
 
 from drift_core import RingExporter as RingExporter
+from drift_core import _SdkAttributeKeys as _SdkAttributeKeys
 from drift_core import __version__ as __version__
 from drift_core import build_export_spans_request_bytes_pyobject as build_export_spans_request_bytes_pyobject
 from drift_core import build_span_proto_bytes_pyobject as build_span_proto_bytes_pyobject

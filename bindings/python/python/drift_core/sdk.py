@@ -34,7 +34,7 @@ import os
 import threading
 from typing import Any
 
-from . import RingExporter
+from . import RingExporter, _SdkAttributeKeys
 
 __all__ = ["install", "uninstall", "installed_exporter", "ENV_VAR", "SUPPORTED_SDK_VERSIONS"]
 
@@ -314,22 +314,23 @@ def _patch_class(cls: Any) -> None:
             value = package_types[raw] = parse_package_type(text).value
         return value
 
-    # The attribute names RingExporter._push_sdk_span reads, in its order (the SDK's own
-    # constants: nothing here hard-codes an attribute name).
-    attribute_keys = (
-        A.NAME,
-        A.PACKAGE_NAME,
-        A.INSTRUMENTATION_NAME,
-        A.SUBMODULE_NAME,
-        A.IS_PRE_APP_START,
-        A.IS_ROOT_SPAN,
-        A.INPUT_VALUE,
-        A.OUTPUT_VALUE,
-        A.INPUT_SCHEMA_MERGES,
-        A.OUTPUT_SCHEMA_MERGES,
-        A.METADATA,
-        A.TRANSFORM_METADATA,
-        A.STACK_TRACE,
+    # The attribute holding each span schema field RingExporter._push_sdk_span reads, by field name
+    # (the SDK's own constants: nothing here hard-codes an attribute name). Checked by name once,
+    # here: a missing or unknown field raises.
+    attribute_keys = _SdkAttributeKeys(
+        name=A.NAME,
+        package_name=A.PACKAGE_NAME,
+        instrumentation_name=A.INSTRUMENTATION_NAME,
+        submodule_name=A.SUBMODULE_NAME,
+        is_pre_app_start=A.IS_PRE_APP_START,
+        is_root_span=A.IS_ROOT_SPAN,
+        input_value_json=A.INPUT_VALUE,
+        output_value_json=A.OUTPUT_VALUE,
+        input_schema_merges_json=A.INPUT_SCHEMA_MERGES,
+        output_schema_merges_json=A.OUTPUT_SCHEMA_MERGES,
+        metadata_json=A.METADATA,
+        transform_metadata_json=A.TRANSFORM_METADATA,
+        stack_trace=A.STACK_TRACE,
     )
     k_package_type = A.PACKAGE_TYPE
     from opentelemetry.trace import SpanKind as OTelSpanKind
