@@ -143,8 +143,9 @@ fn process_sides<'a>(record: &DecodedRecord<'a>) -> Result<Sides<'a>, ProcessErr
 pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
     let record = decode_record(bytes)?;
     if record.sdk == SdkFlavor::Node {
-        let span = crate::flavour::node::process(&record)?;
-        return crate::flavour::node::span_bytes(&record, &span);
+        return crate::flavour::node::with_span(&record, |span| {
+            crate::flavour::node::span_bytes(&record, span)
+        })?;
     }
     let sides = process_sides(&record)?;
     crate::span_proto::build(
@@ -160,11 +161,13 @@ pub fn span_bytes_from_record(bytes: &[u8]) -> Result<Vec<u8>, ProcessError> {
 pub fn span_json_line_from_record(bytes: &[u8]) -> Result<SpanLine, ProcessError> {
     let record = decode_record(bytes)?;
     if record.sdk == SdkFlavor::Node {
-        let span = crate::flavour::node::process(&record)?;
+        let json = crate::flavour::node::with_span(&record, |span| {
+            crate::flavour::node::json_line(&record, span)
+        })?;
         return Ok(SpanLine {
             trace_id: record.trace_id.to_string(),
             sdk: record.sdk,
-            json: crate::flavour::node::json_line(&record, &span),
+            json,
         });
     }
     let sides = process_sides(&record)?;

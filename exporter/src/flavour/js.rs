@@ -56,7 +56,7 @@ fn has_duplicate_keys(members: &[(Text<'_>, JsValue<'_>)]) -> bool {
 }
 
 /// `key` as an array index (a canonical decimal below 2^32 - 1), as JavaScript orders it.
-fn array_index(key: &str) -> Option<u32> {
+pub(crate) fn array_index(key: &str) -> Option<u32> {
     let bytes = key.as_bytes();
     if bytes.is_empty() || bytes.len() > 10 || (bytes.len() > 1 && bytes[0] == b'0') {
         return None;
@@ -102,29 +102,9 @@ impl<'a> JsObject<'a> {
         }
     }
 
-    /// An object with the keys of `shape`, in its order, and values mapped from its members
-    /// (the keys are unique and ordered already: no per-key work).
-    pub fn map_values<'s>(
-        shape: &'s JsObject<'a>,
-        mut value: impl FnMut(&'s Text<'a>, &'s JsValue<'a>) -> JsValue<'a>,
-    ) -> Self {
-        JsObject {
-            members: shape
-                .members
-                .iter()
-                .map(|(key, member)| (key.clone(), value(key, member)))
-                .collect(),
-            index_keys: shape.index_keys,
-        }
-    }
-
-    /// An object from members with distinct keys that are not array indices, in this order.
-    pub fn from_plain_keys(members: Vec<(Text<'a>, JsValue<'a>)>) -> Self {
-        debug_assert!(members.iter().all(|(key, _)| array_index(key).is_none()));
-        JsObject {
-            members,
-            index_keys: 0,
-        }
+    /// How many leading members have array-index keys.
+    pub fn index_keys(&self) -> usize {
+        self.index_keys
     }
 
     pub fn members(&self) -> &[(Text<'a>, JsValue<'a>)] {
@@ -157,27 +137,6 @@ impl<'a> JsObject<'a> {
 impl<'a> JsValue<'a> {
     pub fn empty_object() -> Self {
         JsValue::Object(JsObject::new())
-    }
-
-    /// The same value owning all its strings (for values parsed from a temporary text).
-    pub fn into_owned(self) -> JsValue<'static> {
-        match self {
-            JsValue::Null => JsValue::Null,
-            JsValue::Bool(flag) => JsValue::Bool(flag),
-            JsValue::Number(number) => JsValue::Number(number),
-            JsValue::String(text) => JsValue::String(Cow::Owned(text.into_owned())),
-            JsValue::Array(items) => {
-                JsValue::Array(items.into_iter().map(JsValue::into_owned).collect())
-            }
-            JsValue::Object(object) => JsValue::Object(JsObject {
-                members: object
-                    .members
-                    .into_iter()
-                    .map(|(key, value)| (Cow::Owned(key.into_owned()), value.into_owned()))
-                    .collect(),
-                index_keys: object.index_keys,
-            }),
-        }
     }
 
     /// JavaScript truthiness.
@@ -480,6 +439,12 @@ pub fn write_number(number: f64, out: &mut String) {
     if number < 0.0 {
         out.push('-');
     }
+    // Most numbers in recorded values are small integers: below 2^53 every integer is a double
+    // of its own, so its shortest digits are its decimal digits (trailing zeros put back).
+    if let Some(integer) = exact_integer(number.abs()) {
+        write_u64(integer, out);
+        return;
+    }
     // Rust's `{:e}` writes the shortest digits that read back to the same double, as
     // ECMAScript asks; only the layout differs.
     let (digits, exponent) = shortest_digits(number.abs());
@@ -510,6 +475,28 @@ pub fn write_number(number: f64, out: &mut String) {
             (n - 1).abs()
         );
     }
+}
+
+/// `number` (non-negative) as an integer when it is one below 2^53.
+pub(crate) fn exact_integer(number: f64) -> Option<u64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    (number < EXACT && number.fract() == 0.0).then_some(number as u64)
+}
+
+/// Appends the decimal digits of `value` (no formatting machinery: this runs for most numbers).
+pub(crate) fn write_u64(mut value: u64, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
 }
 
 /// A few bytes on the stack: the formatting of one number without a heap allocation.
@@ -559,11 +546,32 @@ pub(crate) fn shortest_digits(number: f64) -> (StackText, i32) {
     (digits, exponent.parse().unwrap_or(0))
 }
 
+/// Bytes `JSON.stringify` escapes in a string: `"`, `\\` and the control characters.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends `text` as `JSON.stringify` writes a string.
 pub fn write_string(text: &str, out: &mut String) {
+    out.reserve(text.len() + 2);
     out.push('"');
-    let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
+    // Nearly every string has nothing to escape: one table scan, one copy.
+    let Some(first) = text.bytes().position(|byte| ESCAPED[usize::from(byte)]) else {
+        out.push_str(text);
+        out.push('"');
+        return;
+    };
+    out.push_str(&text[..first]);
+    let mut start = first;
+    for (i, byte) in text.bytes().enumerate().skip(first) {
         let escape = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -631,7 +639,7 @@ pub fn to_json(value: &JsValue<'_>) -> String {
 /// UTF-16 code unit order. It equals UTF-8 byte (code point) order unless a character in
 /// U+E000..=U+FFFF meets one above U+FFFF (surrogates sort below U+E000); such characters start
 /// with a byte of 0xEE or more, so other keys take the byte comparison.
-fn utf16_order(a: &str, b: &str) -> Ordering {
+pub(crate) fn utf16_order(a: &str, b: &str) -> Ordering {
     if a.bytes().chain(b.bytes()).all(|byte| byte < 0xEE) {
         a.as_bytes().cmp(b.as_bytes())
     } else {

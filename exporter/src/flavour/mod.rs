@@ -4,3 +4,4 @@
 pub(crate) mod js;
 pub(crate) mod node;
 pub(crate) mod python;
+pub(crate) mod schema;

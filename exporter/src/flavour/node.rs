@@ -19,28 +19,18 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use drift_core_rs::{
-    JsonSchema, Object, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput,
-    SpanPayload, SpanPayloads, SpanStatusInput, SpanTiming, Value, build_span_proto_bytes,
-    hash::sha256_hex,
+    Object, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput, SpanPayload,
+    SpanPayloads, SpanStatusInput, SpanTiming, Value, build_span_proto_bytes, hash::sha256_hex,
 };
 
 use super::js::{self, JsObject, JsValue};
+use super::schema::Schema;
 use crate::process::ProcessError;
 use crate::record::DecodedRecord;
 
 /// `EncodingType.BASE64` and `DecodedType.JSON`.
 const ENCODING_BASE64: f64 = 1.0;
 const DECODED_TYPE_JSON: f64 = 1.0;
-
-/// `JsonSchemaType` values.
-mod schema_type {
-    pub const NUMBER: f64 = 1.0;
-    pub const STRING: f64 = 2.0;
-    pub const BOOLEAN: f64 = 3.0;
-    pub const NULL: f64 = 4.0;
-    pub const OBJECT: f64 = 6.0;
-    pub const ORDERED_LIST: f64 = 7.0;
-}
 
 fn json_error(field: &'static str, error: js::JsParseError) -> ProcessError {
     ProcessError::Node {
@@ -50,36 +40,85 @@ fn json_error(field: &'static str, error: js::JsParseError) -> ProcessError {
 }
 
 /// One side of a span as the SDK computes it.
-pub(crate) struct Side<'a> {
+pub(crate) struct Side<'t> {
     /// The parsed attribute (what the span carries as `inputValue`/`outputValue`).
-    pub value: JsValue<'a>,
+    pub value: &'t JsValue<'t>,
     /// The schema of the decoded value, merges applied.
-    pub schema: JsValue<'a>,
+    pub schema: Schema<'t>,
     pub value_hash: String,
     pub schema_hash: String,
 }
 
-fn hash(value: &JsValue<'_>) -> String {
-    let mut text = String::with_capacity(256);
-    js::stringify_sorted(value, &mut text);
-    sha256_hex(text.as_bytes())
+thread_local! {
+    /// The text being hashed, kept per thread: four hashes per span would otherwise regrow a
+    /// fresh buffer to the size of the value each time.
+    static HASH_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
+
+/// SHA-256 of the text `write` writes (`JSON.stringify(sortObjectKeysRecursively(value))`).
+fn hash(write: impl FnOnce(&mut String)) -> String {
+    HASH_TEXT.with_borrow_mut(|text| {
+        text.clear();
+        write(text);
+        let hash = sha256_hex(text.as_bytes());
+        // A rare huge value does not keep its buffer.
+        if text.capacity() > 1 << 20 {
+            *text = String::new();
+        }
+        hash
+    })
+}
+
+/// The value of each base64 character for Node's decoder (both alphabets), [`PAD`] for `=`,
+/// [`OTHER`] for characters it skips.
+const SEXTET: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut i = 0;
+    while i < 26 {
+        table[b'A' as usize + i] = i as u8;
+        table[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut digit = 0;
+    while digit < 10 {
+        table[b'0' as usize + digit] = 52 + digit as u8;
+        digit += 1;
+    }
+    table[b'+' as usize] = 62;
+    table[b'-' as usize] = 62;
+    table[b'/' as usize] = 63;
+    table[b'_' as usize] = 63;
+    table[b'=' as usize] = PAD;
+    table
+};
+const PAD: u8 = 64;
+const OTHER: u8 = 65;
 
 /// `Buffer.from(text, 'base64').toString('utf8')`: both alphabets (`+/` and `-_`), other
 /// characters skipped, decoding stops at `=`, a trailing partial byte is dropped; invalid UTF-8
 /// becomes U+FFFD.
 fn node_base64_to_utf8(text: &str) -> String {
-    let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
+    let input = text.as_bytes();
+    let mut bytes = Vec::with_capacity(input.len() / 4 * 3 + 3);
+    // Whole groups of four alphabet characters (all of a well-formed body but its end), three
+    // bytes at a time; the character-by-character loop below takes over at the first group
+    // with padding or a skipped character.
+    let mut at = 0;
+    for group in input.chunks_exact(4) {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| SEXTET[usize::from(group[i])]);
+        if (a | b | c | d) >= PAD {
+            break;
+        }
+        let bits = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        bytes.extend_from_slice(&[(bits >> 16) as u8, (bits >> 8) as u8, bits as u8]);
+        at += 4;
+    }
     let (mut bits, mut count) = (0u32, 0u32);
-    for byte in text.bytes() {
-        let sextet = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => continue,
+    for &byte in &input[at..] {
+        let sextet = match SEXTET[usize::from(byte)] {
+            PAD => break,
+            OTHER => continue,
+            sextet => sextet,
         };
         bits = (bits << 6) | u32::from(sextet);
         count += 6;
@@ -89,23 +128,44 @@ fn node_base64_to_utf8(text: &str) -> String {
             bits &= (1 << count) - 1;
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    }
 }
 
-/// `decodeDataWithMerges`: members with a truthy `encoding` in their merge are base64-decoded
-/// (encoding 1) and `JSON.parse`d (decoded type 1, or none given: kept as text if it fails).
-/// Borrows `data` when the SDK's copy would equal it (no merges, or an object none of whose
-/// members is decoded).
-fn decode_with_merges<'v, 'a>(
-    data: &'v JsValue<'a>,
+/// One member `decodeDataWithMerges` decodes: its key, its text, and the text decoded.
+pub(crate) struct Decoding<'a> {
+    key: js::Text<'a>,
+    original: js::Text<'a>,
+    decoded: String,
+    /// `decodedType` is JSON (1): a failed parse keeps the original text.
+    json: bool,
+    /// `decodedType` absent or falsy: a failed parse keeps the decoded text.
+    try_json: bool,
+}
+
+/// The first half of `decodeDataWithMerges`: which members are decoded, and their decoded
+/// texts. The caller keeps the texts so that the values parsed from them borrow their strings
+/// and keys instead of copying each one.
+fn decodings<'a>(
+    data: &JsValue<'a>,
     merges: Option<&JsValue<'a>>,
-) -> Result<Cow<'v, JsValue<'a>>, ProcessError> {
+) -> Result<Vec<Decoding<'a>>, ProcessError> {
+    let mut found = Vec::new();
     // `if (!schemaMerges) return data`.
     let Some(merges) = merges.filter(|merges| merges.truthy()) else {
-        return Ok(Cow::Borrowed(data));
+        return Ok(found);
     };
-    let mut decoded: Option<JsObject<'a>> = None;
-    for (key, merge) in merges.spread().members() {
+    let spread;
+    let rules = match merges {
+        JsValue::Object(object) => object.members(),
+        other => {
+            spread = other.spread();
+            spread.members()
+        }
+    };
+    for (key, merge) in rules {
         // `schema.encoding` on a null merge throws in the SDK: the span is lost.
         if matches!(merge, JsValue::Null) {
             return Err(ProcessError::Node {
@@ -122,107 +182,97 @@ fn decode_with_merges<'v, 'a>(
             JsValue::Object(object) => object.get(key).cloned(),
             other => other.spread().get(key).cloned(),
         };
-        let Some(JsValue::String(text)) = member else {
+        let Some(JsValue::String(original)) = member else {
             continue;
         };
-        let mut value = text.clone().into_owned();
-        if field("encoding").and_then(JsValue::as_number) == Some(ENCODING_BASE64) {
-            value = node_base64_to_utf8(&value);
-        }
+        let decoded = if field("encoding").and_then(JsValue::as_number) == Some(ENCODING_BASE64) {
+            node_base64_to_utf8(&original)
+        } else {
+            original.to_string()
+        };
         let decoded_type = field("decodedType");
-        let result = if decoded_type.and_then(JsValue::as_number) == Some(DECODED_TYPE_JSON) {
+        found.push(Decoding {
+            key: key.clone(),
+            original,
+            decoded,
+            json: decoded_type.and_then(JsValue::as_number) == Some(DECODED_TYPE_JSON),
+            try_json: !decoded_type.is_some_and(JsValue::truthy),
+        });
+    }
+    Ok(found)
+}
+
+/// The second half of `decodeDataWithMerges`: members with a truthy `encoding` in their merge are
+/// base64-decoded (encoding 1) and `JSON.parse`d (decoded type 1, or none given: kept as text if
+/// it fails). Borrows `data` when the SDK's copy would equal it (no merges, or an object none of
+/// whose members is decoded).
+fn decode_with_merges<'t>(
+    data: &'t JsValue<'t>,
+    merges: Option<&JsValue<'t>>,
+    decodings: &'t [Decoding<'t>],
+) -> Cow<'t, JsValue<'t>> {
+    let mut decoded: Option<JsObject<'t>> = None;
+    for decoding in decodings {
+        let result = if decoding.json {
             // A failed parse keeps the member as it was (not the base64-decoded text).
-            match js::parse(&value) {
-                Ok(parsed) => parsed.into_owned(),
-                Err(_) => JsValue::String(text),
+            match js::parse(&decoding.decoded) {
+                Ok(parsed) => parsed,
+                Err(_) => JsValue::String(decoding.original.clone()),
             }
-        } else if !decoded_type.is_some_and(JsValue::truthy) {
-            match js::parse(&value) {
-                Ok(parsed) => parsed.into_owned(),
-                Err(_) => JsValue::String(Cow::Owned(value)),
+        } else if decoding.try_json {
+            match js::parse(&decoding.decoded) {
+                Ok(parsed) => parsed,
+                Err(_) => JsValue::String(Cow::Borrowed(&decoding.decoded)),
             }
         } else {
-            JsValue::String(Cow::Owned(value))
+            JsValue::String(Cow::Borrowed(&decoding.decoded))
         };
         decoded
             .get_or_insert_with(|| data.spread())
-            .set(key.clone(), result);
+            .set(decoding.key.clone(), result);
     }
-    Ok(match decoded {
+    match decoded {
         Some(object) => Cow::Owned(JsValue::Object(object)),
         // `{...data}` of an object is an equal object; of anything else, its spread.
-        None if matches!(data, JsValue::Object(_)) => Cow::Borrowed(data),
+        None if matches!(data, JsValue::Object(_)) || !merges.is_some_and(JsValue::truthy) => {
+            Cow::Borrowed(data)
+        }
         None => Cow::Owned(JsValue::Object(data.spread())),
-    })
+    }
 }
 
-fn schema_node(schema_type: f64) -> JsObject<'static> {
-    JsObject::from_plain_keys(vec![
-        (Cow::Borrowed("type"), JsValue::Number(schema_type)),
-        (Cow::Borrowed("properties"), JsValue::empty_object()),
-    ])
-}
-
-/// `generateSchema(data, schemaMerges)`; merges apply to the top level only.
-fn generate_schema<'a>(data: &JsValue<'a>, merges: Option<&JsValue<'a>>) -> JsValue<'a> {
-    let node = match data {
-        JsValue::Null => schema_node(schema_type::NULL),
-        JsValue::Bool(_) => schema_node(schema_type::BOOLEAN),
-        JsValue::Number(_) => schema_node(schema_type::NUMBER),
-        JsValue::String(_) => schema_node(schema_type::STRING),
-        JsValue::Array(items) => {
-            let mut members = vec![(
-                Cow::Borrowed("type"),
-                JsValue::Number(schema_type::ORDERED_LIST),
-            )];
-            if let Some(first) = items.first() {
-                members.push((Cow::Borrowed("items"), generate_schema(first, None)));
-            }
-            members.push((Cow::Borrowed("properties"), JsValue::empty_object()));
-            JsObject::from_plain_keys(members)
-        }
-        JsValue::Object(object) => {
-            let merges = merges.and_then(JsValue::as_object);
-            let properties = JsObject::map_values(object, |key, member| {
-                let generated = generate_schema(member, None);
-                let merge = merges
-                    .and_then(|merges| merges.get(key))
-                    .filter(|merge| merge.truthy());
-                match (merge, generated) {
-                    // `{...generated, ...merge}` (a generated schema is always an object).
-                    (Some(merge), JsValue::Object(mut merged)) => {
-                        for (name, value) in merge.spread().members() {
-                            merged.set(name.clone(), value.clone());
-                        }
-                        JsValue::Object(merged)
-                    }
-                    (_, generated) => generated,
-                }
-            });
-            JsObject::from_plain_keys(vec![
-                (Cow::Borrowed("type"), JsValue::Number(schema_type::OBJECT)),
-                (Cow::Borrowed("properties"), JsValue::Object(properties)),
-            ])
-        }
-    };
-    JsValue::Object(node)
-}
-
-/// `generateSchemaAndHash(data, schemaMerges)` on a parsed value.
-fn schema_and_hash<'a>(
-    value: JsValue<'a>,
-    merges: Option<&JsValue<'a>>,
-) -> Result<Side<'a>, ProcessError> {
-    let decoded = decode_with_merges(&value, merges)?;
-    let schema = generate_schema(&decoded, merges);
-    let value_hash = hash(&decoded);
+/// `generateSchemaAndHash(data, schemaMerges)` on a parsed value whose decoded members
+/// (`decodings(value, merges)`) the caller keeps.
+fn schema_and_hash<'t>(
+    value: &'t JsValue<'t>,
+    merges: Option<&'t JsValue<'t>>,
+    decodings: &'t [Decoding<'t>],
+) -> Side<'t> {
+    let decoded = decode_with_merges(value, merges, decodings);
+    let schema = Schema::generate(&decoded, merges);
+    let value_hash = hash(|text| js::stringify_sorted(&decoded, text));
     drop(decoded);
-    Ok(Side {
+    Side {
         value_hash,
-        schema_hash: hash(&schema),
+        schema_hash: hash(|text| schema.write_sorted(text)),
         schema,
         value,
-    })
+    }
+}
+
+/// A side's parsed value and merges (`None` for the output's `{}` stand-in).
+struct Parsed<'a> {
+    value: JsValue<'a>,
+    merges: Option<JsValue<'a>>,
+}
+
+impl<'a> Parsed<'a> {
+    fn empty() -> Self {
+        Parsed {
+            value: JsValue::empty_object(),
+            merges: None,
+        }
+    }
 }
 
 /// `text ? JSON.parse(text) : undefined`.
@@ -247,60 +297,67 @@ pub(crate) fn side_hashes(
     } else {
         "input_value_json"
     };
-    let side = match value_json {
-        Some(text) if !(output && text.is_empty()) => {
-            let value = js::parse(text).map_err(|e| json_error(field, e))?;
-            let merges = parse_if_present(merges_json, "schema_merges")?;
-            schema_and_hash(value, merges.as_ref())?
-        }
+    let parsed = match value_json {
+        Some(text) if !(output && text.is_empty()) => Parsed {
+            value: js::parse(text).map_err(|e| json_error(field, e))?,
+            merges: parse_if_present(merges_json, "schema_merges")?,
+        },
         None if !output => {
             return Err(ProcessError::Node {
                 field,
                 message: "absent (the SDK's JSON.parse(undefined) throws)".to_string(),
             });
         }
-        _ => schema_and_hash(JsValue::empty_object(), None)?,
+        _ => Parsed::empty(),
     };
+    let decodings = decodings(&parsed.value, parsed.merges.as_ref())?;
+    let side = schema_and_hash(&parsed.value, parsed.merges.as_ref(), &decodings);
     Ok((side.value_hash, side.schema_hash))
 }
 
 /// Both sides, the metadata and the transform metadata of a record, as the SDK computes them.
-pub(crate) struct NodeSpan<'a> {
-    pub input: Side<'a>,
-    pub output: Side<'a>,
-    pub metadata: Option<JsValue<'a>>,
-    pub transform_metadata: Option<JsValue<'a>>,
+pub(crate) struct NodeSpan<'t> {
+    pub input: Side<'t>,
+    pub output: Side<'t>,
+    pub metadata: Option<JsValue<'t>>,
+    pub transform_metadata: Option<JsValue<'t>>,
 }
 
-pub(crate) fn process<'a>(record: &DecodedRecord<'a>) -> Result<NodeSpan<'a>, ProcessError> {
-    let input_value =
-        js::parse(record.input_value_json).map_err(|e| json_error("input_value_json", e))?;
-    let input_merges =
-        parse_if_present(record.input_schema_merges_json, "input_schema_merges_json")?;
-    let input = schema_and_hash(input_value, input_merges.as_ref())?;
+/// Computes the record's span as the SDK does and hands it to `use_span` (the parsed values
+/// and decoded texts it borrows from live in this frame).
+pub(crate) fn with_span<R>(
+    record: &DecodedRecord<'_>,
+    use_span: impl FnOnce(&NodeSpan<'_>) -> R,
+) -> Result<R, ProcessError> {
+    let input = Parsed {
+        value: js::parse(record.input_value_json).map_err(|e| json_error("input_value_json", e))?,
+        merges: parse_if_present(record.input_schema_merges_json, "input_schema_merges_json")?,
+    };
+    let input_decodings = decodings(&input.value, input.merges.as_ref())?;
     let output = match record.output_value_json {
-        Some(text) if !text.is_empty() => {
-            let value = js::parse(text).map_err(|e| json_error("output_value_json", e))?;
-            let merges = parse_if_present(
+        Some(text) if !text.is_empty() => Parsed {
+            value: js::parse(text).map_err(|e| json_error("output_value_json", e))?,
+            merges: parse_if_present(
                 record.output_schema_merges_json,
                 "output_schema_merges_json",
-            )?;
-            schema_and_hash(value, merges.as_ref())?
-        }
-        _ => schema_and_hash(JsValue::empty_object(), None)?,
+            )?,
+        },
+        _ => Parsed::empty(),
     };
+    let output_decodings = decodings(&output.value, output.merges.as_ref())?;
     let metadata = parse_if_present(record.metadata_json, "metadata_json")?;
     // Invalid transform metadata is only a warning in the SDK.
     let transform_metadata = record
         .transform_metadata_json
         .filter(|text| !text.is_empty())
         .and_then(|text| js::parse(text).ok());
-    Ok(NodeSpan {
-        input,
-        output,
+    let span = NodeSpan {
+        input: schema_and_hash(&input.value, input.merges.as_ref(), &input_decodings),
+        output: schema_and_hash(&output.value, output.merges.as_ref(), &output_decodings),
         metadata,
         transform_metadata,
-    })
+    };
+    Ok(use_span(&span))
 }
 
 /// OpenTelemetry's `SpanKind` (what the file adapter writes) from the record's proto kind.
@@ -346,13 +403,18 @@ pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> Stri
         js::write_string(environment, &mut out);
     }
     for (key, value) in [
-        ("inputValue", &span.input.value),
-        ("outputValue", &span.output.value),
+        ("inputValue", span.input.value),
+        ("outputValue", span.output.value),
+    ] {
+        push_key(&mut out, key);
+        js::stringify(value, &mut out);
+    }
+    for (key, schema) in [
         ("inputSchema", &span.input.schema),
         ("outputSchema", &span.output.schema),
     ] {
         push_key(&mut out, key);
-        js::stringify(value, &mut out);
+        schema.write(&mut out);
     }
     for (key, hash) in [
         ("inputSchemaHash", &span.input.schema_hash),
@@ -459,57 +521,20 @@ fn to_core_value_owned(value: &JsValue<'_>) -> Value<'static> {
     }
 }
 
-/// The JS schema object as the `JsonSchema` message protobuf-ts writes from it: known fields
-/// only, enums and doubles when they are numbers.
-fn to_core_schema<'b>(schema: &'b JsValue<'_>) -> JsonSchema<'b> {
-    let Some(object) = schema.as_object() else {
-        return JsonSchema::default();
-    };
-    let int = |name: &str| {
-        object
-            .get(name)
-            .and_then(JsValue::as_number)
-            .map(|n| n as i32)
-    };
-    let mut properties: Vec<(Cow<'b, str>, JsonSchema<'b>)> = object
-        .get("properties")
-        .and_then(JsValue::as_object)
-        .map(|props| {
-            props
-                .members()
-                .iter()
-                .map(|(key, value)| (Cow::Borrowed(&**key), to_core_schema(value)))
-                .collect()
-        })
-        .unwrap_or_default();
-    properties.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    JsonSchema {
-        schema_type: int("type").unwrap_or(0),
-        properties,
-        items: object
-            .get("items")
-            .filter(|items| items.as_object().is_some())
-            .map(|items| Box::new(to_core_schema(items))),
-        encoding: int("encoding"),
-        decoded_type: int("decodedType"),
-        match_importance: object.get("matchImportance").and_then(JsValue::as_number),
-    }
-}
-
 /// `tusk.drift.core.v1.Span` bytes as `ApiSpanAdapter.transformSpanToProtobuf` builds them.
 pub(crate) fn span_bytes(
     record: &DecodedRecord<'_>,
     span: &NodeSpan<'_>,
 ) -> Result<Vec<u8>, ProcessError> {
-    let input_value = struct_value(&span.input.value);
-    let output_value = struct_value(&span.output.value);
+    let input_value = struct_value(span.input.value);
+    let output_value = struct_value(span.output.value);
     let metadata = span
         .metadata
         .as_ref()
         .filter(|m| m.truthy())
         .map(struct_value);
-    let input_schema = to_core_schema(&span.input.schema);
-    let output_schema = to_core_schema(&span.output.schema);
+    let input_schema = span.input.schema.to_core();
+    let output_schema = span.output.schema.to_core();
     let input = SpanInput {
         identity: SpanIdentity {
             trace_id: record.trace_id,
@@ -591,8 +616,61 @@ mod tests {
     /// Hashes and schema text of one side (the merges parsed from `merges`).
     fn side(value: &str, merges: Option<&str>) -> (String, String, String) {
         let merges = merges.map(|m| js::parse(m).unwrap());
-        let side = schema_and_hash(js::parse(value).unwrap(), merges.as_ref()).unwrap();
-        (js::to_json(&side.schema), side.value_hash, side.schema_hash)
+        let value = js::parse(value).unwrap();
+        let decodings = decodings(&value, merges.as_ref()).unwrap();
+        let side = schema_and_hash(&value, merges.as_ref(), &decodings);
+        (side.schema.to_json(), side.value_hash, side.schema_hash)
+    }
+
+    /// Node's decoder one character at a time (the fast path must agree with it).
+    fn base64_reference(text: &str) -> String {
+        let mut bytes = Vec::new();
+        let (mut bits, mut count) = (0u32, 0u32);
+        for byte in text.bytes() {
+            let sextet = match byte {
+                b'A'..=b'Z' => byte - b'A',
+                b'a'..=b'z' => byte - b'a' + 26,
+                b'0'..=b'9' => byte - b'0' + 52,
+                b'+' | b'-' => 62,
+                b'/' | b'_' => 63,
+                b'=' => break,
+                _ => continue,
+            };
+            bits = (bits << 6) | u32::from(sextet);
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                bytes.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn base64_decodes_as_node_buffer_does() {
+        for text in [
+            "",
+            "eyJhIjowLjAsIjEwIjoxfQ==",
+            "eyJhIjowLjAsIjEwIjoxfQ",
+            "eyJh Ijow\nLjAs-_+/",
+            "aGVsbG8=d29ybGQ=",
+            "QUJD",
+            "QUJDRA",
+            "QUJDRA=",
+            "/w==",
+            "gICA",
+            "8J+YgA==",
+            "8J+Y",
+            "!!!!QUJD",
+            "QU=JD",
+        ] {
+            assert_eq!(
+                node_base64_to_utf8(text),
+                base64_reference(text),
+                "{text:?}"
+            );
+        }
     }
 
     /// Expected values computed by the SDK's `JsonSchemaHelper.generateSchemaAndHash` (Node 0.1.27).

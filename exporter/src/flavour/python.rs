@@ -151,6 +151,12 @@ pub(crate) fn write_float(number: f64, out: &mut String) {
     if number < 0.0 {
         out.push('-');
     }
+    // An integer below 2^53 (n <= 16): its digits and `.0`.
+    if let Some(integer) = super::js::exact_integer(number.abs()) {
+        super::js::write_u64(integer, out);
+        out.push_str(".0");
+        return;
+    }
     let (digits, exponent) = super::js::shortest_digits(number.abs());
     let digits = digits.as_str();
     let k = digits.len() as i32;
