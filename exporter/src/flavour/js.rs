@@ -663,16 +663,38 @@ pub fn stringify_sorted(value: &JsValue<'_>, out: &mut String) {
         JsValue::Object(object) => {
             // Array-index keys are already first, in numeric order: only the rest is sorted.
             let (index, rest) = object.members.split_at(object.index_keys);
-            let mut members: Vec<&(Text<'_>, JsValue<'_>)> = rest.iter().collect();
-            members.sort_unstable_by(|a, b| utf16_order(&a.0, &b.0));
+            let write_member =
+                |i: usize, (key, member): &(Text<'_>, JsValue<'_>), out: &mut String| {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(key, out);
+                    out.push(':');
+                    stringify_sorted(member, out);
+                };
             out.push('{');
-            for (i, (key, member)) in index.iter().chain(members).enumerate() {
-                if i > 0 {
-                    out.push(',');
+            for (i, member) in index.iter().enumerate() {
+                write_member(i, member, out);
+            }
+            // The order of the other keys, on the stack for the usual small object.
+            const STACK: usize = 32;
+            let order = |a: &u32, b: &u32| utf16_order(&rest[*a as usize].0, &rest[*b as usize].0);
+            if rest.len() <= STACK {
+                let mut positions = [0u32; STACK];
+                let positions = &mut positions[..rest.len()];
+                for (i, position) in positions.iter_mut().enumerate() {
+                    *position = i as u32;
                 }
-                write_string(key, out);
-                out.push(':');
-                stringify_sorted(member, out);
+                positions.sort_unstable_by(order);
+                for (i, position) in positions.iter().enumerate() {
+                    write_member(index.len() + i, &rest[*position as usize], out);
+                }
+            } else {
+                let mut positions: Vec<u32> = (0..rest.len() as u32).collect();
+                positions.sort_unstable_by(order);
+                for (i, position) in positions.iter().enumerate() {
+                    write_member(index.len() + i, &rest[*position as usize], out);
+                }
             }
             out.push('}');
         }
