@@ -79,9 +79,25 @@ def body_for(kind: str, number: int, side: str) -> dict[str, Any]:
 # ---- the upstream server and the mock backend -----------------------------------------------------
 
 
+def answer(handler: BaseHTTPRequestHandler, content_type: str, payload: bytes) -> None:
+    """A 200 response in one write: split into two small segments it would meet Nagle's algorithm
+    and the client's delayed ACK, 40 ms that would dwarf what is measured. No Date or Server
+    header, so what the service records of it is the same in every mode."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n"
+    handler.wfile.write(head.encode() + payload)
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Starts a threaded HTTP/1.1 server on an ephemeral port of 127.0.0.1; returns it and its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class Upstream:
-    """Answers POST /quote/<n>?body=K with a deterministic JSON body. No Date or Server header,
-    so the client spans' recorded responses are the same in every mode."""
+    """Answers POST /quote/<n>?body=K with a deterministic JSON body (`answer`: no Date header, so
+    the client spans' recorded responses are the same in every mode)."""
 
     def __init__(self) -> None:
         class Handler(BaseHTTPRequestHandler):
@@ -93,18 +109,12 @@ class Upstream:
                 number = int(path.rsplit("/", 1)[1])
                 kind = query.partition("=")[2] or "2k"
                 payload = json.dumps(body_for(kind, number, "upstream"), separators=(",", ":")).encode()
-                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-                # One write: a response split into two small segments meets Nagle's algorithm and the
-                # client's delayed ACK, 40 ms that would dwarf what is measured.
-                self.wfile.write(head.encode() + payload)
+                answer(self, "application/json", payload)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self.url = serve(Handler)
 
 
 class Backend:
@@ -143,16 +153,12 @@ class Backend:
                 with backend.cond:
                     backend.spans.extend(rows)
                     backend.cond.notify_all()
-                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/protobuf\r\nContent-Length: {len(SUCCESS)}\r\n\r\n"
-                self.wfile.write(head.encode() + SUCCESS)
+                answer(self, "application/protobuf", SUCCESS)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self.url = serve(Handler)
 
     def take(self) -> list[tuple[Any, ...]]:
         with self.cond:
