@@ -173,6 +173,8 @@ export interface RingExporterHealth {
   queueCapacityBytes: number
   fillRatio: number
   pushed: number
+  /** Spans read from rings dead earlier processes of this service left. */
+  recovered: number
   exported: number
   droppedTotal: number
   dropped: DroppedSpans
@@ -220,6 +222,11 @@ export interface RingExporterOptions {
    * /dev/shm.
    */
   ringDir?: string
+  /**
+   * In-process only: an anonymous ring instead of a named file in ring_dir (nothing survives
+   * the process). Default false.
+   */
+  ringAnonymous?: boolean
   /** Data bytes of each process's ring, rounded up to a power of two. Default 4 MiB. */
   ringCapacityBytes?: number
   /**
