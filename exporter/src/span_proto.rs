@@ -31,6 +31,31 @@ fn span_input<'a>(
     output: &'a ProcessedPayload<'_>,
     metadata: Option<&'a Value<'_>>,
 ) -> SpanInput<'a> {
+    record_span_input(
+        record,
+        SpanPayloads {
+            input: input.span_struct_bytes(),
+            output: output.span_struct_bytes(),
+            input_schema: Some(&input.decoded_schema),
+            output_schema: Some(&output.decoded_schema),
+            metadata: metadata.map_or(SpanPayload::None, SpanPayload::Value),
+        },
+        SpanHashes {
+            input_value_hash: &input.decoded_value_hash,
+            output_value_hash: &output.decoded_value_hash,
+            input_schema_hash: &input.decoded_schema_hash,
+            output_schema_hash: &output.decoded_schema_hash,
+        },
+    )
+}
+
+/// The core's span input: identity, classification, status, timing and flags straight from the
+/// record; payloads and hashes as the SDK flavour computed them.
+pub(crate) fn record_span_input<'a>(
+    record: &'a DecodedRecord<'_>,
+    payloads: SpanPayloads<'a>,
+    hashes: SpanHashes<'a>,
+) -> SpanInput<'a> {
     SpanInput {
         identity: SpanIdentity {
             trace_id: record.trace_id,
@@ -46,19 +71,8 @@ fn span_input<'a>(
             kind: record.kind,
             environment: record.environment,
         },
-        payloads: SpanPayloads {
-            input: input.span_struct_bytes(),
-            output: output.span_struct_bytes(),
-            input_schema: Some(&input.decoded_schema),
-            output_schema: Some(&output.decoded_schema),
-            metadata: metadata.map_or(SpanPayload::None, SpanPayload::Value),
-        },
-        hashes: SpanHashes {
-            input_value_hash: &input.decoded_value_hash,
-            output_value_hash: &output.decoded_value_hash,
-            input_schema_hash: &input.decoded_schema_hash,
-            output_schema_hash: &output.decoded_schema_hash,
-        },
+        payloads,
+        hashes,
         status: SpanStatusInput {
             code: record.status_code,
             message: record.status_message,

@@ -19,8 +19,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use drift_core_rs::{
-    Object, SpanClassification, SpanFlags, SpanHashes, SpanIdentity, SpanInput, SpanPayload,
-    SpanPayloads, SpanStatusInput, SpanTiming, Value, build_span_proto_bytes, hash::sha256_hex,
+    Object, SpanHashes, SpanPayload, SpanPayloads, Value, build_span_proto_bytes, hash::sha256_hex,
 };
 
 use super::js::{self, JsObject, JsValue};
@@ -535,22 +534,9 @@ pub(crate) fn span_bytes(
         .map(struct_value);
     let input_schema = span.input.schema.to_core();
     let output_schema = span.output.schema.to_core();
-    let input = SpanInput {
-        identity: SpanIdentity {
-            trace_id: record.trace_id,
-            span_id: record.span_id,
-            parent_span_id: record.parent_span_id,
-            name: record.name,
-        },
-        classification: SpanClassification {
-            package_name: record.package_name,
-            instrumentation_name: record.instrumentation_name,
-            submodule_name: record.submodule_name,
-            package_type: record.package_type,
-            kind: record.kind,
-            environment: record.environment,
-        },
-        payloads: SpanPayloads {
+    let input = crate::span_proto::record_span_input(
+        record,
+        SpanPayloads {
             input: SpanPayload::Value(&input_value),
             output: SpanPayload::Value(&output_value),
             input_schema: Some(&input_schema),
@@ -559,27 +545,13 @@ pub(crate) fn span_bytes(
                 .as_ref()
                 .map_or(SpanPayload::None, SpanPayload::Value),
         },
-        hashes: SpanHashes {
+        SpanHashes {
             input_value_hash: &span.input.value_hash,
             output_value_hash: &span.output.value_hash,
             input_schema_hash: &span.input.schema_hash,
             output_schema_hash: &span.output.schema_hash,
         },
-        status: SpanStatusInput {
-            code: record.status_code,
-            message: record.status_message,
-        },
-        timing: SpanTiming {
-            timestamp_seconds: record.timestamp.seconds,
-            timestamp_nanos: record.timestamp.nanos,
-            duration_seconds: record.duration.seconds,
-            duration_nanos: record.duration.nanos,
-        },
-        flags: SpanFlags {
-            is_pre_app_start: record.is_pre_app_start,
-            is_root_span: record.is_root_span,
-        },
-    };
+    );
     let mut bytes = build_span_proto_bytes(&input).map_err(ProcessError::Span)?;
     if metadata.is_none() {
         drop_empty_metadata(&mut bytes, record.environment);
