@@ -72,6 +72,7 @@ pub use config::{
 };
 pub use error::ExporterError;
 pub use exporter::Exporter;
+pub use flavour::python_hook;
 pub use health::{CircuitState, DropReason, DroppedByReason, HealthSnapshot, HealthValue};
 pub use process::{ProcessError, span_bytes_from_record, span_json_line_from_record};
 pub use record::{DecodedRecord, RecordError, SdkFlavor, SpanRecord, Timestamp, decode_record};

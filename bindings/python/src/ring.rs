@@ -24,13 +24,13 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use crate::args::{bool_arg, int_arg, opt_str_arg, str_arg};
 use crate::guard::guarded;
 use crate::pystr::str_view;
-use crate::sdk_span::{SdkAttributes, SdkSpanFields, push_with};
+use crate::sdk_span::{SdkAttributes, push_with};
+use drift_exporter::python_hook::{HookAttributes, HookSpan};
 
 /// Budget of `force_flush()` / `shutdown()` called without a timeout.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// Budget of the shutdown run when an exporter is garbage-collected without `shutdown()`.
 const DROP_WAIT: Duration = Duration::from_secs(5);
-const NANOS_PER_SECOND: i128 = 1_000_000_000;
 
 /// Spans into this process's shared-memory ring; an exporter thread (or a `drift-exporter run`
 /// sidecar) turns them into `ExportSpansRequest`s off the application thread.
@@ -186,7 +186,7 @@ impl RingExporter {
             let output_merges = json_arg(output_schema_merges, "output_schema_merges")?;
             let metadata = json_arg(metadata, "metadata")?;
             let transform_metadata = json_arg(transform_metadata, "transform_metadata")?;
-            let (timestamp, duration) = timing(start, end);
+            let (timestamp, duration) = Timestamp::start_and_duration(start, end);
             let record = SpanRecord {
                 sdk: SdkFlavor::Python,
                 sdk_version: &self.sdk_version,
@@ -255,7 +255,8 @@ impl RingExporter {
             let default_name = str_arg(default_name, "default_name")?;
             let status_message = str_arg(status_message, "status_message")?;
             let environment = opt_str_arg(environment, "environment")?;
-            let fields = SdkSpanFields {
+            let span = HookSpan {
+                sdk_version: &self.sdk_version,
                 trace_id: &trace_id,
                 span_id: &span_id,
                 parent_span_id: &parent_span_id,
@@ -265,18 +266,14 @@ impl RingExporter {
                 status_code,
                 status_message: &status_message,
                 environment: environment.as_deref(),
-                sdk_version: &self.sdk_version,
+                start_unix_nanos: start_time_unix_nano,
+                end_unix_nanos: end_time_unix_nano,
+                attributes: HookAttributes::default(),
             };
-            let (timestamp, duration) = timing(start_time_unix_nano, end_time_unix_nano);
             let mut attributes = SdkAttributes::new(attributes, keys)?;
-            push_with(
-                &mut attributes,
-                &fields,
-                timestamp,
-                duration,
-                max_value_bytes,
-                |record| exporter.push_span(record).is_ok(),
-            )
+            push_with(&mut attributes, span, max_value_bytes, |record| {
+                exporter.push_span(record).is_ok()
+            })
         })
     }
 
@@ -406,23 +403,6 @@ impl JsonText<'_> {
             JsonText::Bytes(bytes) => bytes,
         }
     }
-}
-
-/// The SDK's `ns_to_timestamp(start)` and `ns_to_duration(end - start if end else 0)`, with
-/// Python's floor division.
-fn timing(start: i64, end: i64) -> (Timestamp, Timestamp) {
-    let split = |nanos: i128| Timestamp {
-        seconds: nanos
-            .div_euclid(NANOS_PER_SECOND)
-            .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
-        nanos: nanos.rem_euclid(NANOS_PER_SECOND) as i32,
-    };
-    let duration = if end != 0 {
-        i128::from(end) - i128::from(start)
-    } else {
-        0
-    };
-    (split(i128::from(start)), split(duration))
 }
 
 fn wait_budget(timeout: Option<f64>) -> PyResult<Duration> {

@@ -1,5 +1,7 @@
 //! `RingExporter._push_sdk_span`: the per-span work of the SDK hookup (`drift_core/sdk.py`)
-//! that reads the span's attributes, done in Rust.
+//! that reads the span's attributes, done in Rust. This module only converts: it reads each
+//! attribute as the SDK's getters do and hands the texts to the Python flavour's rules
+//! (`drift_exporter::python_hook`), which make the span's record.
 //!
 //! The hook's `on_end` keeps what needs the SDK's objects (mode, instrumentation scope, trace
 //! blocking, OpenTelemetry kind and status) and hands over the attribute mapping. Reading a
@@ -11,8 +13,10 @@
 
 use std::borrow::Cow;
 
-use drift_exporter::record::SPAN_FIELDS;
-use drift_exporter::{SdkFlavor, SpanRecord};
+use drift_exporter::SpanRecord;
+use drift_exporter::python_hook::{
+    ATTRIBUTE_FIELDS, HookAttributes, HookSpan, attribute, flag_from_text,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -20,79 +24,12 @@ use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::pystr::str_view;
 
-/// The span schema fields (`drift_exporter::record::SPAN_FIELDS` names) `_push_sdk_span` reads
-/// from the span's attributes; the hook names the attribute of each in a [`SdkAttributeKeys`].
-/// The constants of [`key`] index this list.
-const ATTRIBUTE_FIELDS: [&str; key::COUNT] = [
-    "name",
-    "package_name",
-    "instrumentation_name",
-    "submodule_name",
-    "is_pre_app_start",
-    "is_root_span",
-    "input_value_json",
-    "output_value_json",
-    "input_schema_merges_json",
-    "output_schema_merges_json",
-    "metadata_json",
-    "transform_metadata_json",
-    "stack_trace",
-];
-
-/// Positions in [`ATTRIBUTE_FIELDS`].
-pub(crate) mod key {
-    pub const NAME: usize = 0;
-    pub const PACKAGE_NAME: usize = 1;
-    pub const INSTRUMENTATION_NAME: usize = 2;
-    pub const SUBMODULE_NAME: usize = 3;
-    pub const IS_PRE_APP_START: usize = 4;
-    pub const IS_ROOT_SPAN: usize = 5;
-    pub const INPUT_VALUE: usize = 6;
-    pub const OUTPUT_VALUE: usize = 7;
-    pub const INPUT_SCHEMA_MERGES: usize = 8;
-    pub const OUTPUT_SCHEMA_MERGES: usize = 9;
-    pub const METADATA: usize = 10;
-    pub const TRANSFORM_METADATA: usize = 11;
-    pub const STACK_TRACE: usize = 12;
-    pub const COUNT: usize = 13;
-}
-
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-// Every attribute field is a field of the span schema (checked at compile time).
-const _: () = {
-    let mut i = 0;
-    while i < ATTRIBUTE_FIELDS.len() {
-        let mut found = false;
-        let mut row = 0;
-        while row < SPAN_FIELDS.len() {
-            found |= same(ATTRIBUTE_FIELDS[i], SPAN_FIELDS[row].name);
-            row += 1;
-        }
-        assert!(found, "an attribute field is not a span schema field");
-        i += 1;
-    }
-};
-
 /// `drift_core._SdkAttributeKeys(**{field: attribute_name})`: which span attribute holds each
 /// schema field the SDK hookup reads, checked once by name (every field of `fields` must be
 /// given, as a `str`, and nothing else), then passed to every `_push_sdk_span`.
 #[pyclass(module = "drift_core", name = "_SdkAttributeKeys", frozen)]
 pub(crate) struct SdkAttributeKeys {
-    names: [Py<PyString>; key::COUNT],
+    names: [Py<PyString>; attribute::COUNT],
 }
 
 #[pymethods]
@@ -100,7 +37,7 @@ impl SdkAttributeKeys {
     #[new]
     #[pyo3(signature = (**keys))]
     fn new(keys: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let mut names: [Option<Py<PyString>>; key::COUNT] = Default::default();
+        let mut names: [Option<Py<PyString>>; attribute::COUNT] = Default::default();
         if let Some(keys) = keys {
             for (field, attribute) in keys.iter() {
                 let field = field.cast::<PyString>()?.to_cow()?.into_owned();
@@ -223,8 +160,7 @@ impl<'py> SdkAttributes<'py> {
             return Ok(flag.is_true());
         }
         if let Ok(text) = value.cast::<PyString>() {
-            let text = text.to_cow()?;
-            return Ok(matches!(text.to_lowercase().as_str(), "true" | "1" | "yes"));
+            return Ok(flag_from_text(&text.to_cow()?));
         }
         value.is_truthy()
     }
@@ -243,92 +179,59 @@ pub(crate) fn view<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<Option
     text.as_ref().map(|text| str_view(text)).transpose()
 }
 
-/// The fields `_push_sdk_span` needs besides the attributes.
-pub(crate) struct SdkSpanFields<'a> {
-    pub trace_id: &'a str,
-    pub span_id: &'a str,
-    pub parent_span_id: &'a str,
-    pub default_name: &'a str,
-    pub package_type: i32,
-    pub kind: i32,
-    pub status_code: i32,
-    pub status_message: &'a str,
-    pub environment: Option<&'a str>,
-    pub sdk_version: &'a str,
-}
-
-/// Reads the attributes and calls `push` with the record; `OVER_SIZE_LIMIT` when the input and
-/// output text together exceed `max_value_bytes` (the SDK's `MAX_SPAN_SIZE_BYTES`).
-#[allow(clippy::too_many_arguments)]
+/// Reads the attributes the hookup names, lets the Python flavour's rules make the span's
+/// record of them (`drift_exporter::python_hook`), and calls `push` with it;
+/// `OVER_SIZE_LIMIT` when the value texts exceed `max_value_bytes`.
 pub(crate) fn push_with(
     attributes: &mut SdkAttributes<'_>,
-    fields: &SdkSpanFields<'_>,
-    timestamp: drift_exporter::Timestamp,
-    duration: drift_exporter::Timestamp,
+    span: HookSpan<'_>,
     max_value_bytes: usize,
     push: impl FnOnce(&SpanRecord<'_>) -> bool,
 ) -> PyResult<u8> {
-    let input = attributes.json(key::INPUT_VALUE)?;
-    let output = attributes.json(key::OUTPUT_VALUE)?;
-    let input_text = view(&input)?;
-    let output_text = view(&output)?;
-    // The stock path measures len(json.dumps(value).encode()) of the parsed values; the
-    // attribute is that json.dumps text (ASCII unless ensure_ascii was off), so its UTF-8 length
-    // is the same estimate.
-    let value_bytes =
-        input_text.as_ref().map_or(0, |t| t.len()) + output_text.as_ref().map_or(0, |t| t.len());
-    if value_bytes > max_value_bytes {
-        return Ok(OVER_SIZE_LIMIT);
-    }
-    let name = attributes.text(key::NAME)?;
-    let package_name = attributes.text(key::PACKAGE_NAME)?;
-    let instrumentation_name = attributes.text(key::INSTRUMENTATION_NAME)?;
-    let submodule_name = attributes.text(key::SUBMODULE_NAME)?;
-    let stack_trace = attributes.text(key::STACK_TRACE)?;
-    let input_merges = attributes.json(key::INPUT_SCHEMA_MERGES)?;
-    let output_merges = attributes.json(key::OUTPUT_SCHEMA_MERGES)?;
-    let metadata = attributes.json(key::METADATA)?;
-    let transform = attributes.json(key::TRANSFORM_METADATA)?;
-    let is_pre_app_start = attributes.flag(key::IS_PRE_APP_START)?;
-    let is_root_span = attributes.flag(key::IS_ROOT_SPAN)?;
-
-    let name_text = view(&name)?;
-    let package_text = view(&package_name)?;
-    let instrumentation_text = view(&instrumentation_name)?;
-    let submodule_text = view(&submodule_name)?;
-    let stack_text = view(&stack_trace)?;
-    let input_merges_text = view(&input_merges)?;
-    let output_merges_text = view(&output_merges)?;
-    let metadata_text = view(&metadata)?;
-    let transform_text = view(&transform)?;
-    let record = SpanRecord {
-        sdk: SdkFlavor::Python,
-        sdk_version: fields.sdk_version,
-        trace_id: fields.trace_id,
-        span_id: fields.span_id,
-        parent_span_id: fields.parent_span_id,
-        name: name_text.as_deref().unwrap_or(fields.default_name),
-        package_name: package_text.as_deref().unwrap_or(""),
-        instrumentation_name: instrumentation_text.as_deref().unwrap_or(""),
-        submodule_name: submodule_text.as_deref().unwrap_or(""),
-        package_type: fields.package_type,
-        kind: fields.kind,
-        environment: fields.environment,
-        status_code: fields.status_code,
-        status_message: fields.status_message,
-        is_pre_app_start,
-        is_root_span,
-        timestamp,
-        duration,
-        // Absent is `{}` in the SDK (`get_attribute_as_dict(...) or {}`).
-        input_value_json: input_text.as_ref().map_or(b"{}", |t| t.as_bytes()),
-        output_value_json: output_text.as_ref().map(|t| t.as_bytes()),
-        input_schema_merges_json: input_merges_text.as_ref().map(|t| t.as_bytes()),
-        output_schema_merges_json: output_merges_text.as_ref().map(|t| t.as_bytes()),
-        metadata_json: metadata_text.as_ref().map(|t| t.as_bytes()),
-        transform_metadata_json: transform_text.as_ref().map(|t| t.as_bytes()),
-        // The stock converter reads it with a "" default; "" is "no stack trace".
-        stack_trace: stack_text.as_deref().filter(|t| !t.is_empty()),
+    // Each text stays bound (shadowed, not dropped) while the record borrows its UTF-8 view.
+    let name = attributes.text(attribute::NAME)?;
+    let name = view(&name)?;
+    let package_name = attributes.text(attribute::PACKAGE_NAME)?;
+    let package_name = view(&package_name)?;
+    let instrumentation_name = attributes.text(attribute::INSTRUMENTATION_NAME)?;
+    let instrumentation_name = view(&instrumentation_name)?;
+    let submodule_name = attributes.text(attribute::SUBMODULE_NAME)?;
+    let submodule_name = view(&submodule_name)?;
+    let stack_trace = attributes.text(attribute::STACK_TRACE)?;
+    let stack_trace = view(&stack_trace)?;
+    let input = attributes.json(attribute::INPUT_VALUE)?;
+    let input = view(&input)?;
+    let output = attributes.json(attribute::OUTPUT_VALUE)?;
+    let output = view(&output)?;
+    let input_merges = attributes.json(attribute::INPUT_SCHEMA_MERGES)?;
+    let input_merges = view(&input_merges)?;
+    let output_merges = attributes.json(attribute::OUTPUT_SCHEMA_MERGES)?;
+    let output_merges = view(&output_merges)?;
+    let metadata = attributes.json(attribute::METADATA)?;
+    let metadata = view(&metadata)?;
+    let transform = attributes.json(attribute::TRANSFORM_METADATA)?;
+    let transform = view(&transform)?;
+    let span = HookSpan {
+        attributes: HookAttributes {
+            name: name.as_deref(),
+            package_name: package_name.as_deref(),
+            instrumentation_name: instrumentation_name.as_deref(),
+            submodule_name: submodule_name.as_deref(),
+            is_pre_app_start: attributes.flag(attribute::IS_PRE_APP_START)?,
+            is_root_span: attributes.flag(attribute::IS_ROOT_SPAN)?,
+            input_value_json: input.as_deref(),
+            output_value_json: output.as_deref(),
+            input_schema_merges_json: input_merges.as_deref(),
+            output_schema_merges_json: output_merges.as_deref(),
+            metadata_json: metadata.as_deref(),
+            transform_metadata_json: transform.as_deref(),
+            stack_trace: stack_trace.as_deref(),
+        },
+        ..span
     };
-    Ok(if push(&record) { PUSHED } else { DROPPED })
+    Ok(match span.record(max_value_bytes) {
+        Ok(record) if push(&record) => PUSHED,
+        Ok(_) => DROPPED,
+        Err(_over_size_limit) => OVER_SIZE_LIMIT,
+    })
 }

@@ -4,4 +4,5 @@
 pub(crate) mod js;
 pub(crate) mod node;
 pub(crate) mod python;
+pub mod python_hook;
 pub(crate) mod schema;

@@ -13,6 +13,28 @@ pub struct Timestamp {
     pub nanos: i32,
 }
 
+impl Timestamp {
+    /// A span's start and duration from its start and end in nanoseconds since the Unix epoch,
+    /// as OpenTelemetry SDKs hold them; an end of 0 (no end time) is a zero duration.
+    pub fn start_and_duration(
+        start_unix_nanos: i64,
+        end_unix_nanos: i64,
+    ) -> (Timestamp, Timestamp) {
+        const NANOS_PER_SECOND: i128 = 1_000_000_000;
+        let split = |nanos: i128| Timestamp {
+            // Seconds of an i64 of nanoseconds (or of a difference of two) always fit an i64.
+            seconds: nanos.div_euclid(NANOS_PER_SECOND) as i64,
+            nanos: nanos.rem_euclid(NANOS_PER_SECOND) as i32,
+        };
+        let duration = if end_unix_nanos != 0 {
+            i128::from(end_unix_nanos) - i128::from(start_unix_nanos)
+        } else {
+            0
+        };
+        (split(i128::from(start_unix_nanos)), split(duration))
+    }
+}
+
 impl<'a> SpanRecord<'a> {
     /// Exact number of bytes [`SpanRecord::encode_into`] writes. Saturates at `usize::MAX` on
     /// absurd inputs, which every ring rejects as too large.
