@@ -17,6 +17,8 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
+use super::scan::find_special;
+
 /// Deepest nesting read; deeper input is an error rather than a deep recursion on the
 /// exporter thread.
 pub const MAX_DEPTH: usize = 512;
@@ -366,12 +368,7 @@ impl<'a> Parser<'a> {
         let mut out = String::new();
         loop {
             let run = self.at;
-            while let Some(&byte) = self.bytes.get(self.at) {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                self.at += 1;
-            }
+            self.at = find_special(self.bytes, self.at);
             // Without escapes the string is the text itself: borrowed.
             if run == start && self.bytes.get(self.at) == Some(&b'"') {
                 self.at += 1;
@@ -546,53 +543,38 @@ pub(crate) fn shortest_digits(number: f64) -> (StackText, i32) {
     (digits, exponent.parse().unwrap_or(0))
 }
 
-/// Bytes `JSON.stringify` escapes in a string: `"`, `\\` and the control characters.
-const ESCAPED: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// Appends `text` as `JSON.stringify` writes a string.
 pub fn write_string(text: &str, out: &mut String) {
-    out.reserve(text.len() + 2);
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push('"');
-    // Nearly every string has nothing to escape: one table scan, one copy.
-    let Some(first) = text.bytes().position(|byte| ESCAPED[usize::from(byte)]) else {
-        out.push_str(text);
-        out.push('"');
-        return;
-    };
-    out.push_str(&text[..first]);
-    let mut start = first;
-    for (i, byte) in text.bytes().enumerate().skip(first) {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+    // Nearly every string has nothing to escape: one word-at-a-time scan, one copy.
+    let mut start = 0;
+    loop {
+        let at = find_special(bytes, start);
+        // Every byte `find_special` stops at is ASCII, so `start..at` ends on a character
+        // boundary.
+        out.push_str(&text[start..at]);
+        let Some(&byte) = bytes.get(at) else {
+            break;
         };
-        // Every escaped byte is ASCII, so `start..i` ends on a character boundary.
-        out.push_str(&text[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", byte);
-        } else {
-            out.push_str(escape);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
         }
-        start = i + 1;
+        start = at + 1;
     }
-    out.push_str(&text[start..]);
     out.push('"');
 }
 
@@ -637,13 +619,22 @@ pub fn to_json(value: &JsValue<'_>) -> String {
 }
 
 /// UTF-16 code unit order. It equals UTF-8 byte (code point) order unless a character in
-/// U+E000..=U+FFFF meets one above U+FFFF (surrogates sort below U+E000); such characters start
-/// with a byte of 0xEE or more, so other keys take the byte comparison.
+/// U+E000..=U+FFFF meets one above U+FFFF (surrogates sort below U+E000). Only the first
+/// differing byte decides: before it the texts are equal, so it is a lead byte in both or a
+/// continuation byte in both (characters of one length then, ordered alike in both encodings).
+/// Lead bytes 0xEE and 0xEF start U+E000..=U+FFFF, 0xF0 and above a character above U+FFFF:
+/// only that pair is ordered the other way round. (Scanning both keys for such bytes before
+/// every comparison cost more than the comparison.)
 pub(crate) fn utf16_order(a: &str, b: &str) -> Ordering {
-    if a.bytes().chain(b.bytes()).all(|byte| byte < 0xEE) {
-        a.as_bytes().cmp(b.as_bytes())
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
+        return a.len().cmp(&b.len());
+    };
+    let (x, y) = (a[at], b[at]);
+    if x >= 0xEE && y >= 0xEE && (x >= 0xF0) != (y >= 0xF0) {
+        y.cmp(&x)
     } else {
-        a.encode_utf16().cmp(b.encode_utf16())
+        x.cmp(&y)
     }
 }
 
@@ -771,6 +762,41 @@ mod tests {
         let mut direct = String::new();
         stringify_sorted(&value, &mut direct);
         assert_eq!(direct, r#"{"😀":2,"！":1}"#);
+    }
+
+    /// The byte-decided order against a comparison of the UTF-16 code units.
+    #[test]
+    fn utf16_order_compares_code_units() {
+        let texts = [
+            "",
+            "a",
+            "ab",
+            "b",
+            "é",
+            "\u{d7ff}",
+            "\u{e000}",
+            "\u{ff01}",
+            "\u{ffff}",
+            "😀",
+            "😀a",
+            "\u{10000}",
+            "\u{10ffff}",
+            "a\u{ff01}",
+            "a😀",
+            "a\u{e000}b",
+            "a😀b",
+            "~",
+            "\u{7f}",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    utf16_order(a, b),
+                    a.encode_utf16().cmp(b.encode_utf16()),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 
     #[test]

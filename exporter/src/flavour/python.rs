@@ -17,6 +17,7 @@ use drift_core_rs::{
     Value, parse_json_with, process_export_value,
 };
 
+use super::dumps::write_canonical_as_dumps;
 use super::js::write_string;
 use crate::process::{ProcessError, Side};
 use crate::record::DecodedRecord;
@@ -393,10 +394,11 @@ pub(crate) fn json_line(
         push_key(&mut out, key);
         write_string(value, &mut out);
     }
+    // The values' canonical texts re-laid out (`super::dumps`), not a second walk of the trees.
     push_key(&mut out, "inputValue");
-    write_value(&input.normalized, &mut out);
+    write_canonical_as_dumps(&input.normalized_json, &mut out);
     push_key(&mut out, "outputValue");
-    write_value(&output.normalized, &mut out);
+    write_canonical_as_dumps(&output.normalized_json, &mut out);
     push_key(&mut out, "inputSchema");
     write_schema(&input.decoded_schema, &mut out);
     push_key(&mut out, "outputSchema");
