@@ -524,6 +524,9 @@ mod tests {
             (123456789012345680000.0, "1.2345678901234568e+20"),
             (1.5e300, "1.5e+300"),
             (0.1 + 0.2, "0.30000000000000004"),
+            // Ties between two shortest digit strings go to the even one, as in CPython.
+            (f64::from_bits(4820257830011514452), "184682136014194.62"),
+            (f64::from_bits(4834713910019302605), "1713777369532723.2"),
         ] {
             let mut out = String::new();
             write_float(value, &mut out);
