@@ -507,6 +507,15 @@ pub(crate) fn write_u64(mut value: u64, out: &mut String) {
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
 }
 
+/// Appends `value` in decimal, as `{value}` would (the span lines' integer fields: `core::fmt`
+/// for each cost more than the rest of the line's fixed part).
+pub(crate) fn write_i64(value: i64, out: &mut String) {
+    if value < 0 {
+        out.push('-');
+    }
+    write_u64(value.unsigned_abs(), out);
+}
+
 /// A few bytes on the stack: the formatting of one number without a heap allocation.
 pub(crate) struct StackText {
     bytes: [u8; 40],
@@ -776,6 +785,25 @@ mod tests {
         let mut out = String::new();
         write_number(n, &mut out);
         out
+    }
+
+    #[test]
+    fn integers_are_written_as_display_does() {
+        for value in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            1_763_766_605,
+            i64::from(i32::MIN),
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = String::new();
+            write_i64(value, &mut out);
+            assert_eq!(out, value.to_string());
+        }
     }
 
     #[test]
