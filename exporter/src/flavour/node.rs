@@ -377,7 +377,12 @@ fn push_key(out: &mut String, key: &str) {
 
 /// The span line `FilesystemSpanAdapter` writes: `JSON.stringify(cleanSpan)`.
 pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> String {
-    let mut out = String::with_capacity(1024);
+    // The line holds the values and their schemas: sized from the texts, so that a 20 KB value
+    // does not regrow the line half a dozen times.
+    let texts = record.input_value_json.len()
+        + record.output_value_json.map_or(0, str::len)
+        + record.metadata_json.map_or(0, str::len);
+    let mut out = String::with_capacity(1024 + 2 * texts);
     out.push('{');
     for (key, value) in [
         ("traceId", record.trace_id),
