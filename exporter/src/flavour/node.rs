@@ -16,7 +16,6 @@
 //!   (not decoded) values, no transform metadata.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use drift_core_rs::{
     Object, SpanHashes, SpanPayload, SpanPayloads, Value, build_span_proto_bytes, hash::sha256_hex,
@@ -378,7 +377,12 @@ fn push_key(out: &mut String, key: &str) {
 
 /// The span line `FilesystemSpanAdapter` writes: `JSON.stringify(cleanSpan)`.
 pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> String {
-    let mut out = String::with_capacity(1024);
+    // The line holds the values and their schemas: sized from the texts, so that a 20 KB value
+    // does not regrow the line half a dozen times.
+    let texts = record.input_value_json.len()
+        + record.output_value_json.map_or(0, str::len)
+        + record.metadata_json.map_or(0, str::len);
+    let mut out = String::with_capacity(1024 + 2 * texts);
     out.push('{');
     for (key, value) in [
         ("traceId", record.trace_id),
@@ -395,7 +399,7 @@ pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> Stri
     // `attributes[PACKAGE_TYPE] || undefined`.
     if record.package_type != 0 {
         push_key(&mut out, "packageType");
-        let _ = write!(out, "{}", record.package_type);
+        js::write_i64(i64::from(record.package_type), &mut out);
     }
     if let Some(environment) = record.environment {
         push_key(&mut out, "environment");
@@ -425,9 +429,11 @@ pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> Stri
         js::write_string(hash, &mut out);
     }
     push_key(&mut out, "kind");
-    let _ = write!(out, "{}", otel_kind(record.kind));
+    js::write_i64(i64::from(otel_kind(record.kind)), &mut out);
     push_key(&mut out, "status");
-    let _ = write!(out, "{{\"code\":{},\"message\":", record.status_code);
+    out.push_str("{\"code\":");
+    js::write_i64(i64::from(record.status_code), &mut out);
+    out.push_str(",\"message\":");
     js::write_string(record.status_message, &mut out);
     out.push('}');
     push_key(&mut out, "isPreAppStart");
@@ -441,11 +447,11 @@ pub(crate) fn json_line(record: &DecodedRecord<'_>, span: &NodeSpan<'_>) -> Stri
         ("duration", record.duration),
     ] {
         push_key(&mut out, key);
-        let _ = write!(
-            out,
-            "{{\"seconds\":{},\"nanos\":{}}}",
-            time.seconds, time.nanos
-        );
+        out.push_str("{\"seconds\":");
+        js::write_i64(time.seconds, &mut out);
+        out.push_str(",\"nanos\":");
+        js::write_i64(i64::from(time.nanos), &mut out);
+        out.push('}');
     }
     push_key(&mut out, "isRootSpan");
     out.push_str(if record.is_root_span { "true" } else { "false" });

@@ -152,12 +152,29 @@ impl<'t> Schema<'t> {
             schema.write_to(sorted, out);
         };
         if sorted {
-            // Array-index keys are already first, in numeric order: only the rest is sorted.
+            // Array-index keys are already first, in numeric order: only the rest is sorted,
+            // through an order on the stack for the usual small object (no allocation per node).
             let (index, rest) = self.properties.split_at(self.index_keys);
-            let mut rest: Vec<&(Text<'t>, Schema<'t>)> = rest.iter().collect();
-            rest.sort_unstable_by(|a, b| js::utf16_order(&a.0, &b.0));
-            for (i, member) in index.iter().chain(rest).enumerate() {
+            for (i, member) in index.iter().enumerate() {
                 write(i, member);
+            }
+            const STACK: usize = 32;
+            let mut on_stack = [0u32; STACK];
+            let mut on_heap = Vec::new();
+            let order = if rest.len() <= STACK {
+                &mut on_stack[..rest.len()]
+            } else {
+                on_heap.resize(rest.len(), 0);
+                &mut on_heap[..]
+            };
+            for (i, position) in order.iter_mut().enumerate() {
+                *position = i as u32;
+            }
+            order.sort_unstable_by(|a, b| {
+                js::utf16_order(&rest[*a as usize].0, &rest[*b as usize].0)
+            });
+            for (i, position) in order.iter().enumerate() {
+                write(index.len() + i, &rest[*position as usize]);
             }
         } else {
             for (i, member) in self.properties.iter().enumerate() {
