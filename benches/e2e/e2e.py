@@ -383,7 +383,10 @@ def service_command(service: str, mode: str, args: argparse.Namespace, port: int
     return [args.node, str(HERE / "node_service.js")], env
 
 
-def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
+def run_mode(service: str, variant: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
+    # A variant is a mode with exporter options of its own, to compare settings in one run:
+    # "ring-inprocess:TUSK_X=1;TUSK_Y=2".
+    mode, _, variant_env = variant.partition(":")
     sdk_on = mode != "off"
     with tempfile.TemporaryDirectory(prefix=f"e2e-{service}-{mode}-") as tmp:
         project = Path(tmp)
@@ -411,6 +414,7 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
         env.update(mode_env)
         if mode.startswith("ring-"):
             env.update(args.exporter_env)
+            env.update(item.split("=", 1) for item in variant_env.split(";") if item)
         sidecar = None
         if mode == "ring-sidecar":
             (project / "rings").mkdir(mode=0o700)
@@ -463,7 +467,7 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
     ids = collections.Counter((s[0], s[1]) for s in spans)
     return {
         "service": service,
-        "mode": mode,
+        "mode": variant,
         "body": kind,
         "requests": len(latencies),
         "rps": len(latencies) / wall,
