@@ -16,8 +16,11 @@ decodes every ExportSpansRequest. Modes:
 Each mode gets the same closed-loop load (the same numbered requests, CONNECTIONS at a time). It
 reports requests/s, p50/p90/p99 latency, CPU per request of all the service's processes (gunicorn
 master and workers, and the sidecar), and the overhead of each mode over "off". It checks that
-every span arrived exactly once and that the recorded hashes equal the stock path's. Only those
-checks decide the exit status; the timings are figures to read (ratios within one run).
+every span the service ended is accounted for: delivered exactly once or, in the ring modes,
+counted as dropped by the exporters (each worker writes its exporter's final health snapshot when
+it exits; `queue_full` under overload is reported, not failed), so a span neither delivered nor
+counted is "lost" and fails the run; and that the recorded hashes equal the stock path's. Only
+those checks decide the exit status; the timings are figures to read (ratios within one run).
 
 Run through benches/e2e/run.sh, which prepares the venvs; argv: see --help.
 """
@@ -48,6 +51,9 @@ EXPORT_PATH = "/api/drift/tusk.drift.backend.v1.SpanExportService/ExportSpans"
 SUCCESS = b"\x08\x01"  # ExportSpansResponse{success: true}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DEADLINE_S = 120.0
+# How long delivery may make no progress before the bench stops the service (whose shutdown then
+# delivers or counts what is left). Only bounds the wait: the verdict comes from the counters.
+STALL_S = 10.0
 
 
 # ---- request and response bodies (deterministic: the same in every mode) ----------------------------
@@ -117,12 +123,71 @@ class Upstream:
         self._server, self.url = serve(Handler)
 
 
+def wire_fields(buf: bytes, start: int, end: int):
+    """The fields of the protobuf message in buf[start:end]: (number, wire type, value), a varint's
+    value as an int and a length-delimited field's as its (start, end). Raises on malformed input."""
+    pos = start
+    while pos < end:
+        key, pos = varint(buf, pos)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, pos = varint(buf, pos)
+            yield number, wire_type, value
+        elif wire_type == 2:
+            length, pos = varint(buf, pos)
+            if pos + length > end:
+                raise ValueError("a length-delimited field runs past its message")
+            yield number, wire_type, (pos, pos + length)
+            pos += length
+        elif wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+        else:
+            raise ValueError(f"unsupported wire type {wire_type}")
+    if pos != end:
+        raise ValueError("a field runs past its message")
+
+
+def varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+# tusk.drift.core.v1.Span: the fields the checks read (the values and schemas are skipped).
+SPAN_KEY_FIELDS = {1: 0, 2: 1, 17: 2, 4: 3, 15: 4, 16: 5, 13: 6, 14: 7}
+SPANS_FIELD = 5  # ExportSpansRequest.spans
+
+
+def span_rows(body: bytes) -> list[tuple[Any, ...]]:
+    """The spans of an ExportSpansRequest as (trace_id, span_id, kind, name, input/output value
+    hash, input/output schema hash). A wire-format walk that skips the span values instead of
+    building them (betterproto takes seconds per 20 KB-bodied batch under load, in this same
+    process as the load generator: a mock that slow would be the bottleneck measured)."""
+    rows = []
+    for number, wire_type, value in wire_fields(body, 0, len(body)):
+        if number != SPANS_FIELD or wire_type != 2:
+            continue
+        row: list[Any] = ["", "", 0, "", "", "", "", ""]
+        for field, field_type, field_value in wire_fields(body, *value):
+            slot = SPAN_KEY_FIELDS.get(field)
+            if slot is None:
+                continue
+            row[slot] = field_value if field_type == 0 else body[field_value[0]:field_value[1]].decode()
+        rows.append(tuple(row))
+    return rows
+
+
 class Backend:
-    """The Tusk backend's ExportSpans endpoint: decodes each request and keeps the spans' keys."""
+    """The Tusk backend's ExportSpans endpoint: decodes each request's spans and keeps their keys."""
 
     def __init__(self) -> None:
-        from tusk.drift.backend.v1 import ExportSpansRequest
-
         self.spans: list[tuple[Any, ...]] = []
         self.cond = threading.Condition()
         backend = self
@@ -136,20 +201,7 @@ class Backend:
                     import gzip
 
                     body = gzip.decompress(body)
-                request = ExportSpansRequest().parse(body)
-                rows = [
-                    (
-                        span.trace_id,
-                        span.span_id,
-                        int(span.kind),
-                        span.name,
-                        span.input_value_hash,
-                        span.output_value_hash,
-                        span.input_schema_hash,
-                        span.output_schema_hash,
-                    )
-                    for span in request.spans
-                ]
+                rows = span_rows(body)
                 with backend.cond:
                     backend.spans.extend(rows)
                     backend.cond.notify_all()
@@ -165,15 +217,20 @@ class Backend:
             spans, self.spans = self.spans, []
             return spans
 
-    def wait_for(self, count: int, timeout: float) -> int:
-        """Waits until `count` spans arrived (or the deadline); returns how many did."""
+    def wait_for(self, count: int, timeout: float, stall: float = STALL_S) -> int:
+        """Waits until `count` spans arrived, no span arrived for `stall` seconds (the rest were
+        dropped, or wait in a ring for the shutdown), or `timeout`; returns how many arrived."""
         deadline = time.monotonic() + timeout
         with self.cond:
+            seen, progress_at = len(self.spans), time.monotonic()
             while len(self.spans) < count:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                if len(self.spans) != seen:
+                    seen, progress_at = len(self.spans), now
+                left = min(deadline, progress_at + stall) - now
                 if left <= 0:
                     break
-                self.cond.wait(left)
+                self.cond.wait(min(left, 1.0))
             return len(self.spans)
 
 
@@ -218,6 +275,40 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> 
         except OSError:
             time.sleep(0.05)  # polling a port for readiness; no result depends on this pause
     raise RuntimeError(f"the service did not listen on {port} within {timeout} s")
+
+
+def read_health(directory: Path) -> list[dict[str, Any]]:
+    """The ring exporters' final health snapshots, one per worker (written at its exit by
+    gunicorn_conf.worker_exit / node_service.js), with Node's camelCase names made snake_case."""
+
+    def snake(name: str) -> str:
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+    def normalized(value: Any) -> Any:
+        return {snake(k): normalized(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    return [normalized(json.loads(path.read_text())) for path in sorted(directory.glob("health-*.json"))]
+
+
+def span_accounting(health: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workers' counters summed: spans pushed into the rings, exported, dropped (by reason),
+    and still in flight (in a ring, unconfirmed) when the worker exited."""
+    dropped: collections.Counter[str] = collections.Counter()
+    for snapshot in health:
+        dropped.update({reason: count for reason, count in snapshot["dropped"].items() if count})
+    return {
+        "workers_reporting": len(health),
+        "pushed": sum(h["pushed"] + h.get("recovered", 0) for h in health),
+        "exported": sum(h["exported"] for h in health),
+        "dropped": dict(dropped),
+        "dropped_total": sum(h["dropped_total"] for h in health),
+        "in_flight_at_exit": sum(h["in_flight"] for h in health),
+        "shutdown_settled": all(h.get("shutdown_settled", True) for h in health),
+        "queue_capacity_bytes": max((h["queue_capacity_bytes"] for h in health), default=0),
+        "batches": sum(h["batches"] for h in health),
+        "bytes_sent": sum(h["bytes_sent"] for h in health),
+        "last_export_latency_ms": max((h["last_export_latency_ms"] for h in health), default=0.0),
+    }
 
 
 # ---- load -----------------------------------------------------------------------------------------
@@ -292,7 +383,10 @@ def service_command(service: str, mode: str, args: argparse.Namespace, port: int
     return [args.node, str(HERE / "node_service.js")], env
 
 
-def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
+def run_mode(service: str, variant: str, args: argparse.Namespace, kind: str, backend: Backend, upstream: Upstream, port: int) -> dict[str, Any]:
+    # A variant is a mode with exporter options of its own, to compare settings in one run:
+    # "ring-inprocess:TUSK_X=1;TUSK_Y=2".
+    mode, _, variant_env = variant.partition(":")
     sdk_on = mode != "off"
     with tempfile.TemporaryDirectory(prefix=f"e2e-{service}-{mode}-") as tmp:
         project = Path(tmp)
@@ -313,9 +407,14 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
                 "TUSK_DRIFT_MODE": "RECORD" if sdk_on else "DISABLED",
                 "TUSK_API_KEY": "e2e-bench-key",
                 "TUSK_RING_DIR": str(project / "rings"),
+                "E2E_HEALTH_DIR": str(project / "health"),
             }
         )
+        (project / "health").mkdir()
         env.update(mode_env)
+        if mode.startswith("ring-"):
+            env.update(args.exporter_env)
+            env.update(item.split("=", 1) for item in variant_env.split(";") if item)
         sidecar = None
         if mode == "ring-sidecar":
             (project / "rings").mkdir(mode=0o700)
@@ -353,8 +452,7 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
                 service_proc.kill()
                 service_proc.wait()
             if sidecar is not None:
-                if sdk_on:
-                    backend.wait_for(2 * (args.warmup + args.requests), DEADLINE_S)
+                # The workers' shutdown waited for the sidecar to confirm what they pushed.
                 sidecar.send_signal(signal.SIGTERM)
                 try:
                     sidecar.wait(DEADLINE_S)
@@ -362,13 +460,14 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
                     sidecar.kill()
                     sidecar.wait()
         spans = backend.take()
+        accounting = span_accounting(read_health(project / "health")) if mode.startswith("ring-") else None
         if service_proc.returncode not in (0, -signal.SIGTERM):
             log = (project / "service.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{service}/{mode}: the service exited with {service_proc.returncode}:\n{log}")
     ids = collections.Counter((s[0], s[1]) for s in spans)
     return {
         "service": service,
-        "mode": mode,
+        "mode": variant,
         "body": kind,
         "requests": len(latencies),
         "rps": len(latencies) / wall,
@@ -380,6 +479,7 @@ def run_mode(service: str, mode: str, args: argparse.Namespace, kind: str, backe
         "spans_expected": expected,
         "spans_unique": len(ids),
         "spans_duplicated": sum(count - 1 for count in ids.values()),
+        "accounting": accounting,
         "hash_keys": sorted(hash_key(s) for s in spans),
     }
 
@@ -397,11 +497,60 @@ def hash_key(span: tuple[Any, ...]) -> tuple[Any, ...]:
 # ---- report ---------------------------------------------------------------------------------------
 
 
+def completeness_problems(r: dict[str, Any]) -> list[str]:
+    """Every span the service ended is delivered exactly once, or (ring modes) counted as dropped
+    by the exporters: delivered + dropped == ended. A span neither delivered nor counted is lost
+    silently, the failure this checks for; counted drops (ring full under overload) are reported,
+    not failed."""
+    where = f"{r['service']}/{r['body']}/{r['mode']}"
+    problems = []
+    if r["spans_duplicated"]:
+        problems.append(f"{where}: {r['spans_duplicated']} spans delivered more than once")
+    accounting = r["accounting"]
+    dropped = 0
+    if accounting is not None:
+        if accounting["workers_reporting"] != 2:
+            problems.append(f"{where}: {accounting['workers_reporting']} of 2 workers reported their exporter's counters")
+        if accounting["pushed"] != r["spans_expected"]:
+            problems.append(f"{where}: the exporters saw {accounting['pushed']} spans pushed, the service ended {r['spans_expected']}")
+        dropped = accounting["dropped_total"]
+    lost = r["spans_expected"] - r["spans_unique"] - dropped
+    if lost > 0:
+        problems.append(f"{where}: {lost} spans lost silently ({r['spans_unique']} delivered, {dropped} counted as dropped, of {r['spans_expected']})")
+    elif lost < 0:
+        problems.append(f"{where}: {r['spans_unique']} delivered + {dropped} counted as dropped exceeds the {r['spans_expected']} ended")
+    return problems
+
+
+def hashes_match(r: dict[str, Any], reference: dict[str, Any]) -> tuple[bool, str]:
+    """The recorded hashes equal the reference mode's; with counted drops, every delivered span's
+    hashes are among the reference's (the dropped ones are missing by design)."""
+    ours = collections.Counter(r["hash_keys"])
+    theirs = collections.Counter(reference["hash_keys"])
+    accounting = r["accounting"]
+    partial = accounting is not None and accounting["dropped_total"] > 0
+    extra = ours - theirs
+    if not extra and (partial or ours == theirs):
+        return True, ""
+    example = next(iter(extra), None)
+    missing = next(iter(theirs - ours), None)
+    return False, f"{sum(extra.values())} recorded spans differ, e.g. {example} where the reference has {missing}"
+
+
+def dropped_text(r: dict[str, Any]) -> str:
+    accounting = r["accounting"]
+    if accounting is None:
+        return "—"
+    if not accounting["dropped_total"]:
+        return "0"
+    return " ".join(f"{reason} {count}" for reason, count in sorted(accounting["dropped"].items()))
+
+
 def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
     problems: list[str] = []
     lines = [
-        "| service | body | mode | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | added p50 ms | added CPU ms/req | spans (expected) | dup | hashes = stock |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| service | body | mode | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | added p50 ms | added CPU ms/req | delivered (ended) | dropped, counted | lost | dup | hashes = stock |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for service, kind in dict.fromkeys((r["service"], r["body"]) for r in results):
         rows = {r["mode"]: r for r in results if r["body"] == kind and r["service"] == service}
@@ -411,21 +560,21 @@ def report(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
             added_p50 = r["p50"] - off["p50"] if off else float("nan")
             added_cpu = r["cpu_ms_per_request"] - off["cpu_ms_per_request"] if off else float("nan")
             same = "—"
+            lost: Any = "—"
+            if mode != "off":
+                problems.extend(completeness_problems(r))
+                dropped = r["accounting"]["dropped_total"] if r["accounting"] else 0
+                lost = r["spans_expected"] - r["spans_unique"] - dropped
             if mode != "off" and reference is not None:
-                same = "yes" if r["hash_keys"] == reference["hash_keys"] else "NO"
-                if same == "NO":
-                    ours_only = collections.Counter(r["hash_keys"]) - collections.Counter(reference["hash_keys"])
-                    theirs_only = collections.Counter(reference["hash_keys"]) - collections.Counter(r["hash_keys"])
-                    problems.append(
-                        f"{service}/{kind}/{mode}: {sum(ours_only.values())} recorded spans differ from {REFERENCE[service]}, "
-                        f"e.g. {next(iter(ours_only), None)} where {REFERENCE[service]} has {next(iter(theirs_only), None)}"
-                    )
-            if mode != "off" and (r["spans_unique"] != r["spans_expected"] or r["spans_duplicated"]):
-                problems.append(f"{service}/{kind}/{mode}: {r['spans_unique']} spans of {r['spans_expected']}, {r['spans_duplicated']} duplicates")
+                match, why = hashes_match(r, reference)
+                same = "yes" if match else "NO"
+                if not match:
+                    problems.append(f"{service}/{kind}/{mode}: {why} ({REFERENCE[service]} is the reference)")
             lines.append(
                 f"| {service} | {kind} | {mode} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p90']:.2f} | {r['p99']:.2f} | "
                 f"{r['cpu_ms_per_request']:.2f} | {added_p50:.2f} | {added_cpu:.2f} | "
-                f"{r['spans_unique']} ({r['spans_expected']}) | {r['spans_duplicated']} | {same} |"
+                f"{r['spans_unique']} ({r['spans_expected']}) | {dropped_text(r) if mode != 'off' else '—'} | {lost} | "
+                f"{r['spans_duplicated']} | {same} |"
             )
     return "\n".join(lines), problems
 
@@ -446,7 +595,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--exporter-env", action="append", default=[], metavar="TUSK_X=V",
+        help="an exporter option for the ring modes' services and sidecar (repeatable), e.g. TUSK_RING_CAPACITY_BYTES=16777216",
+    )
     args = parser.parse_args()
+    args.exporter_env = dict(item.split("=", 1) for item in args.exporter_env)
 
     upstream = Upstream()
     backend = Backend()

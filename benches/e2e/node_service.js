@@ -95,6 +95,16 @@ if (cluster.isPrimary) {
     return null
   }
 
+  /** The ring exporter's final counters, for the benchmark to tell counted drops from lost spans. */
+  function writeHealth(snapshot, settled) {
+    const dir = process.env.E2E_HEALTH_DIR
+    if (!dir) return
+    const fs = require('node:fs')
+    const file = path.join(dir, `health-${process.pid}.json`)
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ...snapshot, pid: process.pid, shutdownSettled: settled }))
+    fs.renameSync(`${file}.tmp`, file)
+  }
+
   // SIGTERM (from the primary): stop taking requests, hand the SDK's buffered spans on, deliver, exit.
   process.on('SIGTERM', async () => {
     server.close()
@@ -104,7 +114,10 @@ if (cluster.isPrimary) {
       if (provider) await provider.forceFlush()
       if (ring) {
         const state = await ring.ready
-        if (state) await state.exporter.shutdown(30000)
+        if (state) {
+          const settled = await state.exporter.shutdown(30000)
+          writeHealth(state.exporter.getHealthSnapshot(), settled)
+        }
       }
     } catch (error) {
       console.error(error)

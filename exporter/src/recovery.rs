@@ -99,6 +99,7 @@ pub(crate) fn take_dead_rings(
 /// A dead predecessor's ring being drained.
 struct DeadRing {
     id: u64,
+    capacity_bytes: u64,
     consumer: Consumer,
 }
 
@@ -114,6 +115,7 @@ pub(crate) struct RescanSpec {
 /// The in-process record source: the dead predecessors' rings first, then this process's own.
 pub(crate) struct InProcessSource {
     own: Consumer,
+    own_capacity_bytes: u64,
     dead: Vec<DeadRing>,
     next_id: u64,
     rescan: Option<RescanSpec>,
@@ -125,6 +127,7 @@ pub(crate) struct InProcessSource {
 impl InProcessSource {
     pub(crate) fn new(own: Consumer, dead: Vec<Consumer>, rescan: Option<RescanSpec>) -> Self {
         let mut source = InProcessSource {
+            own_capacity_bytes: own.stats().capacity_bytes,
             own,
             dead: Vec::new(),
             next_id: 1,
@@ -140,6 +143,7 @@ impl InProcessSource {
         for consumer in dead {
             self.dead.push(DeadRing {
                 id: self.next_id,
+                capacity_bytes: consumer.stats().capacity_bytes,
                 consumer,
             });
             self.next_id += 1;
@@ -254,6 +258,14 @@ impl RecordSource for InProcessSource {
     fn wait(&mut self, timeout: Duration) {
         // Dead rings get no new records; only our own ring is worth sleeping on.
         self.own.wait_for_data(timeout);
+    }
+
+    fn smallest_ring_bytes(&self) -> Option<u64> {
+        self.dead
+            .iter()
+            .map(|dead| dead.capacity_bytes)
+            .chain([self.own_capacity_bytes])
+            .min()
     }
 
     fn maintain(&mut self, _f: &mut dyn FnMut(RecordRef<'_>)) {

@@ -136,6 +136,48 @@ fn too_large_and_queue_full_are_counted_and_accounting_adds_up() {
     std::fs::remove_dir_all(ring_dir).ok();
 }
 
+/// Records stay in the ring until their batch is confirmed, so an open batch must not be able to
+/// fill the ring: with a minute's schedule delay and no count or byte bound in reach, a ring
+/// of 64 KiB still carries many times its size, because the batch is cut once it holds a
+/// quarter of the ring. (Before, the batch held the full ring for its schedule delay and every
+/// push in between was dropped `queue_full`: the e2e benchmark's missing spans.)
+#[test]
+fn an_open_batch_is_cut_before_it_fills_the_ring() {
+    let ring_dir = temp_dir("lifecycle-ring-share");
+    let (delivered, sink) = counting_callback();
+    let mut config = test_config(ring_dir.clone(), sink);
+    config.ring.capacity_bytes = 64 << 10;
+    config.batch.schedule_delay = Duration::from_secs(60);
+    config.batch.max_export_batch_size = 10_000;
+    let exporter = Exporter::start(config).unwrap();
+    let all = spans(300, "2k");
+    // A push refused as ring-full is retried until the exporter makes room: it only can if it
+    // cuts batches by ring share. The budget only bounds how long a failure takes to show.
+    let budget = Instant::now() + Duration::from_secs(30);
+    for span in &all {
+        while let Err(reason) = exporter.push_span(&span.record()) {
+            assert_eq!(reason, DropReason::QueueFull);
+            assert!(
+                Instant::now() < budget,
+                "the ring stayed full: {:?}",
+                exporter.health()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert!(exporter.force_flush(Duration::from_secs(30)));
+    let health = exporter.health();
+    assert_eq!(delivered.load(Ordering::SeqCst), all.len());
+    assert_eq!(health.exported as usize, all.len());
+    assert!(
+        health.bytes_sent > 10 * (64 << 10),
+        "{} bytes carried",
+        health.bytes_sent
+    );
+    assert!(exporter.shutdown(Duration::from_secs(60)));
+    std::fs::remove_dir_all(ring_dir).ok();
+}
+
 #[test]
 fn a_panicking_callback_counts_export_failed_and_the_exporter_goes_on() {
     let ring_dir = temp_dir("lifecycle-panic");

@@ -1,6 +1,7 @@
 //! Coalescing: spans are appended to the current batch, which is cut when it reaches
 //! `max_export_batch_size` spans, would exceed `max_export_batch_bytes`, or has been open for
-//! `schedule_delay`.
+//! `schedule_delay`; the drain loop also cuts it once its records hold a set share of their
+//! ring (`ring_bytes`, see `DrainLoop`).
 
 use std::time::Instant;
 
@@ -38,6 +39,9 @@ pub(crate) struct Batcher {
     marks: Vec<RingMark>,
     spans: usize,
     bytes: usize,
+    /// Ring bytes (record headers included) of the records the open batch answers for: they
+    /// stay in their ring until the sink confirms the batch (acknowledged consumption).
+    ring_bytes: u64,
     opened_at: Option<Instant>,
 }
 
@@ -57,8 +61,14 @@ impl Batcher {
             marks: Vec::new(),
             spans: 0,
             bytes: 0,
+            ring_bytes: 0,
             opened_at: None,
         }
+    }
+
+    /// Ring bytes the open batch holds (see the field).
+    pub(crate) fn ring_bytes(&self) -> u64 {
+        self.ring_bytes
     }
 
     #[cfg(test)]
@@ -79,8 +89,9 @@ impl Batcher {
         self.add_from(span, None, now)
     }
 
-    /// Notes the range of a ring record: `(ring, end)`.
-    fn mark(&mut self, ring: u64, end: u64, span: bool) {
+    /// Notes the range of a ring record: `(ring, end)`, and the ring bytes it takes.
+    fn mark(&mut self, ring: u64, end: u64, len: usize, span: bool) {
+        self.ring_bytes += (drift_ring::RECORD_HEADER_LEN + len) as u64;
         match self.marks.last_mut() {
             Some(last) if last.ring == ring => {
                 last.end = end;
@@ -101,18 +112,18 @@ impl Batcher {
 
     /// A ring record that carries no span: its range rides with the open batch so it is
     /// released in order.
-    pub(crate) fn reject(&mut self, ring: u64, end: u64, now: Instant) {
+    pub(crate) fn reject(&mut self, ring: u64, end: u64, len: usize, now: Instant) {
         if self.opened_at.is_none() {
             self.opened_at = Some(now);
         }
-        self.mark(ring, end, false);
+        self.mark(ring, end, len, false);
     }
 
-    /// Adds a span read from `from = (ring, end)`; as [`Self::add`].
+    /// Adds a span read from `from = (ring, end, record length)`; as [`Self::add`].
     pub(crate) fn add_from(
         &mut self,
         span: SpanOutput,
-        from: Option<(u64, u64)>,
+        from: Option<(u64, u64, usize)>,
         now: Instant,
     ) -> Option<Batch> {
         let mut cut = None;
@@ -120,8 +131,8 @@ impl Batcher {
         if self.spans > 0 && self.bytes + framed > self.settings.max_export_batch_bytes {
             cut = self.cut();
         }
-        if let Some((ring, end)) = from {
-            self.mark(ring, end, true);
+        if let Some((ring, end, len)) = from {
+            self.mark(ring, end, len, true);
         }
         if self.opened_at.is_none() {
             self.opened_at = Some(now);
@@ -170,6 +181,7 @@ impl Batcher {
         };
         self.spans = 0;
         self.bytes = 0;
+        self.ring_bytes = 0;
         self.opened_at = None;
         Some(batch)
     }
@@ -222,6 +234,23 @@ mod tests {
                 .map(|b| b.spans),
             Some(1)
         );
+    }
+
+    #[test]
+    fn ring_bytes_count_every_record_of_the_open_batch_and_reset_on_cut() {
+        let service = ServiceIdentity::default();
+        let now = Instant::now();
+        let mut batcher = Batcher::new(settings(100, 1 << 20), &service);
+        let header = drift_ring::RECORD_HEADER_LEN as u64;
+        assert!(
+            batcher
+                .add_from(SpanOutput::Proto(vec![1; 10]), Some((0, 100, 500)), now)
+                .is_none()
+        );
+        batcher.reject(0, 200, 30, now);
+        assert_eq!(batcher.ring_bytes(), 500 + 30 + 2 * header);
+        assert_eq!(batcher.cut().map(|b| b.spans), Some(1));
+        assert_eq!(batcher.ring_bytes(), 0);
     }
 
     /// Consecutive requests (the header reused, an empty environment omitted) are byte for

@@ -19,6 +19,12 @@ const DRAIN_CHUNK_RECORDS: usize = 256;
 const DRAIN_CHUNK_BYTES: usize = 4 << 20;
 /// Longest idle sleep: bounds how late a stop or flush request is noticed if no wake arrives.
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
+/// The open batch is cut once its records fill this share of their ring (1/N): records stay in
+/// the ring until the sink confirms their batch, so a batch allowed to grow to the ring's size
+/// (`max_export_batch_bytes` is 4 MiB, as is the default ring) would fill it and wait out its
+/// schedule delay while every new span is dropped `queue_full`. A quarter leaves room for the
+/// batch in flight and the next one filling meanwhile.
+const BATCH_SHARE_OF_RING: u64 = 4;
 
 /// One record read from a ring, not yet released.
 pub(crate) struct RecordRef<'a> {
@@ -63,6 +69,9 @@ pub(crate) trait RecordSource: Send {
     ) -> usize;
     /// Sleeps until data may be there or `timeout` passes.
     fn wait(&mut self, timeout: Duration);
+    /// Data capacity of the smallest ring this source reads (`None` before it reads any): what
+    /// one batch may hold of a ring is a share of it (`BATCH_SHARE_OF_RING`).
+    fn smallest_ring_bytes(&self) -> Option<u64>;
     /// Housekeeping between drains (the sidecar attaches new rings and recovers dead ones).
     fn maintain(&mut self, _f: &mut dyn FnMut(RecordRef<'_>)) {}
     /// Releases a settled batch's range of one ring: `delivered` says whether its spans were
@@ -163,6 +172,7 @@ impl DrainLoop {
                     count_pushed_on_drain,
                     ..
                 } = self;
+                let ring_limit = batch_ring_limit(&**source);
                 source.maintain(&mut |record| {
                     maintenance += 1;
                     handle_record(
@@ -172,6 +182,7 @@ impl DrainLoop {
                         queue,
                         counters,
                         *count_pushed_on_drain,
+                        ring_limit,
                     );
                 });
             }
@@ -239,6 +250,7 @@ impl DrainLoop {
             // ring, which fills until producers drop the newest (counted `queue_full`).
             return 0;
         }
+        let ring_limit = batch_ring_limit(&**source);
         source.drain(DRAIN_CHUNK_RECORDS, DRAIN_CHUNK_BYTES, &mut |record| {
             handle_record(
                 record,
@@ -247,9 +259,17 @@ impl DrainLoop {
                 queue,
                 counters,
                 *count_pushed_on_drain,
+                ring_limit,
             );
         })
     }
+}
+
+/// Most ring bytes the open batch may hold before it is cut (see `BATCH_SHARE_OF_RING`).
+fn batch_ring_limit(source: &dyn RecordSource) -> u64 {
+    source
+        .smallest_ring_bytes()
+        .map_or(u64::MAX, |bytes| bytes / BATCH_SHARE_OF_RING)
 }
 
 fn handle_record(
@@ -259,10 +279,28 @@ fn handle_record(
     queue: &SendQueue,
     counters: &Counters,
     count_pushed: bool,
+    ring_limit: u64,
+) {
+    add_record(record, processor, batcher, queue, counters, count_pushed);
+    if batcher.ring_bytes() >= ring_limit
+        && let Some(batch) = batcher.cut()
+    {
+        queue.push(batch, counters);
+    }
+}
+
+fn add_record(
+    record: RecordRef<'_>,
+    processor: &mut Processor,
+    batcher: &mut Batcher,
+    queue: &SendQueue,
+    counters: &Counters,
+    count_pushed: bool,
 ) {
     let now = Instant::now();
+    let len = record.payload.len();
     if !record.span {
-        batcher.reject(record.ring, record.end, now);
+        batcher.reject(record.ring, record.end, len, now);
         return;
     }
     if count_pushed {
@@ -276,14 +314,15 @@ fn handle_record(
     Counters::add(&counters.records_drained, 1);
     match processor.process(record.payload) {
         Ok(output) => {
-            if let Some(batch) = batcher.add_from(output, Some((record.ring, record.end)), now) {
+            if let Some(batch) = batcher.add_from(output, Some((record.ring, record.end, len)), now)
+            {
                 queue.push(batch, counters);
             }
         }
         Err(error) => {
             counters.drop_spans(DropReason::SerializationError, 1);
             processor.note_error(&error);
-            batcher.reject(record.ring, record.end, now);
+            batcher.reject(record.ring, record.end, len, now);
         }
     }
 }

@@ -442,6 +442,14 @@ impl RecordSource for RingSet {
         std::thread::sleep(timeout.min(POLL_INTERVAL));
     }
 
+    fn smallest_ring_bytes(&self) -> Option<u64> {
+        // A few header reads per attached ring, once per drain pass.
+        self.rings
+            .values()
+            .map(|consumer| consumer.stats().capacity_bytes)
+            .min()
+    }
+
     fn release(&mut self, mark: &RingMark, delivered: bool) {
         let Some(consumer) = self
             .paths
