@@ -136,6 +136,16 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str, flavour: JsonFlavour) -> Self {
+        let mut parser = Parser::bare(text, flavour);
+        // Sized for typical payloads (one member per ~40 bytes at most open at once is
+        // generous) so the stacks rarely grow while parsing.
+        parser.items = Vec::with_capacity((text.len() / 64).clamp(4, 512));
+        parser.members = Vec::with_capacity((text.len() / 40).clamp(4, 512));
+        parser
+    }
+
+    /// A parser without preallocated stacks (for [`normalize`], which does not use them).
+    fn bare(text: &'a str, flavour: JsonFlavour) -> Self {
         Parser {
             text,
             bytes: text.as_bytes(),
@@ -147,10 +157,8 @@ impl<'a> Parser<'a> {
             flavour,
             unsupported: false,
             reread_floats: true,
-            // Sized for typical payloads (one member per ~40 bytes at most open at once is
-            // generous) so the stacks rarely grow while parsing.
-            items: Vec::with_capacity((text.len() / 64).clamp(4, 512)),
-            members: Vec::with_capacity((text.len() / 40).clamp(4, 512)),
+            items: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -335,9 +343,17 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_escape(&mut self, out: &mut String) -> Parsed<()> {
+        let decoded = self.decode_escape()?;
+        out.push(decoded);
+        Ok(())
+    }
+
+    /// Reads the escape after a backslash (`self.pos` is past it) and returns its character.
+    #[inline]
+    fn decode_escape(&mut self) -> Parsed<char> {
         let c = *self.bytes.get(self.pos).ok_or(Reject)?;
         self.pos += 1;
-        let decoded = match c {
+        Ok(match c {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -366,9 +382,7 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => return Err(Reject),
-        };
-        out.push(decoded);
-        Ok(())
+        })
     }
 
     fn parse_hex4(&mut self) -> Parsed<u32> {
@@ -453,6 +467,14 @@ pub(crate) fn from_serde_error(err: &serde_json::Error) -> CoreError {
             column,
         }
     }
+}
+
+mod normalize;
+use normalize::normalize_into;
+
+/// [`normalize_into`] with serde_json's error for a rejected text.
+pub(crate) fn normalize_text(text: &str, out: &mut Vec<u8>) -> Result<(), CoreError> {
+    normalize_into(text, out).map_err(|Reject| describe_rejection(text))
 }
 
 #[cfg(test)]
