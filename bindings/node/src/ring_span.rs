@@ -243,6 +243,11 @@ const fn c_name(with_nul: &'static str) -> &'static CStr {
 
 drift_exporter::with_span_fields!(define_node_span);
 
+/// The JavaScript property names of a span, in `pushSpanFields` argument order.
+pub fn js_field_names() -> impl Iterator<Item = &'static str> {
+    (0..FIELD_COUNT).map(field_name)
+}
+
 fn field_name(index: usize) -> &'static str {
     FIELD_NAMES
         .get(index)
