@@ -81,6 +81,7 @@ pub fn parse_json_read_once(text: &str) -> Result<Value<'_>, CoreError> {
 /// into the (already normalized) payload: its doubles are read once, where the payload's own are
 /// read twice (see [`number::serde_value`]). So `94e25` in a body is `9.400000000000001e+26`,
 /// the same literal in the payload `9.4e+26` (goldens: `process_export_payload.jsonl`).
+#[cfg(test)]
 pub(crate) fn try_parse_decoded_body(text: &str) -> Option<Value<'_>> {
     let mut parser = Parser::new(text, JsonFlavour::Strict);
     parser.reread_floats = false;
@@ -470,7 +471,17 @@ pub(crate) fn from_serde_error(err: &serde_json::Error) -> CoreError {
 }
 
 mod normalize;
-use normalize::normalize_into;
+use normalize::{normalize_decoded_into, normalize_into};
+
+/// Appends the canonical text of a decoded body to `out` and returns its schema (the first
+/// element's for arrays), reading it as [`try_parse_decoded_body`] does, in one pass without a
+/// value tree; `None` when the text is not JSON (`out` then holds a partial text: truncate it).
+pub(crate) fn write_decoded_body(
+    text: &str,
+    out: &mut Vec<u8>,
+) -> Option<crate::schema::JsonSchema<'static>> {
+    normalize_decoded_into(text, out).ok()
+}
 
 /// [`normalize_into`] with serde_json's error for a rejected text.
 pub(crate) fn normalize_text(text: &str, out: &mut Vec<u8>) -> Result<(), CoreError> {

@@ -20,8 +20,11 @@
 
 use std::cell::RefCell;
 
+use std::borrow::Cow;
+
 use super::{Parsed, Parser, Reject};
 use crate::canonical;
+use crate::schema::{JsonSchema, schema_type};
 use crate::value::key_order;
 
 /// One member of an object being normalized: where its (decoded) key is, and the byte range of
@@ -79,6 +82,39 @@ pub(crate) fn normalize_into(text: &str, out: &mut Vec<u8>) -> Result<(), Reject
         }
         Err(_) => normalize_with(text, out, &mut Scratch::default()),
     })
+}
+
+/// Appends the canonical text of a decoded body (a strict JSON text whose numbers are read once,
+/// as [`super::try_parse_decoded_body`] reads them) to `out` and returns its schema: what
+/// parsing the body and writing it with its schema (the first element's schema for arrays)
+/// gives. `Err(Reject)` when the text is not JSON; `out` then holds a partial text.
+pub(crate) fn normalize_decoded_into(
+    text: &str,
+    out: &mut Vec<u8>,
+) -> Result<JsonSchema<'static>, Reject> {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => decoded_with(text, out, &mut scratch),
+        Err(_) => decoded_with(text, out, &mut Scratch::default()),
+    })
+}
+
+fn decoded_with(
+    text: &str,
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+) -> Result<JsonSchema<'static>, Reject> {
+    scratch.members.clear();
+    scratch.keys.clear();
+    let mut parser = Parser::bare(text, super::JsonFlavour::Strict);
+    parser.reread_floats = false;
+    let mut normalizer = Normalizer { parser, scratch };
+    let schema = normalizer.value_with_schema(out)?;
+    let parser = &mut normalizer.parser;
+    parser.skip_whitespace();
+    if parser.pos != parser.bytes.len() {
+        return Err(Reject);
+    }
+    Ok(schema)
 }
 
 fn normalize_with(text: &str, out: &mut Vec<u8>, scratch: &mut Scratch) -> Result<(), Reject> {
@@ -169,6 +205,15 @@ impl Normalizer<'_, '_> {
 
     #[inline(never)]
     fn array(&mut self, out: &mut Vec<u8>) -> Parsed<()> {
+        self.array_inner(out, false).map(drop)
+    }
+
+    /// Writes an array; with `first_schema`, returns its first element's schema.
+    fn array_inner(
+        &mut self,
+        out: &mut Vec<u8>,
+        first_schema: bool,
+    ) -> Parsed<Option<JsonSchema<'static>>> {
         let p = &mut self.parser;
         p.enter()?;
         p.pos += 1; // '['
@@ -178,10 +223,15 @@ impl Normalizer<'_, '_> {
             p.pos += 1;
             p.depth_left += 1;
             out.push(b']');
-            return Ok(());
+            return Ok(None);
         }
+        let mut first = None;
         loop {
-            self.value(out)?;
+            if first_schema && first.is_none() {
+                first = Some(self.value_with_schema(out)?);
+            } else {
+                self.value(out)?;
+            }
             let p = &mut self.parser;
             p.skip_whitespace();
             match p.peek() {
@@ -198,11 +248,64 @@ impl Normalizer<'_, '_> {
         }
         self.parser.depth_left += 1;
         out.push(b']');
-        Ok(())
+        Ok(first)
+    }
+
+    /// [`Self::value`] that also returns the value's schema.
+    fn value_with_schema(&mut self, out: &mut Vec<u8>) -> Parsed<JsonSchema<'static>> {
+        let p = &mut self.parser;
+        p.skip_whitespace();
+        let schema_type = match p.peek() {
+            Some(b'"') => {
+                p.pos += 1;
+                self.string(out)?;
+                schema_type::STRING
+            }
+            Some(b'{') => {
+                let mut properties = Vec::new();
+                self.object_inner(out, Some(&mut properties))?;
+                return Ok(JsonSchema {
+                    schema_type: schema_type::OBJECT,
+                    properties,
+                    ..JsonSchema::default()
+                });
+            }
+            Some(b'[') => {
+                let first = self.array_inner(out, true)?;
+                return Ok(JsonSchema {
+                    schema_type: schema_type::ORDERED_LIST,
+                    items: first.map(Box::new),
+                    ..JsonSchema::default()
+                });
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let number = p.parse_number()?;
+                canonical::write_scalar(&number, out);
+                schema_type::NUMBER
+            }
+            _ => {
+                let literal = p.parse_other_scalar()?;
+                canonical::write_scalar(&literal, out);
+                match literal {
+                    crate::Value::Bool(_) => schema_type::BOOLEAN,
+                    _ => schema_type::NULL,
+                }
+            }
+        };
+        Ok(JsonSchema::of_type(schema_type))
     }
 
     #[inline(never)]
     fn object(&mut self, out: &mut Vec<u8>) -> Parsed<()> {
+        self.object_inner(out, None)
+    }
+
+    /// Writes an object; with `properties`, also collects its members' schemas in key order.
+    fn object_inner(
+        &mut self,
+        out: &mut Vec<u8>,
+        mut properties: Option<&mut Vec<(Cow<'static, str>, JsonSchema<'static>)>>,
+    ) -> Parsed<()> {
         let p = &mut self.parser;
         p.enter()?;
         p.pos += 1; // '{'
@@ -259,7 +362,16 @@ impl Normalizer<'_, '_> {
             // decoded `String`.
             canonical::write_str_bytes(key_bytes, out);
             out.push(b':');
-            self.value(out)?;
+            match properties.as_deref_mut() {
+                Some(properties) => {
+                    let key = std::str::from_utf8(key_bytes)
+                        .map_err(|_| Reject)?
+                        .to_owned();
+                    let schema = self.value_with_schema(out)?;
+                    properties.push((Cow::Owned(key), schema));
+                }
+                None => self.value(out)?,
+            }
             self.scratch.members.push(MemberRange {
                 start,
                 end: out.len(),
@@ -279,6 +391,16 @@ impl Normalizer<'_, '_> {
         self.parser.depth_left += 1;
         if !sorted {
             self.reorder(out, content_start, base);
+            if let Some(properties) = properties {
+                // The kept members' indices, in key order (`reorder` left them in `order`).
+                let mut taken: Vec<Option<_>> = properties.drain(..).map(Some).collect();
+                properties.extend(
+                    self.scratch
+                        .order
+                        .iter()
+                        .filter_map(|&(_, index)| taken[index as usize].take()),
+                );
+            }
         }
         self.scratch.members.truncate(base);
         out.push(b'}');
@@ -314,15 +436,22 @@ impl Normalizer<'_, '_> {
             )
         };
         order.sort_by(|&(pa, a), &(pb, b)| pa.cmp(&pb).then_with(|| full(a, b)));
-        buffer.clear();
-        for (i, &(prefix, index)) in order.iter().enumerate() {
-            let member = &members[index as usize];
+        // Keep the last of each run of equal keys (`order` then lists the kept members).
+        let mut kept = 0;
+        for i in 0..order.len() {
+            let (prefix, index) = order[i];
             let is_last_of_run = order.get(i + 1).is_none_or(|&(next_prefix, next)| {
                 next_prefix != prefix || full(index, next).is_ne()
             });
-            if !is_last_of_run {
-                continue;
+            if is_last_of_run {
+                order[kept] = order[i];
+                kept += 1;
             }
+        }
+        order.truncate(kept);
+        buffer.clear();
+        for &(_, index) in order.iter() {
+            let member = &members[index as usize];
             if !buffer.is_empty() {
                 buffer.push(b',');
             }
