@@ -115,3 +115,19 @@ test('pushSpan errors: not an object (native message), wrong field types, missin
     exporter.shutdownSync(5000)
   }
 })
+
+test('index.d.ts marks the trailing nullable pushSpanFields parameters optional, and they may be left out', async () => {
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8')
+  const params = dts.match(/pushSpanFields\(([^)]*)\)/)[1].split(', ')
+  const optional = params.filter((param) => /^\w+\?:/.test(param)).map((param) => param.split('?')[0])
+  assert.deepEqual(optional, NAMES.slice(NAMES.indexOf('inputValueJson') + 1))
+  const span = fullSpan(1, payloads[0])
+  const required = NAMES.slice(0, NAMES.indexOf('inputValueJson') + 1)
+  const short = await writtenLines((exporter) => {
+    assert.equal(exporter.pushSpanFields(...required.map((name) => span[name])), true)
+  })
+  const explicit = await writtenLines((exporter) => {
+    assert.equal(exporter.pushSpanFields(...NAMES.map((name) => (required.includes(name) ? span[name] : undefined))), true)
+  })
+  assert.deepEqual(short, explicit)
+})
