@@ -5,11 +5,17 @@
 // the process CPU time per call (both addons run on the calling thread; CPU time leaves out the
 // waits of a shared machine) and the speed-up (published / ours).
 //
-//   node benches/node/core.bench.js [--quick]
+//   node benches/node/core.bench.js [--quick] [--only=name,name] [--sizes=2k,20k]
 
 const { loadAddons, loadPayloadsBySize, interleaved, formatNs, printTable } = require('./common.js')
 
 const quick = process.argv.includes('--quick')
+const listArg = (flag) => {
+  const arg = process.argv.find((a) => a.startsWith(`${flag}=`))
+  return arg ? arg.slice(flag.length + 1).split(',') : null
+}
+const only = listArg('--only')
+const sizesArg = listArg('--sizes')
 const { ours, published } = loadAddons()
 const bySize = loadPayloadsBySize()
 
@@ -65,11 +71,12 @@ const FUNCTIONS = [
   }],
 ]
 
-const SIZES = ['200b', '2k', '20k', '200k']
+const SIZES = sizesArg ?? ['200b', '2k', '20k', '200k']
 
 async function main() {
   const rows = []
   for (const [name, make] of FUNCTIONS) {
+    if (only && !only.includes(name)) continue
     for (const size of SIZES) {
       const payloads = bySize.get(size)
       const targetBytes = { '200b': 200, '2k': 2000, '20k': 20000, '200k': 200000 }[size]

@@ -92,7 +92,14 @@ pub(crate) fn write_scalar(value: &Value<'_>, out: &mut Vec<u8>) {
 /// `\u00xx`; everything else (including `/`, DEL and non-ASCII) raw.
 #[inline]
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
-    let bytes = s.as_bytes();
+    write_str_bytes(s.as_bytes(), out);
+}
+
+/// [`write_str`] for the bytes of a `&str` (callers pass only whole UTF-8 strings: the writers'
+/// buffers become `String`s unchecked).
+#[inline]
+pub(crate) fn write_str_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
@@ -102,25 +109,47 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
         if i == bytes.len() {
             break;
         }
-        let c = bytes[i];
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(c >> 4)]);
-                out.push(HEX[usize::from(c & 0xf)]);
-            }
-        }
+        write_special_byte(bytes[i], out);
         start = i + 1;
     }
     out.push(b'"');
+}
+
+/// Appends the escape of a byte `find_special` stopped at: `"`, `\` or a control character.
+#[inline]
+fn write_special_byte(c: u8, out: &mut Vec<u8>) {
+    match c {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 0xf)]);
+        }
+    }
+}
+
+/// Appends one character of a string's content as [`write_str`] writes it (for a character
+/// read from an escape: `"`, `\\` and control characters escaped, everything else raw).
+#[inline]
+pub(crate) fn write_char_escaped(c: char, out: &mut Vec<u8>) {
+    if c.is_ascii() {
+        let b = c as u8;
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            write_special_byte(b, out);
+        } else {
+            out.push(b);
+        }
+    } else {
+        let mut utf8 = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+    }
 }
 
 /// Turns a writer's buffer into a `String` without validating it again (outputs are as large as

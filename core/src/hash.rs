@@ -21,6 +21,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex
 }
 
+/// Largest text buffer kept between calls on a thread.
+const RETAINED_TEXT_BYTES: usize = 1 << 20;
+
+thread_local! {
+    static TEXT_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with an empty buffer of at least `capacity` bytes, reused across calls on the
+/// thread (texts that are only hashed need no allocation of their own).
+pub(crate) fn with_text_buffer<R>(capacity: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    TEXT_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            buffer.reserve(capacity);
+            let result = f(&mut buffer);
+            if buffer.capacity() > RETAINED_TEXT_BYTES {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::with_capacity(capacity)),
+    })
+}
+
 /// `deterministic_hash` of a value: SHA-256 of its canonical text.
 pub fn hash_value(value: &Value<'_>) -> Result<String, CoreError> {
     hash_value_sized(value, 256)

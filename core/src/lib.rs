@@ -87,20 +87,31 @@ pub use tusk_drift_schemas;
 ///
 /// Errors: [`CoreError::InvalidJson`] / [`CoreError::RecursionLimit`] with serde_json's message.
 pub fn normalize_json(json: &str) -> Result<String, CoreError> {
-    let value = parse_json(json)?;
-    canonical::to_string_sized(&value, json.len())
+    let mut out = Vec::with_capacity(json.len());
+    parse::normalize_text(json, &mut out)?;
+    Ok(canonical::into_string(out))
+}
+
+/// [`normalize_json`] appending to `out` (bindings reuse one buffer and copy the text out).
+/// On error `out` may hold a partial text: truncate it to its previous length.
+///
+/// The bytes appended are valid UTF-8 (the canonical text).
+pub fn normalize_json_into(json: &str, out: &mut Vec<u8>) -> Result<(), CoreError> {
+    out.reserve(json.len());
+    parse::normalize_text(json, out)
 }
 
 /// Lowercase hex SHA-256 of the canonical text of `json`.
 pub fn deterministic_hash(json: &str) -> Result<String, CoreError> {
-    let value = parse_json(json)?;
-    hash::hash_value_sized(&value, json.len())
+    hash::with_text_buffer(json.len(), |out| {
+        parse::normalize_text(json, out)?;
+        Ok(hash::sha256_hex(out))
+    })
 }
 
 /// `(canonical_text, deterministic_hash)` of `json`, from one parse and one write.
 pub fn normalize_and_hash(json: &str) -> Result<(String, String), CoreError> {
-    let value = parse_json(json)?;
-    let text = canonical::to_string_sized(&value, json.len())?;
+    let text = normalize_json(json)?;
     let hash = hash::sha256_hex(text.as_bytes());
     Ok((text, hash))
 }

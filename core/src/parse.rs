@@ -81,6 +81,7 @@ pub fn parse_json_read_once(text: &str) -> Result<Value<'_>, CoreError> {
 /// into the (already normalized) payload: its doubles are read once, where the payload's own are
 /// read twice (see [`number::serde_value`]). So `94e25` in a body is `9.400000000000001e+26`,
 /// the same literal in the payload `9.4e+26` (goldens: `process_export_payload.jsonl`).
+#[cfg(test)]
 pub(crate) fn try_parse_decoded_body(text: &str) -> Option<Value<'_>> {
     let mut parser = Parser::new(text, JsonFlavour::Strict);
     parser.reread_floats = false;
@@ -136,6 +137,16 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str, flavour: JsonFlavour) -> Self {
+        let mut parser = Parser::bare(text, flavour);
+        // Sized for typical payloads (one member per ~40 bytes at most open at once is
+        // generous) so the stacks rarely grow while parsing.
+        parser.items = Vec::with_capacity((text.len() / 64).clamp(4, 512));
+        parser.members = Vec::with_capacity((text.len() / 40).clamp(4, 512));
+        parser
+    }
+
+    /// A parser without preallocated stacks (for [`normalize`], which does not use them).
+    fn bare(text: &'a str, flavour: JsonFlavour) -> Self {
         Parser {
             text,
             bytes: text.as_bytes(),
@@ -147,10 +158,8 @@ impl<'a> Parser<'a> {
             flavour,
             unsupported: false,
             reread_floats: true,
-            // Sized for typical payloads (one member per ~40 bytes at most open at once is
-            // generous) so the stacks rarely grow while parsing.
-            items: Vec::with_capacity((text.len() / 64).clamp(4, 512)),
-            members: Vec::with_capacity((text.len() / 40).clamp(4, 512)),
+            items: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -335,9 +344,17 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_escape(&mut self, out: &mut String) -> Parsed<()> {
+        let decoded = self.decode_escape()?;
+        out.push(decoded);
+        Ok(())
+    }
+
+    /// Reads the escape after a backslash (`self.pos` is past it) and returns its character.
+    #[inline]
+    fn decode_escape(&mut self) -> Parsed<char> {
         let c = *self.bytes.get(self.pos).ok_or(Reject)?;
         self.pos += 1;
-        let decoded = match c {
+        Ok(match c {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -366,9 +383,7 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => return Err(Reject),
-        };
-        out.push(decoded);
-        Ok(())
+        })
     }
 
     fn parse_hex4(&mut self) -> Parsed<u32> {
@@ -453,6 +468,24 @@ pub(crate) fn from_serde_error(err: &serde_json::Error) -> CoreError {
             column,
         }
     }
+}
+
+mod normalize;
+use normalize::{normalize_decoded_into, normalize_into};
+
+/// Appends the canonical text of a decoded body to `out` and returns its schema (the first
+/// element's for arrays), reading it as [`try_parse_decoded_body`] does, in one pass without a
+/// value tree; `None` when the text is not JSON (`out` then holds a partial text: truncate it).
+pub(crate) fn write_decoded_body(
+    text: &str,
+    out: &mut Vec<u8>,
+) -> Option<crate::schema::JsonSchema<'static>> {
+    normalize_decoded_into(text, out).ok()
+}
+
+/// [`normalize_into`] with serde_json's error for a rejected text.
+pub(crate) fn normalize_text(text: &str, out: &mut Vec<u8>) -> Result<(), CoreError> {
+    normalize_into(text, out).map_err(|Reject| describe_rejection(text))
 }
 
 #[cfg(test)]

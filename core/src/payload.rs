@@ -15,7 +15,7 @@ use crate::CoreError;
 use crate::canonical::{self, write_scalar, write_str};
 use crate::hash::sha256_hex;
 use crate::merges::{SchemaMerge, SchemaMerges, parse_schema_merges};
-use crate::parse::{ParseOptions, parse_json, parse_json_with, try_parse_decoded_body};
+use crate::parse::{ParseOptions, parse_json, parse_json_with, write_decoded_body};
 use crate::pb_struct::{
     begin_element, begin_entry, container_tag, finish_element, finish_entry, leaf_len,
     write_leaf_element, write_leaf_entry,
@@ -164,41 +164,55 @@ fn process_export_value_sized<'a>(
                 walk.text.push(b':');
                 let mut child_schema = walk.member(key, child, 1)?;
                 if let Some(rule) = merges.get(key) {
-                    // The candidate text lives for this member only; the parsed value borrows it.
+                    // The candidate text lives for this member only.
                     let candidate = decode_candidate(child, rule);
-                    let parsed = match &candidate {
-                        Some((text, _)) if rule.decoded_type == Some(DECODED_TYPE_JSON) => {
-                            try_parse_decoded_body(text)
-                        }
-                        _ => None,
-                    };
-                    let changed = candidate.as_ref().is_some_and(|(_, changed)| *changed);
-                    if parsed.is_some() || changed {
-                        let out = decoded_text.get_or_insert_with(|| {
-                            // Sized once: the decoded text is about as long as the normalized one
-                            // (a body is shorter decoded than in base64), so it rarely regrows.
-                            let decoded_len = candidate.as_ref().map_or(0, |(text, _)| text.len());
-                            let mut out = Vec::with_capacity(
-                                walk.text.capacity().max(member_start + decoded_len + 64),
-                            );
-                            out.extend_from_slice(&walk.text[..member_start]);
-                            out
-                        });
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        write_str(key, out);
-                        out.push(b':');
-                        child_schema = match (&parsed, &candidate) {
-                            (Some(value), _) => write_decoded(value, out, 0)?,
-                            (None, Some((text, _))) => {
-                                write_str(text, out);
-                                JsonSchema::of_type(schema_type::STRING)
+                    let is_json = rule.decoded_type == Some(DECODED_TYPE_JSON);
+                    match &candidate {
+                        Some((text, changed)) if is_json || *changed => {
+                            let was_none = decoded_text.is_none();
+                            let out = decoded_text.get_or_insert_with(|| {
+                                // Sized once: the decoded text is about as long as the normalized
+                                // one (a body is shorter decoded than in base64), so it rarely
+                                // regrows.
+                                let mut out = Vec::with_capacity(
+                                    walk.text.capacity().max(member_start + text.len() + 64),
+                                );
+                                out.extend_from_slice(&walk.text[..member_start]);
+                                out
+                            });
+                            let mark = out.len();
+                            if i > 0 {
+                                out.push(b',');
                             }
-                            (None, None) => JsonSchema::of_type(schema_type::STRING),
-                        };
-                    } else if let Some(out) = decoded_text.as_mut() {
-                        out.extend_from_slice(&walk.text[member_start..]);
+                            write_str(key, out);
+                            out.push(b':');
+                            let value_start = out.len();
+                            // A JSON body is written straight from its text, its schema read
+                            // on the way (no value tree); a text that is not JSON is undone.
+                            let written = if is_json {
+                                write_decoded_body(text, out)
+                            } else {
+                                None
+                            };
+                            match written {
+                                Some(schema) => child_schema = schema,
+                                None if *changed => {
+                                    out.truncate(value_start);
+                                    write_str(text, out);
+                                    child_schema = JsonSchema::of_type(schema_type::STRING);
+                                }
+                                None if was_none => decoded_text = None,
+                                None => {
+                                    out.truncate(mark);
+                                    out.extend_from_slice(&walk.text[member_start..]);
+                                }
+                            }
+                        }
+                        _ => {
+                            if let Some(out) = decoded_text.as_mut() {
+                                out.extend_from_slice(&walk.text[member_start..]);
+                            }
+                        }
                     }
                     annotate(&mut child_schema, rule);
                 } else if let Some(out) = decoded_text.as_mut() {
@@ -270,6 +284,7 @@ fn decode_candidate<'v>(value: &'v Value<'_>, rule: &SchemaMerge) -> Option<(Cow
 }
 
 /// Text and schema of a decoded value (no `Struct` bytes: those are of the normalized value).
+#[cfg(test)]
 fn write_decoded(
     value: &Value<'_>,
     out: &mut Vec<u8>,
@@ -322,6 +337,7 @@ fn write_decoded(
     })
 }
 
+#[cfg(test)]
 fn check_stack(depth: usize, out: &[u8]) -> Result<(), CoreError> {
     if depth >= canonical::STACK_SAFETY_DEPTH {
         return Err(CoreError::ValueTooDeep {
@@ -482,5 +498,111 @@ impl Walk {
         self.container(value, level, false)?;
         finish_entry(&mut self.pb, mark, key, container_tag(value));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::write_decoded;
+    use crate::parse::{try_parse_decoded_body, write_decoded_body};
+
+    /// The one-pass body writer against parsing the body and writing the tree: same text, same
+    /// schema, same acceptance.
+    fn check_body(text: &str) -> Result<(), TestCaseError> {
+        let tree = try_parse_decoded_body(text).map(|value| {
+            let mut out = b"prefix".to_vec();
+            let schema = write_decoded(&value, &mut out, 0).unwrap();
+            (out, schema)
+        });
+        let mut out = b"prefix".to_vec();
+        let one_pass = write_decoded_body(text, &mut out).map(|schema| (out, schema));
+        prop_assert_eq!(one_pass, tree, "{:?}", text);
+        Ok(())
+    }
+
+    #[test]
+    fn decoded_body_edge_cases() {
+        for text in [
+            "{}",
+            "[]",
+            "[[]]",
+            "[{}]",
+            r#"{"b":[{"y":1,"x":[true,null]},{"z":2}],"a":"s","b":2}"#,
+            r#"[{"id":1,"b":2.5,"a":-0.0},{"id":2}]"#,
+            r#"{"a":1,"a":{"k":[1e21,-0,5.394009208741125e-155]},"\u00e9":"\ud83d\ude00"}"#,
+            r#"{"é":1,"e":2,"😀":3,"a\u0000":4,"a":5}"#,
+            "94e25",
+            "18446744073709551616",
+            "\"x\"",
+            "null",
+            "true",
+            "[1,]",
+            "{\"a\":1",
+            "not json",
+            "",
+            "[1] 2",
+        ] {
+            check_body(text).unwrap();
+        }
+        for depth in [1, 126, 127, 128] {
+            check_body(&format!("{}{}", "[".repeat(depth), "]".repeat(depth))).unwrap();
+        }
+    }
+
+    #[test]
+    fn decoded_body_fixtures() {
+        let fixtures = include_str!("../../tests/fixtures/span_payloads.jsonl");
+        for line in fixtures.lines().filter(|line| !line.trim().is_empty()) {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            check_body(&serde_json::to_string(&record["value"]).unwrap()).unwrap();
+            if let Some(value) = record["value"].as_object() {
+                for member in value.values() {
+                    if let Some(text) = member.as_str() {
+                        check_body(text).unwrap();
+                    }
+                }
+            }
+        }
+    }
+
+    /// JSON-ish bodies: objects with unsorted and duplicate keys, arrays of objects of
+    /// different shapes (the schema is the first element's), every kind of scalar.
+    fn body() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            Just("-0".to_owned()),
+            Just("1e21".to_owned()),
+            Just("94e25".to_owned()),
+            Just("\"\\u00e9\\n\"".to_owned()),
+            "-?[0-9]{1,20}(\\.[0-9]{1,18})?([eE][+-]?[0-9]{1,3})?",
+            "\"[a-z]{0,5}\"",
+        ];
+        leaf.prop_recursive(5, 40, 5, |inner| {
+            let key = prop_oneof![Just("a"), Just("b"), Just("é"), Just("a\\u0000"), Just("")];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                prop::collection::vec((key, inner), 0..5).prop_map(|members| {
+                    let members: Vec<String> = members
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    format!("{{ {} }}", members.join(" , "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn decoded_body_one_pass_equals_the_tree(text in body()) {
+            check_body(&text)?;
+        }
     }
 }

@@ -97,8 +97,9 @@ impl<'a> Object<'a> {
 
     /// Index of `key` among the sorted members.
     pub(crate) fn position(&self, key: &str) -> Option<usize> {
+        // `key_order` is the byte order without a `memcmp` call per probe for short keys.
         self.members
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes()))
+            .binary_search_by(|(k, _)| key_order(k.as_bytes(), key.as_bytes()))
             .ok()
     }
 

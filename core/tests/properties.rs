@@ -420,6 +420,17 @@ proptest! {
         }
     }
 
+    /// The one-pass normalizer (no value tree) writes exactly what parsing and writing the tree
+    /// writes, for values of every shape spelled every way (unsorted and duplicate keys,
+    /// escapes, non-ASCII keys, every double).
+    #[test]
+    fn one_pass_normalize_equals_the_tree_walk(g in gen_wide_value(), style in any::<u32>()) {
+        let text = text_of(&g, style);
+        let tree = canonical::to_string(&parse_json(&text).unwrap()).unwrap();
+        prop_assert_eq!(normalize_json(&text).unwrap(), tree.clone());
+        prop_assert_eq!(deterministic_hash(&text).unwrap(), common::sha256_hex(tree.as_bytes()));
+    }
+
     #[test]
     fn normalize_is_idempotent_and_spelling_independent(g in gen_value(), s1 in any::<u32>(), s2 in any::<u32>()) {
         let a = normalize_json(&text_of(&g, s1)).unwrap();

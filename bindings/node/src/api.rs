@@ -10,8 +10,8 @@ use napi::bindgen_prelude::{Buffer, Env, Unknown};
 use napi_derive::napi;
 
 use crate::env_state::env_state;
-use crate::error::{ErrorCode, JsError, from_core, js_error};
-use crate::js_string::{JsBytes, JsText};
+use crate::error::{ErrorCode, JsError, from_core, from_napi, js_error};
+use crate::js_string::{JsBytes, JsCreated, JsText, create_js_string_with};
 use crate::js_text_arg::{TextArg, with_text_args};
 use crate::span_input::{BuildInput, read_input};
 
@@ -23,7 +23,7 @@ const RETAINED_ARENA_BYTES: usize = 4 << 20;
 #[napi(object, object_from_js = false)]
 pub struct NormalizeAndHashResult {
     #[napi(ts_type = "string")]
-    pub normalized_json: JsText,
+    pub normalized_json: JsCreated,
     #[napi(ts_type = "string")]
     pub deterministic_hash: JsText,
 }
@@ -61,14 +61,35 @@ fn with_payload<R>(
     unsafe { with_text_args(env.raw(), [arg], |[json]| body(json.unwrap_or_default())) }
 }
 
+/// The canonical text of `json` as a JS string, written into a reused buffer; `then` gets the
+/// text too (before the JS string is made from it).
+fn canonical_js_string<X>(
+    env: &Env,
+    json: &str,
+    then: impl FnOnce(&str) -> X,
+) -> Result<(JsCreated, X), JsError> {
+    let mut extra = None;
+    // SAFETY: `env` is the live environment of the current call; `normalize_json_into` appends
+    // only the canonical text (valid UTF-8) to the empty buffer.
+    let created = unsafe {
+        create_js_string_with(env.raw(), |out| {
+            drift_core_rs::normalize_json_into(json, out).map_err(from_core)?;
+            // SAFETY: the canonical text just appended to the empty buffer, valid UTF-8.
+            extra = Some(then(std::str::from_utf8_unchecked(out)));
+            Ok::<(), JsError>(())
+        })
+    }?
+    .map_err(from_napi)?;
+    let extra = extra.ok_or_else(|| js_error(ErrorCode::InvalidArg, "no canonical text"))?;
+    Ok((created, extra))
+}
+
 /// Canonical JSON text: keys sorted by UTF-8 bytes at every level, compact.
 #[napi(ts_args_type = "payloadJson: string", ts_return_type = "string")]
-pub fn normalize_json(env: Env, payload_json: Unknown<'_>) -> Result<JsText, JsError> {
+pub fn normalize_json(env: Env, payload_json: Unknown<'_>) -> Result<JsCreated, JsError> {
     crate::error::guarded("normalize_json", || {
         with_payload(&env, payload_json, |json| {
-            drift_core_rs::normalize_json(json)
-                .map(JsText)
-                .map_err(from_core)
+            canonical_js_string(&env, json, |_| ()).map(|(text, ())| text)
         })
     })
 }
@@ -93,10 +114,12 @@ pub fn normalize_and_hash(
 ) -> Result<NormalizeAndHashResult, JsError> {
     crate::error::guarded("normalize_and_hash", || {
         let (normalized_json, deterministic_hash) = with_payload(&env, payload_json, |json| {
-            drift_core_rs::normalize_and_hash(json).map_err(from_core)
+            canonical_js_string(&env, json, |text| {
+                drift_core_rs::hash::sha256_hex(text.as_bytes())
+            })
         })?;
         Ok(NormalizeAndHashResult {
-            normalized_json: JsText(normalized_json),
+            normalized_json,
             deterministic_hash: JsText(deterministic_hash),
         })
     })

@@ -14,6 +14,8 @@
 //! * [`error`]: the one conversion point to JavaScript `Error`s with a stable `code`.
 //! * [`js_text_arg`]: string arguments read as UTF-16 in one N-API call into reused buffers.
 //! * `logs`: the exporter's log records as stderr lines gated by `TUSK_LOG_LEVEL`.
+//! * `push_span_shim`: `RingExporter.prototype.pushSpan` reads the span's properties in
+//!   JavaScript and calls `pushSpanFields`.
 //! * [`js_string`]: result strings handed to V8 as Latin-1 or UTF-16, skipping its UTF-8 decoder.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -25,6 +27,7 @@ pub mod js_read;
 pub mod js_string;
 pub mod js_text_arg;
 mod logs;
+mod push_span_shim;
 pub mod ring_exporter;
 pub mod ring_span;
 pub mod span_input;

@@ -122,6 +122,17 @@ macro_rules! js_declarations {
             }
         }
     };
+    // A nullable JavaScript field: its `pushSpanFields` parameter is typed
+    // `optional_param::Option<Unknown>` (plain `Unknown`, see there), so that the generated
+    // `index.d.ts` marks the trailing ones optional (`name?: ...`).
+    (@field [$($span:tt)*] [$($params:tt)*] [$($args:ident)*] [$($doc:tt)*]
+        $js:ident: [Option<$inner:ty>], $ts:tt; $($rest:tt)*) => {
+        js_declarations! {@munch
+            [$($span)* $($doc)* pub $js: Option<$inner>,]
+            [$($params)* #[napi(ts_arg_type = $ts)] $js: optional_param::Option<Unknown<'_>>,]
+            [$($args)* $js]
+            $($rest)*}
+    };
     // One JavaScript field: its `RingSpan` field and its `pushSpanFields` parameter.
     (@field [$($span:tt)*] [$($params:tt)*] [$($args:ident)*] [$($doc:tt)*]
         $js:ident: [$($ty:tt)*], $ts:tt; $($rest:tt)*) => {
@@ -171,6 +182,17 @@ macro_rules! js_declarations {
     ($($rows:tt)*) => {
         js_declarations! { @munch [] [] [] $($rows)* }
     };
+}
+
+/// The type of `pushSpanFields`'s nullable parameters.
+///
+/// napi-rs's type generation writes a parameter as optional (`name?: T`) when its Rust type's
+/// last path segment is `Option` and no required parameter follows; `Option<Unknown>` itself
+/// would cost one `napi_typeof` per argument to map `undefined`/`null` to `None`, which the
+/// span reader already does on the raw value. This alias is named `Option` for the generator
+/// and is the plain `Unknown` for the compiler.
+mod optional_param {
+    pub type Option<T> = T;
 }
 
 /// The reader and the JavaScript declarations, from the span schema.
@@ -242,6 +264,11 @@ const fn c_name(with_nul: &'static str) -> &'static CStr {
 }
 
 drift_exporter::with_span_fields!(define_node_span);
+
+/// The JavaScript property names of a span, in `pushSpanFields` argument order.
+pub fn js_field_names() -> impl Iterator<Item = &'static str> {
+    (0..FIELD_COUNT).map(field_name)
+}
 
 fn field_name(index: usize) -> &'static str {
     FIELD_NAMES

@@ -9,7 +9,7 @@ use drift_core_rs::{
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::args::{bool_arg, int_arg, opt_bytes_arg, opt_str_arg, str_arg};
 use crate::errors::core_error;
@@ -42,12 +42,58 @@ fn text_arg<'a>(payload_json: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
     str_arg(payload_json, "payload_json")
 }
 
+/// Largest canonical-text buffer kept between calls on a thread.
+const RETAINED_TEXT_BYTES: usize = 1 << 20;
+
+thread_local! {
+    static TEXT_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The canonical text of `text`, written into a buffer reused across calls on the thread, and
+/// `then` of it (both with the GIL released for long texts), handed to `f` (which copies the
+/// text into a Python object): no allocation of its own per call.
+fn with_canonical_text<'py, X: Send, T>(
+    py: Python<'py>,
+    text: &str,
+    then: impl FnOnce(&str) -> X + Send,
+    f: impl FnOnce(&str, X) -> PyResult<T>,
+) -> PyResult<T> {
+    TEXT_BUFFER.with(|cell| {
+        let mut fresh = Vec::new();
+        let mut reused = cell.try_borrow_mut().ok();
+        let buffer = match reused.as_deref_mut() {
+            Some(buffer) => buffer,
+            None => &mut fresh,
+        };
+        buffer.clear();
+        // SAFETY (both `from_utf8_unchecked`): `normalize_json_into` appends only the canonical
+        // text, valid UTF-8, to the buffer it was given empty.
+        let result = on_text(py, text, |text| {
+            drift_core_rs::normalize_json_into(text, buffer)?;
+            Ok(then(unsafe { std::str::from_utf8_unchecked(buffer) }))
+        })
+        .and_then(|extra| f(unsafe { std::str::from_utf8_unchecked(buffer) }, extra));
+        if buffer.capacity() > RETAINED_TEXT_BYTES {
+            *buffer = Vec::new();
+        }
+        result
+    })
+}
+
 /// Canonical JSON text of `payload_json` (sorted keys, compact, published number format).
 #[pyfunction]
 #[pyo3(signature = (payload_json))]
-fn normalize_json(py: Python<'_>, payload_json: &Bound<'_, PyAny>) -> PyResult<String> {
+fn normalize_json<'py>(
+    py: Python<'py>,
+    payload_json: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyString>> {
     guarded("normalize_json", || {
-        on_text(py, &text_arg(payload_json)?, drift_core_rs::normalize_json)
+        with_canonical_text(
+            py,
+            &text_arg(payload_json)?,
+            |_| (),
+            |text, ()| Ok(PyString::new(py, text)),
+        )
     })
 }
 
@@ -67,15 +113,16 @@ fn deterministic_hash(py: Python<'_>, payload_json: &Bound<'_, PyAny>) -> PyResu
 /// `(canonical_text, hash)` of `payload_json`.
 #[pyfunction]
 #[pyo3(signature = (payload_json))]
-fn normalize_and_hash(
-    py: Python<'_>,
-    payload_json: &Bound<'_, PyAny>,
-) -> PyResult<(String, String)> {
+fn normalize_and_hash<'py>(
+    py: Python<'py>,
+    payload_json: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyString>, String)> {
     guarded("normalize_and_hash", || {
-        on_text(
+        with_canonical_text(
             py,
             &text_arg(payload_json)?,
-            drift_core_rs::normalize_and_hash,
+            |text| drift_core_rs::hash::sha256_hex(text.as_bytes()),
+            |text, hash| Ok((PyString::new(py, text), hash)),
         )
     })
 }

@@ -34,7 +34,17 @@ fn same_value(ours: &Value<'_>, theirs: &serde_json::Value) -> bool {
     }
 }
 
+/// The one-pass normalizer against the tree walk: same text, or the same error.
+fn check_normalize(text: &str) -> Result<(), TestCaseError> {
+    let tree = parse_json(text).and_then(|value| crate::canonical::to_string(&value));
+    let mut out = Vec::new();
+    let one_pass = normalize_text(text, &mut out).map(|()| String::from_utf8(out).unwrap());
+    prop_assert_eq!(one_pass, tree, "{:?}", text);
+    Ok(())
+}
+
 fn check_equivalent(text: &str) -> Result<(), TestCaseError> {
+    check_normalize(text)?;
     let ours = parse_json(text);
     let theirs = serde_json::from_str::<serde_json::Value>(text);
     match (&ours, &theirs) {
@@ -144,6 +154,79 @@ proptest! {
             },
             (Some(None), Err(_)) => {}
             (ours, theirs) => prop_assert!(false, "{lit}: ours {ours:?}, serde_json {theirs:?}"),
+        }
+    }
+}
+
+#[test]
+fn one_pass_normalize_edge_cases() {
+    let cases = [
+        "-0.0",
+        "-0",
+        "0.0",
+        "1e21",
+        "1E21",
+        "1e-7",
+        "123456789012345678901234567890",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "5.394009208741125e-155",
+        "1e400",
+        "NaN",
+        "Infinity",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "{}",
+        "[]",
+        " { } ",
+        "[[],{},[{}],{\"a\":{}}]",
+        r#"{"b":1,"a":2}"#,
+        r#"{"a":1,"a":2}"#,
+        r#"{"b":1,"a":2,"b":3,"a":4,"c":{"z":1,"y":[{"q":1,"p":2}],"z":2}}"#,
+        r#"{"a":1,"b":2,"a":3}"#,
+        r#"{"\u0062":1,"a":2,"b":3}"#,
+        r#"{"é":1,"e":2,"😀":3,"z":4,"\u00e9":5}"#,
+        r#"{"a\"b":1,"a":2,"a\\":3,"a\u0000":4}"#,
+        r#"{"k":"\ud83d\ude00\u00e9\n\t\b\f\r\/\u001f\u007f\u2028"}"#,
+        r#""\ud800""#,
+        r#""\udc00x""#,
+        r#""\ud83dx""#,
+        "\"\u{1}\"",
+        r#"{"a":1,}"#,
+        r#"{"a" 1}"#,
+        r#"{"a":1"#,
+        r#"[1,2"#,
+        r#"{"a":[1,{"b":2,"a":1}],"a":"x"}"#,
+        "[1] x",
+        "",
+        " ",
+    ];
+    for text in cases {
+        check_normalize(text).unwrap();
+    }
+    for depth in [1, 64, 126, 127, 128, 200] {
+        let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        check_normalize(&arrays).unwrap();
+        let objects = format!("{}1{}", r#"{"b":0,"a":"#.repeat(depth), "}".repeat(depth));
+        check_normalize(&objects).unwrap();
+    }
+}
+
+#[test]
+fn one_pass_normalize_fixtures() {
+    let fixtures = include_str!("../../../tests/fixtures/span_payloads.jsonl");
+    for line in fixtures.lines().filter(|line| !line.trim().is_empty()) {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let value = &record["value"];
+        for text in [
+            serde_json::to_string(value).unwrap(),
+            serde_json::to_string_pretty(value).unwrap(),
+        ] {
+            check_normalize(&text).unwrap();
         }
     }
 }
