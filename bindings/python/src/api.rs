@@ -66,12 +66,14 @@ fn with_canonical_text<'py, X: Send, T>(
             None => &mut fresh,
         };
         buffer.clear();
-        // SAFETY (both `from_utf8_unchecked`): `normalize_json_into` appends only the canonical
-        // text, valid UTF-8, to the buffer it was given empty.
         let result = on_text(py, text, |text| {
             drift_core_rs::normalize_json_into(text, buffer)?;
+            // SAFETY: `normalize_json_into` succeeded and appended only the canonical text,
+            // valid UTF-8, to the buffer it was given empty.
             Ok(then(unsafe { std::str::from_utf8_unchecked(buffer) }))
         })
+        // SAFETY: reached only when the closure above succeeded, so the buffer holds exactly the
+        // canonical text (valid UTF-8) and nothing has written to it since.
         .and_then(|extra| f(unsafe { std::str::from_utf8_unchecked(buffer) }, extra));
         if buffer.capacity() > RETAINED_TEXT_BYTES {
             *buffer = Vec::new();
