@@ -56,6 +56,7 @@ mod exporter;
 mod flavour;
 mod fork;
 pub mod health;
+mod naming;
 mod options;
 mod pipeline;
 pub mod process;
@@ -74,6 +75,7 @@ pub use error::ExporterError;
 pub use exporter::Exporter;
 pub use flavour::python_hook;
 pub use health::{CircuitState, DropReason, DroppedByReason, HealthSnapshot, HealthValue};
+pub use naming::camel_case;
 pub use process::{ProcessError, span_bytes_from_record, span_json_line_from_record};
 pub use record::{DecodedRecord, RecordError, SdkFlavor, SpanRecord, Timestamp, decode_record};
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use drift_exporter::{
     Exporter, ExporterConfig, HealthSnapshot, HealthValue, OPTIONS, Overrides, SinkConfig,
+    camel_case,
 };
 use napi::bindgen_prelude::{Buffer, Env, Function, Object, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -114,22 +115,6 @@ pub fn exporter_options() -> Vec<ExporterOption> {
             help: spec.help.to_string(),
         })
         .collect()
-}
-
-fn camel_case(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut upper = false;
-    for ch in snake.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.push(ch.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 /// Spans dropped, by reason. Declares the `index.d.ts` type only: the object is built from the

@@ -380,31 +380,15 @@ mod tests {
                     assert_eq!(
                         spec.js_names,
                         [
-                            camel(&format!("{}_seconds", spec.name)),
-                            camel(&format!("{}_nanos", spec.name))
+                            crate::camel_case(&format!("{}_seconds", spec.name)),
+                            crate::camel_case(&format!("{}_nanos", spec.name))
                         ]
                     );
                 }
-                _ => assert_eq!(spec.js_names, [camel(spec.name)]),
+                _ => assert_eq!(spec.js_names, [crate::camel_case(spec.name)]),
             }
             js.extend(spec.js_names.iter().copied());
         }
         assert_eq!(js.len(), 25, "the JavaScript span has 25 fields");
-    }
-
-    fn camel(snake: &str) -> String {
-        let mut out = String::new();
-        let mut upper = false;
-        for ch in snake.chars() {
-            if ch == '_' {
-                upper = true;
-            } else if upper {
-                out.push(ch.to_ascii_uppercase());
-                upper = false;
-            } else {
-                out.push(ch);
-            }
-        }
-        out
     }
 }
